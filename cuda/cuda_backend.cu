@@ -1,0 +1,149 @@
+#include "cuda_backend.h"
+
+#include <cstring>
+
+#include "../engine/op_checks.h"
+#include "cuda_check.h"
+#include "kernels/elementwise.cuh"
+
+namespace indetail {
+
+std::shared_ptr<Backend> create_cuda_backend(int device, const std::string& options_json) {
+  auto devices = cuda_devices();
+  check_arg(device >= 0 && device < (int)devices.size(), "CUDA device ", device, " does not exist (found ",
+            devices.size(), ")");
+  DType compute = DType::F16;
+  if (options_json.find("\"bf16\"") != std::string::npos) compute = DType::BF16;
+  return std::make_shared<CudaBackend>(device, compute);
+}
+
+CudaBackend::CudaBackend(int device, DType compute) : device_(device), compute_(compute) {
+  CUDA_CHECK(cudaSetDevice(device_));
+  CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  alloc_ = std::make_shared<DeviceAllocator>(device_);
+}
+
+CudaBackend::~CudaBackend() {
+  if (stream_) {
+    cudaSetDevice(device_);
+    cudaStreamSynchronize(stream_);
+    cudaStreamDestroy(stream_);
+    cudaGetLastError();
+  }
+}
+
+void CudaBackend::make_current() const { CUDA_CHECK(cudaSetDevice(device_)); }
+
+void CudaBackend::ensure_usable() const {
+  if (broken_)
+    fail(ErrorKind::Device, "the CUDA backend is unusable after an earlier error (", broken_reason_,
+         "); dispose this engine and restart the process to use the GPU again");
+  make_current();
+}
+
+void CudaBackend::check_launch(const char* op) {
+  cudaError_t err = cudaGetLastError();
+  if (err == cudaSuccess) return;
+  if (cuda_error_is_sticky(err)) {
+    broken_ = true;
+    broken_reason_ = std::string(cudaGetErrorName(err)) + " in " + op;
+  }
+  fail(ErrorKind::Device, "CUDA error in ", op, ": ", cudaGetErrorName(err), " (", cudaGetErrorString(err), ")");
+}
+
+void CudaBackend::synchronize() {
+  ensure_usable();
+  cudaError_t err = cudaStreamSynchronize(stream_);
+  if (err != cudaSuccess) {
+    if (cuda_error_is_sticky(err)) {
+      broken_ = true;
+      broken_reason_ = cudaGetErrorName(err);
+    }
+    cudaGetLastError();
+    fail(ErrorKind::Device, "CUDA error while synchronising: ", cudaGetErrorName(err), " (", cudaGetErrorString(err),
+         ")");
+  }
+}
+
+Tensor CudaBackend::empty(DType dtype, const Shape& shape) {
+  ensure_usable();
+  return alloc_->allocate(dtype, shape);
+}
+
+Tensor CudaBackend::upload(const Tensor& host, DType dtype) {
+  ensure_usable();
+  check_arg(host.device() == Device::CPU, "upload: source must be a host tensor, got ", host.describe());
+  Tensor staged;
+  if (host.dtype() == DType::I32 || dtype == DType::I32) {
+    check_arg(host.dtype() == DType::I32 && dtype == DType::I32, "upload: integer tensors stay I32, got ",
+              host.describe(), " -> ", dtype_name(dtype));
+    staged = host;
+  } else {
+    check_arg(is_float(dtype), "upload: cannot upload as ", dtype_name(dtype));
+    staged = host.dtype() == dtype ? host : convert_host(to_f32_host(host), dtype);
+  }
+  Tensor out = alloc_->allocate(dtype, host.shape());
+  CUDA_CHECK(cudaMemcpyAsync(out.raw(), staged.raw(), staged.nbytes(), cudaMemcpyHostToDevice, stream_));
+  synchronize();  // the staging buffer may be freed when we return
+  return out;
+}
+
+Tensor CudaBackend::download(const Tensor& t) {
+  ensure_usable();
+  check_device("download", "tensor", t, Device::CUDA);
+  Tensor host = Tensor::host(t.dtype(), t.shape());
+  CUDA_CHECK(cudaMemcpyAsync(host.raw(), t.raw(), t.nbytes(), cudaMemcpyDeviceToHost, stream_));
+  synchronize();
+  if (t.dtype() == DType::I32 || t.dtype() == DType::F32) return host;
+  return to_f32_host(host);
+}
+
+Tensor CudaBackend::prepare_weight(const Tensor& host_f32, WeightUse use) {
+  check_dtype("prepare_weight", "weight", host_f32, DType::F32);
+  // Biases and norm parameters stay F32 (they feed F32 epilogues); matrices use the compute dtype.
+  DType dt = use == WeightUse::Vector ? DType::F32 : compute_;
+  Tensor out = upload(host_f32, dt);
+  weight_bytes_ += out.nbytes();
+  return out;
+}
+
+MemoryStats CudaBackend::memory_stats() const {
+  MemoryStats s;
+  s.in_use = alloc_->in_use();
+  s.peak = alloc_->peak();
+  s.cached = alloc_->cached();
+  s.weights = weight_bytes_;
+  return s;
+}
+
+void CudaBackend::fill(Tensor& y, float value) {
+  ensure_usable();
+  check_device("fill", "y", y, Device::CUDA);
+  cuda::launch_fill(y.dtype(), y.raw(), y.numel(), value, stream_);
+  check_launch("fill");
+}
+
+void CudaBackend::axpy(float a, const Tensor& x, Tensor& y) {
+  ensure_usable();
+  check_device("axpy", "x", x, Device::CUDA);
+  check_device("axpy", "y", y, Device::CUDA);
+  check_same_shape("axpy", "x", x, "y", y);
+  check_arg(x.dtype() == y.dtype(), "axpy: x ", x.describe(), " and y ", y.describe(), " must have the same dtype");
+  cuda::launch_axpy(y.dtype(), a, x.raw(), y.raw(), y.numel(), stream_);
+  check_launch("axpy");
+}
+
+void CudaBackend::copy(const Tensor& src, Tensor& dst) {
+  ensure_usable();
+  check_device("copy", "src", src, Device::CUDA);
+  check_device("copy", "dst", dst, Device::CUDA);
+  check_same_shape("copy", "src", src, "dst", dst);
+  if (src.dtype() == dst.dtype()) {
+    CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDeviceToDevice, stream_));
+  } else {
+    cuda::launch_convert(src.dtype(), src.raw(), dst.dtype(), dst.raw(), src.numel(), stream_);
+    check_launch("copy");
+  }
+}
+
+}  // namespace indetail

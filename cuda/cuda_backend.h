@@ -1,0 +1,74 @@
+// The CUDA backend: the op interface on one device and one stream, F16 (or BF16) storage with
+// F32 accumulation, activations from a caching allocator. Kernels live in cuda/kernels/*.cu,
+// one file per fused operation; this class checks arguments and launches them.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <memory>
+
+#include "../engine/backend.h"
+#include "device_allocator.h"
+
+namespace indetail {
+
+class CudaBackend : public Backend {
+ public:
+  CudaBackend(int device, DType compute);
+  ~CudaBackend() override;
+  Device device() const override { return Device::CUDA; }
+  std::string name() const override { return "cuda:" + std::to_string(device_); }
+  DType compute_dtype() const override { return compute_; }
+  cudaStream_t stream() const { return stream_; }
+  int device_index() const { return device_; }
+
+  using Backend::empty;
+  using Backend::upload;
+  Tensor empty(DType dtype, const Shape& shape) override;
+  Tensor upload(const Tensor& host, DType dtype) override;
+  Tensor download(const Tensor& t) override;
+  Tensor prepare_weight(const Tensor& host_f32, WeightUse use) override;
+  void synchronize() override;
+  MemoryStats memory_stats() const override;
+
+  void fill(Tensor& y, float value) override;
+  void axpy(float a, const Tensor& x, Tensor& y) override;
+  void copy(const Tensor& src, Tensor& dst) override;
+
+  void linear(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor* residual, Tensor& out,
+              const LinearParams& p) override;
+  void linear_geglu(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) override;
+  void geglu(const Tensor& x, Tensor& out) override;
+  void conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor* frame_bias, const Tensor* residual,
+              Tensor& out, const Conv2dParams& p) override;
+  void group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out,
+                  const GroupNormParams& p) override;
+  void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out, float eps) override;
+  void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* k_ref, const Tensor* v_ref,
+                 Tensor& out, const AttentionParams& p) override;
+  void upsample_nearest(const Tensor& x, Tensor& out) override;
+  void timestep_embedding(const Tensor& t, Tensor& out, const TimestepEmbeddingParams& p) override;
+  void activation(const Tensor& x, Tensor& out, Activation act) override;
+  void add(const Tensor& a, const Tensor& b, Tensor& out, float alpha) override;
+  void scale_frames(const Tensor& x, const std::vector<float>& scale, Tensor& out) override;
+  void concat_channels(const Tensor& a, const Tensor& b, Tensor& out) override;
+  void embedding(const Tensor& ids, const Tensor& table, Tensor& out) override;
+  void guidance_step(const Tensor& eps, const Tensor& x, const Tensor* reset, Tensor& out,
+                     const GuidanceStepParams& p) override;
+
+  // Throws if an earlier sticky CUDA error left the context unusable.
+  void ensure_usable() const;
+  // Checks the last launch; marks the backend broken on a sticky error.
+  void check_launch(const char* op);
+
+ private:
+  void make_current() const;
+  int device_;
+  DType compute_;
+  cudaStream_t stream_ = nullptr;
+  std::shared_ptr<DeviceAllocator> alloc_;
+  uint64_t weight_bytes_ = 0;
+  bool broken_ = false;
+  std::string broken_reason_;
+};
+
+}  // namespace indetail

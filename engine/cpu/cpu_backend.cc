@@ -1,0 +1,89 @@
+#include "cpu_backend.h"
+
+#include <cstring>
+
+#include "../core/threadpool.h"
+#include "../op_checks.h"
+
+namespace indetail {
+
+CpuBackend::CpuBackend() : alloc_(std::make_shared<HostAllocator>()) {}
+
+Tensor CpuBackend::empty(DType dtype, const Shape& shape) { return alloc_->allocate(dtype, shape); }
+
+Tensor CpuBackend::upload(const Tensor& host, DType dtype) {
+  check_arg(host.device() == Device::CPU, "upload: source must be a host tensor, got ", host.describe());
+  if (dtype == DType::I32 || host.dtype() == DType::I32) {
+    check_arg(host.dtype() == DType::I32 && dtype == DType::I32, "upload: integer tensors stay I32, got ",
+              host.describe(), " -> ", dtype_name(dtype));
+    Tensor out = empty(DType::I32, host.shape());
+    std::memcpy(out.raw(), host.raw(), host.nbytes());
+    return out;
+  }
+  check_arg(dtype == DType::F32, "the CPU backend computes in F32; cannot upload as ", dtype_name(dtype));
+  Tensor f = to_f32_host(host);
+  Tensor out = empty(DType::F32, host.shape());
+  std::memcpy(out.raw(), f.raw(), f.nbytes());
+  return out;
+}
+
+Tensor CpuBackend::download(const Tensor& t) {
+  check_device("download", "tensor", t, Device::CPU);
+  if (t.dtype() == DType::I32) {
+    Tensor out = Tensor::host(DType::I32, t.shape());
+    std::memcpy(out.raw(), t.raw(), t.nbytes());
+    return out;
+  }
+  return to_f32_host(t);  // always a fresh copy, never a view of an arena block
+}
+
+Tensor CpuBackend::prepare_weight(const Tensor& host_f32, WeightUse use) {
+  (void)use;
+  check_dtype("prepare_weight", "weight", host_f32, DType::F32);
+  Tensor out = Tensor::host(DType::F32, host_f32.shape());
+  std::memcpy(out.raw(), host_f32.raw(), host_f32.nbytes());
+  weight_bytes_ += out.nbytes();
+  return out;
+}
+
+MemoryStats CpuBackend::memory_stats() const {
+  MemoryStats s;
+  s.in_use = alloc_->in_use();
+  s.peak = alloc_->peak();
+  s.cached = alloc_->cached();
+  s.weights = weight_bytes_;
+  return s;
+}
+
+void CpuBackend::fill(Tensor& y, float value) {
+  check_device("fill", "y", y, Device::CPU);
+  check_dtype("fill", "y", y, DType::F32);
+  float* p = y.data<float>();
+  parallel_for(y.numel(), 1 << 16, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) p[i] = value;
+  });
+}
+
+void CpuBackend::axpy(float a, const Tensor& x, Tensor& y) {
+  check_device("axpy", "x", x, Device::CPU);
+  check_device("axpy", "y", y, Device::CPU);
+  check_dtype("axpy", "x", x, DType::F32);
+  check_dtype("axpy", "y", y, DType::F32);
+  check_same_shape("axpy", "x", x, "y", y);
+  const float* xp = x.data<float>();
+  float* yp = y.data<float>();
+  parallel_for(y.numel(), 1 << 16, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) yp[i] += a * xp[i];
+  });
+}
+
+void CpuBackend::copy(const Tensor& src, Tensor& dst) {
+  check_device("copy", "src", src, Device::CPU);
+  check_device("copy", "dst", dst, Device::CPU);
+  check_same_shape("copy", "src", src, "dst", dst);
+  check_arg(src.dtype() == dst.dtype(), "copy: dtype conversion ", dtype_name(src.dtype()), " -> ",
+            dtype_name(dst.dtype()), " is not supported on the CPU backend");
+  std::memcpy(dst.raw(), src.raw(), src.nbytes());
+}
+
+}  // namespace indetail

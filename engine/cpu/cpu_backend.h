@@ -1,0 +1,55 @@
+// The CPU reference backend: F32 everywhere, NHWC, threaded with the engine's pool and
+// vectorised (AVX-512 / AVX2+FMA picked at run time, portable fallback).
+#pragma once
+#include <memory>
+
+#include "../backend.h"
+#include "host_allocator.h"
+
+namespace indetail {
+
+class CpuBackend : public Backend {
+ public:
+  CpuBackend();
+  Device device() const override { return Device::CPU; }
+  std::string name() const override { return "cpu"; }
+  DType compute_dtype() const override { return DType::F32; }
+
+  using Backend::empty;
+  using Backend::upload;
+  Tensor empty(DType dtype, const Shape& shape) override;
+  Tensor upload(const Tensor& host, DType dtype) override;
+  Tensor download(const Tensor& t) override;
+  Tensor prepare_weight(const Tensor& host_f32, WeightUse use) override;
+  MemoryStats memory_stats() const override;
+
+  void fill(Tensor& y, float value) override;
+  void axpy(float a, const Tensor& x, Tensor& y) override;
+  void copy(const Tensor& src, Tensor& dst) override;
+
+  void linear(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor* residual, Tensor& out,
+              const LinearParams& p) override;
+  void geglu(const Tensor& x, Tensor& out) override;
+  void conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor* frame_bias, const Tensor* residual,
+              Tensor& out, const Conv2dParams& p) override;
+  void group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out,
+                  const GroupNormParams& p) override;
+  void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out, float eps) override;
+  void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* k_ref, const Tensor* v_ref,
+                 Tensor& out, const AttentionParams& p) override;
+  void upsample_nearest(const Tensor& x, Tensor& out) override;
+  void timestep_embedding(const Tensor& t, Tensor& out, const TimestepEmbeddingParams& p) override;
+  void activation(const Tensor& x, Tensor& out, Activation act) override;
+  void add(const Tensor& a, const Tensor& b, Tensor& out, float alpha) override;
+  void scale_frames(const Tensor& x, const std::vector<float>& scale, Tensor& out) override;
+  void concat_channels(const Tensor& a, const Tensor& b, Tensor& out) override;
+  void embedding(const Tensor& ids, const Tensor& table, Tensor& out) override;
+  void guidance_step(const Tensor& eps, const Tensor& x, const Tensor* reset, Tensor& out,
+                     const GuidanceStepParams& p) override;
+
+ private:
+  std::shared_ptr<HostAllocator> alloc_;
+  uint64_t weight_bytes_ = 0;
+};
+
+}  // namespace indetail

@@ -1,0 +1,35 @@
+// A caching allocator for host activations: freed blocks are kept by size class and reused, so
+// a denoising step does not pay for fresh pages (and page faults) for every intermediate.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "../core/tensor.h"
+
+namespace indetail {
+
+class HostAllocator : public std::enable_shared_from_this<HostAllocator> {
+ public:
+  // Zero-initialisation is not done: contents are undefined.
+  Tensor allocate(DType dtype, const Shape& shape);
+  void release_cache();  // returns every cached block to the system
+
+  uint64_t in_use() const;
+  uint64_t peak() const;
+  uint64_t cached() const;
+  ~HostAllocator();
+
+ private:
+  static size_t size_class(size_t bytes);
+  void give_back(void* p, size_t bytes);
+
+  mutable std::mutex m_;
+  std::multimap<size_t, void*> free_;  // size class -> block
+  uint64_t in_use_ = 0, peak_ = 0, cached_ = 0;
+};
+
+}  // namespace indetail

@@ -1,0 +1,80 @@
+// The Engine and Tensor wrappers: data in and out, lifetimes, errors with a JavaScript stack.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Engine, IndetailError, opNames } from '../dist/index.js';
+
+test('tensors round-trip through the CPU engine and report their shape and dtype', async () => {
+  const engine = new Engine({ backend: 'cpu' });
+  assert.equal(engine.backend, 'cpu');
+  assert.equal(engine.computeDtype, 'f32');
+  const data = Float32Array.from({ length: 24 }, (_, i) => i * 0.5 - 3);
+  const t = engine.tensor(data, [2, 3, 4]);
+  assert.deepEqual(t.shape, [2, 3, 4]);
+  assert.equal(t.dtype, 'f32');
+  assert.equal(t.device, 'cpu');
+  assert.deepEqual(await t.read(), data);
+  const ids = engine.tensor(Int32Array.from([1, 2, 3]), [3]);
+  assert.equal(ids.dtype, 'i32');
+  assert.deepEqual(Array.from(ids.readSync()), [1, 2, 3]);
+  engine.dispose();
+  assert.equal(engine.disposed, true);
+  assert.deepEqual(t.readSync(), data, 'tensors outlive their engine');
+});
+
+test('fill and axpy on the CPU match a JavaScript computation', async () => {
+  const engine = new Engine();
+  const n = 1000003; // odd, larger than one parallel chunk
+  const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i));
+  const y0 = Float32Array.from({ length: n }, (_, i) => Math.cos(i));
+  const tx = engine.tensor(x, [n]);
+  const ty = engine.tensor(y0, [n]);
+  await engine.op('axpy', { a: 0.75, x: tx, y: ty });
+  const y = ty.readSync();
+  for (let i = 0; i < n; i += 997) assert.equal(y[i], Math.fround(Math.fround(0.75 * x[i]) + y0[i]));
+  await engine.op('fill', { y: ty, value: -2.5 });
+  assert.ok(ty.readSync().every((v) => v === -2.5));
+});
+
+test('Symbol.dispose releases a tensor; using it afterwards is a clear error', () => {
+  const engine = new Engine();
+  const t = engine.empty([4, 4]);
+  t[Symbol.dispose]();
+  assert.equal(t.disposed, true);
+  assert.throws(() => t.readSync(), (err) => err instanceof IndetailError && err.code === 'ERR_INDETAIL_DISPOSED');
+  assert.throws(() => engine.opSync('fill', { y: t, value: 1 }), /disposed Tensor/);
+});
+
+test('native errors become IndetailError with a code and the caller\'s JavaScript stack', async () => {
+  const engine = new Engine();
+  const a = engine.empty([3]);
+  const b = engine.empty([4]);
+  await assert.rejects(engine.op('axpy', { a: 1, x: a, y: b }), (err) => {
+    assert.ok(err instanceof IndetailError);
+    assert.equal(err.code, 'ERR_INDETAIL_INVALID_ARGUMENT');
+    assert.match(err.message, /axpy: x F32\[3\] on cpu and y F32\[4\] on cpu must have the same shape/);
+    assert.match(err.stack, /engine\.test\.mjs/);
+    return true;
+  });
+});
+
+test('bad arguments are refused with messages naming them', () => {
+  assert.throws(() => new Engine({ backend: 'tpu' }), /Expected 'cpu', 'cuda' or 'cuda:<index>' for backend but received "tpu"/);
+  const engine = new Engine();
+  assert.throws(() => engine.tensor(new Float32Array(5), [2, 2]), /data has 5 elements but shape \[2, 2\] needs 4/);
+  assert.throws(() => engine.empty([2, -1]), /Expected a non-negative integer for shape\[1\] but received -1/);
+  assert.throws(() => engine.opSync('nope', {}), /unknown op 'nope'/);
+  assert.throws(() => engine.opSync('fill', { y: 3, value: 1 }), /Expected a Tensor for y but received 3/);
+  assert.ok(opNames().includes('attention'));
+});
+
+test('memory statistics track the allocator', () => {
+  const engine = new Engine();
+  const before = engine.memoryStats();
+  const t = engine.empty([1024, 1024]);
+  const during = engine.memoryStats();
+  assert.ok(during.inUse >= before.inUse + 4 * 1024 * 1024);
+  t.dispose();
+  const after = engine.memoryStats();
+  assert.ok(after.cached >= 4 * 1024 * 1024, 'freed blocks are cached for reuse');
+  assert.ok(after.peak >= during.inUse);
+});

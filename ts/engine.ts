@@ -1,0 +1,109 @@
+// An Engine owns one backend ('cpu' or 'cuda') and everything allocated on it. Ops of the
+// native op interface can be called by name (tests and benchmarks use this); models and
+// pipelines are built on top of an Engine.
+import { addon, type NativeEngine, type NativeMemoryStats, type NativeTiming } from './native/addon.js';
+import { IndetailError, nativeAsync, nativeSync } from './errors.js';
+import { Tensor, type DType } from './tensor.js';
+
+export type BackendName = 'cpu' | 'cuda' | `cuda:${number}`;
+export type WeightUse = 'linear' | 'conv' | 'vector' | 'table';
+export type MemoryStats = NativeMemoryStats;
+export type OpTiming = NativeTiming;
+
+export interface EngineOptions {
+  /** 'cpu' (default) or 'cuda' / 'cuda:<index>'. */
+  backend?: BackendName;
+  /** CUDA storage type: 'f16' (default) or 'bf16'. Ignored on the CPU (always f32). */
+  precision?: 'f16' | 'bf16';
+}
+
+type OpArgs = Record<string, unknown>;
+
+function toNativeArgs(args: OpArgs): OpArgs {
+  const out: OpArgs = {};
+  for (const [k, v] of Object.entries(args)) out[k] = v instanceof Tensor ? v.native : v;
+  return out;
+}
+
+export class Engine implements Disposable {
+  /** @internal */
+  readonly native: NativeEngine;
+
+  constructor(options: EngineOptions = {}) {
+    const backend = options.backend ?? 'cpu';
+    if (typeof backend !== 'string' || !/^(cpu|cuda(:\d+)?)$/.test(backend)) {
+      throw new IndetailError(
+        'ERR_INDETAIL_INVALID_ARGUMENT',
+        `Expected 'cpu', 'cuda' or 'cuda:<index>' for backend but received ${JSON.stringify(backend)}`,
+      );
+    }
+    const precision = options.precision ?? 'f16';
+    if (precision !== 'f16' && precision !== 'bf16') {
+      throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected 'f16' or 'bf16' for precision but received ${JSON.stringify(precision)}`);
+    }
+    const Native = addon().Engine;
+    this.native = nativeSync(() => new Native(backend, JSON.stringify({ precision })));
+  }
+
+  get backend(): string {
+    return nativeSync(() => this.native.backend);
+  }
+  get device(): 'cpu' | 'cuda' {
+    return nativeSync(() => this.native.device);
+  }
+  get computeDtype(): DType {
+    return nativeSync(() => this.native.computeDtype);
+  }
+  get disposed(): boolean {
+    return this.native.disposed;
+  }
+
+  /** Copies host data onto the backend (float data stored as `dtype`, default the compute dtype). */
+  tensor(data: Float32Array | Int32Array, shape: number[], dtype?: DType): Tensor {
+    return new Tensor(nativeSync(() => this.native.tensor(data, shape, dtype)));
+  }
+  /** Uninitialised memory from the backend's allocator. */
+  empty(shape: number[], dtype?: DType): Tensor {
+    return new Tensor(nativeSync(() => this.native.empty(shape, dtype)));
+  }
+  /** A host tensor (e.g. from a SafetensorsFile) copied onto the backend. */
+  upload(t: Tensor, dtype?: DType): Tensor {
+    return new Tensor(nativeSync(() => this.native.upload(t.native, dtype)));
+  }
+  /** A weight in the layout and dtype the backend's ops expect for `use`. */
+  prepareWeight(t: Tensor, use: WeightUse): Tensor {
+    return new Tensor(nativeSync(() => this.native.prepareWeight(t.native, use)));
+  }
+  memoryStats(): MemoryStats {
+    return nativeSync(() => this.native.memoryStats());
+  }
+  synchronize(): Promise<void> {
+    return nativeAsync(() => this.native.synchronize());
+  }
+
+  /** Runs one op of the native op interface off the main thread. */
+  op(name: string, args: OpArgs): Promise<void> {
+    const a = toNativeArgs(args);
+    return nativeAsync(() => this.native.op(name, a));
+  }
+  opSync(name: string, args: OpArgs): void {
+    const a = toNativeArgs(args);
+    nativeSync(() => this.native.opSync(name, a));
+  }
+  /** Times an op natively (median over `iterations` after `warmup` runs). */
+  timeOp(name: string, args: OpArgs, options?: { warmup?: number; iterations?: number }): Promise<OpTiming> {
+    const a = toNativeArgs(args);
+    return nativeAsync(() => this.native.timeOp(name, a, options));
+  }
+
+  dispose(): void {
+    this.native.dispose();
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+export function opNames(): string[] {
+  return addon().opNames();
+}
