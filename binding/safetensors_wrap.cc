@@ -8,12 +8,11 @@
 #include "async.h"
 #include "convert.h"
 #include "registry.h"
+#include "safetensors_wrap.h"
 #include "tensor_wrap.h"
 
 namespace indetail {
 namespace binding {
-
-namespace {
 
 class SafetensorsWrap : public Napi::ObjectWrap<SafetensorsWrap> {
  public:
@@ -134,9 +133,17 @@ class SafetensorsWrap : public Napi::ObjectWrap<SafetensorsWrap> {
   }
 
   std::shared_ptr<SafetensorsFile> file_;
+  friend std::shared_ptr<SafetensorsFile> safetensors_from_js(const Napi::Value& v, const std::string& name);
 };
 
-}  // namespace
+std::shared_ptr<SafetensorsFile> safetensors_from_js(const Napi::Value& v, const std::string& name) {
+  Napi::Env env = v.Env();
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(addon_data(env).constructors["Safetensors"].Value()))
+    expected(env, "a Safetensors file", name, v);
+  auto f = SafetensorsWrap::Unwrap(v.As<Napi::Object>())->file_;
+  if (!f) throw_type_error(env, name + " is a closed Safetensors file");
+  return f;
+}
 
 INDETAIL_BINDING(safetensors, SafetensorsWrap::Init);
 

@@ -1,0 +1,35 @@
+#include "model_common.h"
+
+#include "convert.h"
+#include "safetensors_wrap.h"
+
+namespace indetail {
+namespace binding {
+
+std::shared_ptr<WeightSource> weight_source_from_js(const Napi::Value& v, const std::string& name) {
+  Napi::Object o = to_object(v, name);
+  Napi::Value files = o.Get("files");
+  if (!files.IsArray()) expected(v.Env(), "an array of {file, prefix?}", name + ".files", files);
+  auto src = std::make_shared<WeightSource>();
+  Napi::Array a = files.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    std::string n = name + ".files[" + std::to_string(i) + "]";
+    Napi::Object e = to_object(a.Get(i), n);
+    src->add_file(safetensors_from_js(e.Get("file"), n + ".file"), opt_string(e, "prefix", ""));
+  }
+  Napi::Value map = o.Get("map");
+  if (!map.IsUndefined() && !map.IsNull()) {
+    Napi::Object m = to_object(map, name + ".map");
+    Napi::Array keys = m.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); ++i) {
+      std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
+      src->map_name(k, to_string(m.Get(k), name + ".map['" + k + "']"));
+    }
+  }
+  return src;
+}
+
+std::string config_json_from_js(const Napi::Value& v, const std::string& name) { return to_string(v, name); }
+
+}  // namespace binding
+}  // namespace indetail

@@ -1,0 +1,73 @@
+// Named weights for a model graph. A WeightSource finds tensors by their model-local (diffusers)
+// name in one or more safetensors files, through an optional prefix and name map (single-file
+// LDM checkpoints are mapped to diffusers names in TypeScript). A WeightLoader checks each tensor
+// against the shape the config implies and prepares it for one backend.
+#pragma once
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "../backend.h"
+#include "../core/safetensors.h"
+
+namespace indetail {
+
+class WeightSource {
+ public:
+  // Tensors of `file` are visible under their key with `prefix` removed (keys without the prefix
+  // are not visible). Files added later do not shadow earlier ones.
+  void add_file(std::shared_ptr<SafetensorsFile> file, const std::string& prefix = "");
+  // An explicit alias: model name -> the exact key in a file (prefix included).
+  void map_name(const std::string& name, const std::string& key);
+
+  bool has(const std::string& name) const;
+  // The tensor as host F32, checked against `expect` (empty = any shape). Errors name the
+  // model tensor, the file key and the file.
+  Tensor host_f32(const std::string& name, const Shape& expect) const;
+  Shape shape(const std::string& name) const;  // throws when absent
+  std::string describe_files() const;          // for messages: "a.safetensors, b.safetensors"
+  std::vector<std::string> names() const;      // every visible model name
+
+ private:
+  struct Found {
+    const SafetensorsFile* file;
+    std::string key;
+  };
+  bool find(const std::string& name, Found* out) const;
+  struct FileEntry {
+    std::shared_ptr<SafetensorsFile> file;
+    std::string prefix;
+  };
+  std::vector<FileEntry> files_;
+  std::map<std::string, std::string> aliases_;
+};
+
+class WeightLoader {
+ public:
+  // `what` names the model in messages ("UNet", "VAE", ...).
+  WeightLoader(const WeightSource& source, Backend& backend, std::string what);
+
+  // [n, k] for x·wᵀ. Also accepts [n, k, 1, 1] (a 1×1 convolution used as a projection).
+  Tensor linear(const std::string& name, int64_t n, int64_t k);
+  // A convolution stored OIHW [cout, cin, kh, kw] in the checkpoint, prepared as OHWI.
+  Tensor conv(const std::string& name, int64_t cout, int64_t cin, int64_t kh, int64_t kw);
+  // A 1-D parameter (bias, norm scale/shift) of length n.
+  Tensor vector(const std::string& name, int64_t n);
+  // An embedding table [v, c].
+  Tensor table(const std::string& name, int64_t v, int64_t c);
+  bool has(const std::string& name) const { return source_.has(name); }
+
+  // Names in the source that no loader call asked for (a sign of a config/checkpoint mismatch).
+  std::vector<std::string> unused() const;
+  const std::string& what() const { return what_; }
+
+ private:
+  const WeightSource& source_;
+  Backend& backend_;
+  std::string what_;
+  std::set<std::string> used_;
+};
+
+}  // namespace indetail
