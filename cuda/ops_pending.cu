@@ -17,7 +17,6 @@ void CudaBackend::geglu(const Tensor&, Tensor&) { pending("geglu"); }
 void CudaBackend::conv2d(const Tensor&, const Tensor&, const Tensor*, const Tensor*, const Tensor*, Tensor&, const Conv2dParams&) { pending("conv2d"); }
 void CudaBackend::group_norm(const Tensor&, const Tensor&, const Tensor&, Tensor&, const GroupNormParams&) { pending("group_norm"); }
 void CudaBackend::layer_norm(const Tensor&, const Tensor&, const Tensor&, Tensor&, float) { pending("layer_norm"); }
-void CudaBackend::attention(const Tensor&, const Tensor&, const Tensor&, const Tensor*, const Tensor*, Tensor&, const AttentionParams&) { pending("attention"); }
 void CudaBackend::upsample_nearest(const Tensor&, Tensor&) { pending("upsample_nearest"); }
 void CudaBackend::timestep_embedding(const Tensor&, Tensor&, const TimestepEmbeddingParams&) { pending("timestep_embedding"); }
 void CudaBackend::activation(const Tensor&, Tensor&, Activation) { pending("activation"); }
