@@ -8,6 +8,11 @@ namespace binding {
 
 std::shared_ptr<WeightSource> weight_source_from_js(const Napi::Value& v, const std::string& name) {
   Napi::Object o = to_object(v, name);
+  if (!o.Get("random").IsUndefined()) {
+    int64_t seed = to_int(o.Get("random"), name + ".random");
+    if (seed < 0) expected(v.Env(), "a non-negative integer seed", name + ".random", o.Get("random"));
+    return WeightSource::random((uint64_t)seed);
+  }
   Napi::Value files = o.Get("files");
   if (!files.IsArray()) expected(v.Env(), "an array of {file, prefix?}", name + ".files", files);
   auto src = std::make_shared<WeightSource>();

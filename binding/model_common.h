@@ -12,6 +12,7 @@ namespace binding {
 
 // A weight spec from JavaScript:
 //   { files: [{ file: Safetensors, prefix?: string }], map?: { [modelName]: fileKey } }
+//   or { random: seed } for seeded random weights of the shapes the model asks for
 std::shared_ptr<WeightSource> weight_source_from_js(const Napi::Value& v, const std::string& name);
 
 // A JSON config from JavaScript (a string, already validated/normalised in TypeScript).

@@ -1,5 +1,6 @@
 #include "weights.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "../core/error.h"
@@ -25,24 +26,65 @@ bool WeightSource::find(const std::string& name, Found* out) const {
   return false;
 }
 
+std::shared_ptr<WeightSource> WeightSource::random(uint64_t seed) {
+  auto s = std::make_shared<WeightSource>();
+  s->random_ = true;
+  s->seed_ = seed;
+  return s;
+}
+
+Tensor WeightSource::random_tensor(const std::string& name, const Shape& shape) const {
+  check_arg(!shape.empty(), "random weights: the model must state the shape of '", name, "'");
+  uint64_t h = 1469598103934665603ull ^ seed_;  // FNV-1a of the name, mixed with the seed
+  for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
+  uint64_t state = h ? h : 1;
+  auto next = [&state]() {  // xorshift64*
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return (state * 2685821657736338717ull) >> 11;
+  };
+  auto uniform = [&]() { return ((double)next() + 0.5) / 9007199254740992.0; };
+  bool is_vector = shape.size() == 1;
+  bool norm_scale = is_vector && name.find("norm") != std::string::npos && name.size() > 7 &&
+                    name.compare(name.size() - 7, 7, ".weight") == 0;
+  double fan_in = shape.size() > 1 ? (double)(shape_numel(shape) / shape[0]) : 1.0;
+  double mean = norm_scale ? 1.0 : 0.0;
+  double stddev = norm_scale ? 0.1 : is_vector ? 0.02 : 1.0 / std::sqrt(fan_in);
+  Tensor t = Tensor::host_uninitialized(DType::F32, shape);
+  float* d = t.data<float>();
+  int64_t n = t.numel();
+  for (int64_t i = 0; i < n; i += 2) {  // Box-Muller pairs
+    double r = std::sqrt(-2.0 * std::log(uniform()));
+    double th = 6.283185307179586 * uniform();
+    d[i] = (float)(mean + stddev * r * std::cos(th));
+    if (i + 1 < n) d[i + 1] = (float)(mean + stddev * r * std::sin(th));
+  }
+  return t;
+}
+
 bool WeightSource::has(const std::string& name) const {
+  if (random_) return true;
   Found f;
   return find(name, &f);
 }
 
 std::string WeightSource::describe_files() const {
+  if (random_) return "(random weights, seed " + std::to_string(seed_) + ")";
   std::string s;
   for (const auto& f : files_) s += (s.empty() ? "" : ", ") + f.file->path();
   return s.empty() ? "(no files)" : s;
 }
 
 Shape WeightSource::shape(const std::string& name) const {
+  if (random_) return {};
   Found f;
   if (!find(name, &f)) fail(ErrorKind::BadFile, "weight '", name, "' is missing from ", describe_files());
   return f.file->entry(f.key).shape;
 }
 
 Tensor WeightSource::host_f32(const std::string& name, const Shape& expect) const {
+  if (random_) return random_tensor(name, expect);
   Found f;
   if (!find(name, &f)) fail(ErrorKind::BadFile, "weight '", name, "' is missing from ", describe_files());
   const SafetensorsEntry& e = f.file->entry(f.key);

@@ -22,11 +22,17 @@ class WeightSource {
   // An explicit alias: model name -> the exact key in a file (prefix included).
   void map_name(const std::string& name, const std::string& key);
 
+  // A synthetic source: every requested name exists and gets seeded random values of the shape
+  // the model asks for (N(0, 1/fan_in) for matrices, ~1 for norm scales, small biases). For
+  // full-size benchmarks and memory tests without checkpoint files.
+  static std::shared_ptr<WeightSource> random(uint64_t seed);
+  bool is_random() const { return random_; }
+
   bool has(const std::string& name) const;
   // The tensor as host F32, checked against `expect` (empty = any shape). Errors name the
   // model tensor, the file key and the file.
   Tensor host_f32(const std::string& name, const Shape& expect) const;
-  Shape shape(const std::string& name) const;  // throws when absent
+  Shape shape(const std::string& name) const;  // throws when absent; {} for a random source
   std::string describe_files() const;          // for messages: "a.safetensors, b.safetensors"
   std::vector<std::string> names() const;      // every visible model name
 
@@ -40,7 +46,10 @@ class WeightSource {
     std::shared_ptr<SafetensorsFile> file;
     std::string prefix;
   };
+  Tensor random_tensor(const std::string& name, const Shape& shape) const;
   std::vector<FileEntry> files_;
+  bool random_ = false;
+  uint64_t seed_ = 0;
   std::map<std::string, std::string> aliases_;
 };
 
