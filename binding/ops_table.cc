@@ -94,6 +94,7 @@ const std::map<std::string, Parser>& table() {
          Conv2dParams p;
          p.stride = (int)opt_int(a.o, "stride", 1);
          p.pad = (int)opt_int(a.o, "pad", 0);
+         p.pad_end = (int)opt_int(a.o, "padEnd", -1);
          p.out_scale = (float)opt_number(a.o, "outScale", 1.0);
          return [=](Backend& b) mutable { b.conv2d(x, w, ptr(bias), ptr(fb), ptr(res), out, p); };
        }},

@@ -33,8 +33,10 @@ struct LinearParams {
 };
 
 struct Conv2dParams {
-  int stride = 1;  // 1 or 2
-  int pad = 0;     // zero padding on every side
+  int stride = 1;    // 1 or 2
+  int pad = 0;       // zero padding at the top and left (and bottom/right unless pad_end is set)
+  int pad_end = -1;  // zero padding at the bottom and right; -1 = same as pad (the VAE encoder's
+                     // downsampler pads (0, 1) asymmetrically). Ho = (H + pad + pad_end - KH) / stride + 1
   float out_scale = 1.0f;  // out = (conv + bias + frame_bias + residual) * out_scale
 };
 
