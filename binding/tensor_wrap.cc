@@ -30,6 +30,8 @@ void TensorWrap::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceMethod<&TensorWrap::Read>("read"),
                                         InstanceMethod<&TensorWrap::ReadSync>("readSync"),
                                         InstanceMethod<&TensorWrap::Dispose>("dispose"),
+                                        InstanceMethod<&TensorWrap::Slice>("slice"),
+                                        InstanceMethod<&TensorWrap::Reshape>("reshape"),
                                     });
   addon_data(env).constructors["Tensor"] = Napi::Persistent(ctor);
   exports.Set("Tensor", ctor);
@@ -131,6 +133,27 @@ Napi::Value TensorWrap::Read(const Napi::CallbackInfo& info) {
     Tensor host = to_host_readable(t, backend);
     return [host](Napi::Env env) { return host_tensor_to_js(env, host); };
   }, info.This().As<Napi::Object>());
+}
+
+// slice(start, count): frames [start, start + count) of dimension 0, sharing memory.
+Napi::Value TensorWrap::Slice(const Napi::CallbackInfo& info) {
+  check_live(info.Env());
+  int64_t start = to_int(info[0], "start");
+  int64_t count = to_int(info[1], "count");
+  Tensor t = guard(info.Env(), [&] { return tensor_.slice0(start, count); });
+  return New(info.Env(), t, backend_);
+}
+
+// reshape(shape): the same memory with another shape (one entry may be -1).
+Napi::Value TensorWrap::Reshape(const Napi::CallbackInfo& info) {
+  check_live(info.Env());
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) expected(env, "an array of integers", "shape", info[0]);
+  Napi::Array a = info[0].As<Napi::Array>();
+  indetail::Shape shape;
+  for (uint32_t i = 0; i < a.Length(); ++i) shape.push_back(to_int(a.Get(i), "shape[" + std::to_string(i) + "]"));
+  Tensor t = guard(env, [&] { return tensor_.reshape(shape); });
+  return New(env, t, backend_);
 }
 
 Napi::Value TensorWrap::Dispose(const Napi::CallbackInfo& info) {

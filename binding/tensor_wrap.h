@@ -33,6 +33,8 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value ReadSync(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value Slice(const Napi::CallbackInfo& info);
+  Napi::Value Reshape(const Napi::CallbackInfo& info);
   void check_live(Napi::Env env) const;
 
   Tensor tensor_;

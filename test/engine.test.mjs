@@ -78,3 +78,19 @@ test('memory statistics track the allocator', () => {
   assert.ok(after.cached >= 4 * 1024 * 1024, 'freed blocks are cached for reuse');
   assert.ok(after.peak >= during.inUse);
 });
+
+test('slice and reshape are views sharing memory with their tensor', async () => {
+  const engine = new Engine();
+  const t = engine.tensor(Float32Array.from({ length: 24 }, (_, i) => i), [4, 3, 2]);
+  const s = t.slice(1, 2);
+  assert.deepEqual(s.shape, [2, 3, 2]);
+  assert.deepEqual(Array.from(s.readSync()), Array.from({ length: 12 }, (_, i) => i + 6));
+  await engine.op('fill', { y: s.slice(1), value: -1 });
+  assert.deepEqual(Array.from(t.readSync().slice(12, 18)), [-1, -1, -1, -1, -1, -1]);
+  const r = t.reshape([-1, 6]);
+  assert.deepEqual(r.shape, [4, 6]);
+  assert.throws(() => t.slice(3, 2), /slice \[3, 5\) out of range/);
+  assert.throws(() => t.reshape([5, 5]), /cannot reshape/);
+  s.dispose();
+  assert.equal(t.readSync().length, 24, 'disposing a view leaves its tensor alive');
+});

@@ -49,6 +49,15 @@ export class Tensor implements Disposable {
     return data instanceof Float32Array ? data : Float32Array.from(data);
   }
 
+  /** Frames [start, start + count) of the first dimension: a view sharing this tensor's memory. */
+  slice(start: number, count = 1): Tensor {
+    return new Tensor(nativeSync(() => this.native.slice(start, count)));
+  }
+  /** The same memory with another shape (one entry may be -1). */
+  reshape(shape: number[]): Tensor {
+    return new Tensor(nativeSync(() => this.native.reshape(shape)));
+  }
+
   dispose(): void {
     this.native.dispose();
   }

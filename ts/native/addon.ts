@@ -16,6 +16,8 @@ export interface NativeTensor {
   read(): Promise<Float32Array | Int32Array>;
   readSync(): Float32Array | Int32Array;
   dispose(): void;
+  slice(start: number, count: number): NativeTensor;
+  reshape(shape: number[]): NativeTensor;
 }
 
 export interface NativeMemoryStats {
