@@ -1,0 +1,149 @@
+// Single-file checkpoints in the original LDM naming: the name maps must reproduce the diffusers
+// folder bit for bit (the fixture's single file holds the same tensors as the folder), and
+// checkpoints that are not SD1.x are refused with a reason.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { openSafetensorsSync } from '../dist/index.js';
+import { inspectControlNetFile, inspectSingleFile } from '../dist/models/ldm/single-file.js';
+import { fixturePath } from './helpers/fixtures.mjs';
+import { readSafetensorsJs, writeRawSafetensors } from './helpers/safetensors-js.mjs';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'indetail-ldm-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function sameBytes(a, nameA, b, nameB) {
+  const x = a.tensorRaw(nameA).readSync();
+  const y = b.tensorRaw(nameB).readSync();
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+test('the single-file fixture maps onto every tensor of the diffusers folder, bit-exactly', () => {
+  const single = openSafetensorsSync(fixturePath('tiny-sd15.safetensors'));
+  const info = inspectSingleFile(single);
+  assert.equal(info.family, 'sd1');
+  assert.equal(info.unet.layersPerBlock, 2);
+  assert.equal(info.unet.modelChannels, 32);
+  assert.equal(info.unet.crossAttentionDim, 32);
+  assert.equal(info.vae.upBlocks, 4);
+  assert.equal(info.textEncoder.layers, 3);
+  for (const [component, file] of [
+    ['unet', 'unet/diffusion_pytorch_model.safetensors'],
+    ['vae', 'vae/diffusion_pytorch_model.safetensors'],
+    ['textEncoder', 'text_encoder/model.safetensors'],
+  ]) {
+    const folder = openSafetensorsSync(fixturePath('tiny-sd15', file));
+    const map = info[component].map;
+    for (const name of folder.names()) {
+      assert.ok(map[name], `${component}: no single-file key for ${name}`);
+      assert.ok(sameBytes(folder, name, single, map[name]), `${component}: ${name} <- ${map[name]} differs`);
+    }
+    assert.equal(Object.keys(map).length, folder.names().length, `${component}: every mapped key is a folder tensor`);
+  }
+});
+
+// Writes a small checkpoint whose tensors are zeros of the given shapes.
+function fakeCheckpoint(name, shapes) {
+  const header = {};
+  let off = 0;
+  for (const [k, shape] of Object.entries(shapes)) {
+    const bytes = 2 * shape.reduce((a, b) => a * b, 1);
+    header[k] = { dtype: 'F16', shape, data_offsets: [off, off + bytes] };
+    off += bytes;
+  }
+  const p = path.join(dir, name);
+  writeRawSafetensors(p, header, Buffer.alloc(off));
+  return openSafetensorsSync(p);
+}
+
+const sd1Shapes = (inCh, ctx) => ({
+  'model.diffusion_model.input_blocks.0.0.weight': [8, inCh, 3, 3],
+  'model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight': [8, ctx],
+  'first_stage_model.quant_conv.weight': [8, 8, 1, 1],
+  'cond_stage_model.transformer.text_model.embeddings.token_embedding.weight': [10, 8],
+});
+
+test('SDXL, SD2, inpainting and partial checkpoints are refused with the reason', () => {
+  const cases = [
+    ['sdxl.safetensors', { 'conditioner.embedders.0.x': [1], ...sd1Shapes(4, 768) }, /SDXL checkpoint/],
+    ['sd2.safetensors', sd1Shapes(4, 1024), /Stable Diffusion 2\.x checkpoint/],
+    ['inpaint.safetensors', sd1Shapes(9, 768), /9 input channels \(an inpainting model\)/],
+    ['unet-only.safetensors', { 'model.diffusion_model.input_blocks.0.0.weight': [8, 4, 3, 3] }, /no VAE found/],
+    ['controlnet-as-model.safetensors', { 'control_model.input_hint_block.0.weight': [8, 3, 3, 3] }, /looks like a ControlNet/],
+  ];
+  for (const [file, shapes, re] of cases) {
+    assert.throws(() => inspectSingleFile(fakeCheckpoint(file, shapes)), (err) => {
+      assert.equal(err.code, 'ERR_INDETAIL_UNSUPPORTED', file);
+      assert.match(err.message, re);
+      assert.ok(err.message.includes(file), 'the message names the file');
+      return true;
+    });
+  }
+});
+
+test('a single-file ControlNet in the original naming maps back onto the diffusers ControlNet', () => {
+  // Build an original-naming ControlNet from the diffusers fixture by the inverse of the map,
+  // then check inspectControlNetFile recovers every tensor.
+  const folderPath = fixturePath('tiny-sd15-controlnet', 'diffusion_pytorch_model.safetensors');
+  const js = readSafetensorsJs(folderPath);
+  const names = Object.keys(js.tensors);
+  const ldm = {};
+  const per = 3;
+  for (const n of names) {
+    let m;
+    let k;
+    if ((m = /^controlnet_down_blocks\.(\d+)\.(.+)$/.exec(n))) k = `zero_convs.${m[1]}.0.${m[2]}`;
+    else if ((m = /^controlnet_mid_block\.(.+)$/.exec(n))) k = `middle_block_out.0.${m[1]}`;
+    else if ((m = /^controlnet_cond_embedding\.conv_in\.(.+)$/.exec(n))) k = `input_hint_block.0.${m[1]}`;
+    else if ((m = /^controlnet_cond_embedding\.blocks\.(\d+)\.(.+)$/.exec(n))) k = `input_hint_block.${2 * (Number(m[1]) + 1)}.${m[2]}`;
+    else if ((m = /^controlnet_cond_embedding\.conv_out\.(.+)$/.exec(n))) k = `input_hint_block.14.${m[1]}`;
+    else if ((m = /^conv_in\.(.+)$/.exec(n))) k = `input_blocks.0.0.${m[1]}`;
+    else if ((m = /^time_embedding\.linear_(\d)\.(.+)$/.exec(n))) k = `time_embed.${m[1] === '1' ? 0 : 2}.${m[2]}`;
+    else if ((m = /^down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.+)$/.exec(n))) k = `input_blocks.${(Number(m[1]) + 1) * per}.0.op.${m[2]}`;
+    else if ((m = /^down_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.+)$/.exec(n))) {
+      const i = Number(m[1]) * per + Number(m[3]) + 1;
+      const rest = m[2] === 'resnets'
+        ? m[4].replace(/^norm1\./, 'in_layers.0.').replace(/^conv1\./, 'in_layers.2.').replace(/^norm2\./, 'out_layers.0.').replace(/^conv2\./, 'out_layers.3.').replace(/^time_emb_proj\./, 'emb_layers.1.').replace(/^conv_shortcut\./, 'skip_connection.')
+        : m[4];
+      k = `input_blocks.${i}.${m[2] === 'resnets' ? 0 : 1}.${rest}`;
+    } else if ((m = /^mid_block\.(resnets|attentions)\.(\d+)\.(.+)$/.exec(n))) {
+      const j = m[1] === 'attentions' ? 1 : Number(m[2]) === 0 ? 0 : 2;
+      const rest = m[1] === 'resnets'
+        ? m[3].replace(/^norm1\./, 'in_layers.0.').replace(/^conv1\./, 'in_layers.2.').replace(/^norm2\./, 'out_layers.0.').replace(/^conv2\./, 'out_layers.3.').replace(/^time_emb_proj\./, 'emb_layers.1.')
+        : m[3];
+      k = `middle_block.${j}.${rest}`;
+    }
+    assert.ok(k, `test inverse map misses ${n}`);
+    ldm[n] = `control_model.${k}`;
+  }
+  const header = {};
+  const chunks = [];
+  let off = 0;
+  for (const n of names) {
+    const info = js.tensors[n];
+    const [b, e] = info.data_offsets;
+    header[ldm[n]] = { dtype: info.dtype, shape: info.shape, data_offsets: [off, off + (e - b)] };
+    off += e - b;
+    chunks.push([b, e]);
+  }
+  const raw = readRaw(folderPath);
+  const data = Buffer.concat(chunks.map(([b, e]) => raw.subarray(b, e)));
+  const p = path.join(dir, 'control_sd15_tiny.safetensors');
+  writeRawSafetensors(p, header, data);
+  const single = openSafetensorsSync(p);
+  const folder = openSafetensorsSync(folderPath);
+  const { map } = inspectControlNetFile(single, 2);
+  for (const n of names) {
+    assert.equal(map[n], ldm[n], `map of ${n}`);
+    assert.ok(sameBytes(folder, n, single, map[n]));
+  }
+  assert.throws(() => inspectControlNetFile(openSafetensorsSync(fixturePath('tiny-sd15.safetensors')), 2), /not a ControlNet checkpoint/);
+});
+
+function readRaw(file) {
+  const buf = readFileSync(file);
+  const n = Number(buf.readBigUInt64LE(0));
+  return buf.subarray(8 + n);
+}

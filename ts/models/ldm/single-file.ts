@@ -1,0 +1,109 @@
+// Reads a single-file SD1.x checkpoint (.safetensors in the original LDM naming): detects what it
+// is from its keys and shapes, and builds, per component, the name map from diffusers names to
+// the file's keys plus the shape facts that must agree with the config used to load it.
+import { IndetailError } from '../../errors.js';
+import type { SafetensorsFile } from '../../safetensors.js';
+import { clipNameFromLdm } from './clip-names.js';
+import { controlnetNameFromLdm, ldmHintConvs } from './controlnet-names.js';
+import { ldmLayersPerBlock, unetNameFromLdm } from './unet-names.js';
+import { ldmVaeUpBlocks, vaeNameFromLdm } from './vae-names.js';
+
+export const UNET_PREFIX = 'model.diffusion_model.';
+export const VAE_PREFIX = 'first_stage_model.';
+export const CLIP_PREFIX = 'cond_stage_model.transformer.';
+
+export interface ComponentMap {
+  /** diffusers name -> full key in the file */
+  map: Record<string, string>;
+}
+
+export interface SingleFileSD {
+  family: 'sd1';
+  unet: ComponentMap & { layersPerBlock: number; inChannels: number; modelChannels: number; crossAttentionDim: number };
+  vae: ComponentMap & { upBlocks: number; latentChannels: number };
+  textEncoder: ComponentMap & { hiddenSize: number; layers: number };
+}
+
+function unsupported(file: string, what: string): never {
+  throw new IndetailError('ERR_INDETAIL_UNSUPPORTED', `${file}: ${what}`);
+}
+
+function buildMap(names: string[], prefix: string, rename: (key: string) => string | undefined): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const full of names) {
+    if (!full.startsWith(prefix)) continue;
+    const d = rename(full.slice(prefix.length));
+    if (d !== undefined) map[d] = full;
+  }
+  return map;
+}
+
+function shapeOf(file: SafetensorsFile, key: string): number[] | undefined {
+  return file.entry(key)?.shape;
+}
+
+export function inspectSingleFile(file: SafetensorsFile): SingleFileSD {
+  const path = file.path;
+  const names = file.names();
+  const has = (prefix: string) => names.some((n) => n.startsWith(prefix));
+  if (has('conditioner.embedders.')) unsupported(path, 'this is an SDXL checkpoint; indetail supports Stable Diffusion 1.x');
+  if (!has(UNET_PREFIX)) {
+    unsupported(path, `no UNet found (no '${UNET_PREFIX}*' tensors): not a single-file Stable Diffusion checkpoint` +
+      (has('input_hint_block.') || has('control_model.') ? ' (it looks like a ControlNet: pass it as the controlnet)' : ''));
+  }
+  if (!has(VAE_PREFIX)) unsupported(path, `no VAE found (no '${VAE_PREFIX}*' tensors)`);
+  if (!has(CLIP_PREFIX)) {
+    unsupported(path, has('cond_stage_model.model.') ? 'this checkpoint uses an OpenCLIP text encoder (SD 2.x), which indetail does not support' : `no text encoder found (no '${CLIP_PREFIX}*' tensors)`);
+  }
+
+  const convIn = shapeOf(file, `${UNET_PREFIX}input_blocks.0.0.weight`);
+  if (!convIn || convIn.length !== 4) unsupported(path, 'the UNet has no input convolution input_blocks.0.0.weight');
+  const [modelChannels, inChannels] = convIn as [number, number];
+  if (inChannels !== 4) {
+    unsupported(path, `the UNet takes ${inChannels} input channels (${inChannels === 9 ? 'an inpainting model' : inChannels === 8 ? 'an instruct-pix2pix model' : 'not a text-to-image model'}); indetail needs a 4-channel text-to-image SD1.x UNet`);
+  }
+  const toK = names.find((n) => n.startsWith(`${UNET_PREFIX}input_blocks.`) && n.endsWith('attn2.to_k.weight'));
+  if (!toK) unsupported(path, 'the UNet has no cross-attention (attn2.to_k) weights');
+  const crossAttentionDim = shapeOf(file, toK)![1]!;
+  if (crossAttentionDim === 1024) unsupported(path, 'this is a Stable Diffusion 2.x checkpoint (1024-wide text conditioning); indetail supports SD1.x');
+
+  const unetKeys = names.filter((n) => n.startsWith(UNET_PREFIX)).map((n) => n.slice(UNET_PREFIX.length));
+  const levels = new Set(unetKeys.filter((k) => /^input_blocks\.\d+\.0\.op\./.test(k)).map((k) => k.split('.')[1])).size + 1;
+  const layersPerBlock = ldmLayersPerBlock(unetKeys, levels);
+  const vaeKeys = names.filter((n) => n.startsWith(VAE_PREFIX)).map((n) => n.slice(VAE_PREFIX.length));
+  const upBlocks = ldmVaeUpBlocks(vaeKeys);
+  const quant = shapeOf(file, `${VAE_PREFIX}quant_conv.weight`);
+  const clipMap = buildMap(names, CLIP_PREFIX, clipNameFromLdm);
+  const tok = clipMap['text_model.embeddings.token_embedding.weight'];
+  if (!tok) unsupported(path, 'the text encoder has no token embedding');
+  const clipLayers = new Set(Object.keys(clipMap).map((n) => /^text_model\.encoder\.layers\.(\d+)\./.exec(n)?.[1]).filter(Boolean)).size;
+
+  return {
+    family: 'sd1',
+    unet: {
+      map: buildMap(names, UNET_PREFIX, (k) => unetNameFromLdm(k, layersPerBlock)),
+      layersPerBlock,
+      inChannels,
+      modelChannels,
+      crossAttentionDim,
+    },
+    vae: {
+      map: buildMap(names, VAE_PREFIX, (k) => vaeNameFromLdm(k, upBlocks)),
+      upBlocks,
+      latentChannels: quant ? quant[0]! / 2 : 4,
+    },
+    textEncoder: { map: clipMap, hiddenSize: shapeOf(file, tok)![1]!, layers: clipLayers },
+  };
+}
+
+/** A single-file ControlNet (original naming, with or without the 'control_model.' prefix). */
+export function inspectControlNetFile(file: SafetensorsFile, layersPerBlock: number): ComponentMap {
+  const names = file.names();
+  const prefix = names.some((n) => n.startsWith('control_model.')) ? 'control_model.' : '';
+  const keys = names.filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length));
+  if (!keys.some((k) => k.startsWith('input_hint_block.')) || !keys.some((k) => k.startsWith('zero_convs.'))) {
+    unsupported(file.path, 'not a ControlNet checkpoint (no input_hint_block / zero_convs tensors)');
+  }
+  const hint = ldmHintConvs(keys);
+  return { map: buildMap(names, prefix, (k) => controlnetNameFromLdm(k, layersPerBlock, hint)) };
+}
