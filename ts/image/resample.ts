@@ -97,15 +97,17 @@ export function resizeBicubicPillow(img: RgbImage, width: number, height: number
     const src = cur.data;
     const stride = cur.width * 3;
     const dst = new Uint8Array(cur.width * height * 3);
+    const acc = new Float64Array(stride); // integer sums, exact in doubles; row-wise for locality
     for (let yy = 0; yy < height; yy++) {
       const ymin = bounds[yy * 2]!;
       const count = bounds[yy * 2 + 1]!;
-      const k = yy * ksize;
-      for (let i = 0; i < stride; i++) {
-        let s = HALF;
-        for (let y = 0; y < count; y++) s += src[(ymin + y) * stride + i]! * kk[k + y]!;
-        dst[yy * stride + i] = clip8(s);
+      acc.fill(HALF);
+      for (let y = 0; y < count; y++) {
+        const c = kk[yy * ksize + y]!;
+        const row = (ymin + y) * stride;
+        for (let i = 0; i < stride; i++) acc[i]! += src[row + i]! * c;
       }
+      for (let i = 0; i < stride; i++) dst[yy * stride + i] = clip8(acc[i]!);
     }
     cur = { data: dst, width: cur.width, height };
   }

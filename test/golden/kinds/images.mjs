@@ -1,5 +1,5 @@
 // Decoding the fixture PNGs with readImage gives the stored u8 pixels exactly, and the reference
-// preprocessing loadImage(source_image.png, 128) gives input_image_u8 exactly.
+// preprocessing loadImage(source_image.png, 128) gives input_image_u8 exactly (the control image likewise).
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { loadImage, openSafetensors, readImage } from '../../../dist/index.js';
@@ -26,6 +26,8 @@ export async function run(caseSpec, ctx) {
     const input = expected('input_image_u8');
     const size = input.shape[0];
     assertPixelsEqual(await loadImage(path.join(ctx.root, p.source_png), size), input.data, input.shape, `loadImage(${p.source_png}, ${size})`);
+    const control = expected('control_image_u8');
+    assertPixelsEqual(await loadImage(path.join(ctx.root, p.control_png), size), control.data, control.shape, `loadImage(${p.control_png}, ${size})`);
   } finally {
     tensors.close();
   }
