@@ -69,6 +69,8 @@ test('timestep spacings: leading with offset, trailing, linspace', () => {
   assert.throws(() => make({}).timesteps(1001), /between 1 and 1000/);
   assert.throws(() => make({}).timesteps(2.5), /between 1 and 1000/);
   assert.throws(() => make({ stepsOffset: 600 }).timesteps(2), /timestep 1100/);
+  // numpy's arange(1000, 0, -1000/61) has 62 elements, the last rounding to timestep -1
+  assert.throws(() => make({ timestepSpacing: 'trailing' }).timesteps(61), /62 timesteps including -1 for 61 steps/);
 });
 
 test('denoising and inversion plans give the (alpha_from, alpha_to) pairs of each step', () => {

@@ -42,7 +42,9 @@ export function inferenceTimesteps(config: SchedulerConfig, steps: number): Int3
     if (!(t >= 0 && t < T)) {
       throw new IndetailError(
         'ERR_INDETAIL_INVALID_ARGUMENT',
-        `${config.timestepSpacing} spacing with steps_offset ${config.stepsOffset} gives timestep ${t} for ${n} steps, outside 0..${T - 1}`,
+        config.timestepSpacing === 'leading'
+          ? `leading spacing with steps_offset ${config.stepsOffset} gives timestep ${t} for ${n} steps, outside 0..${T - 1}`
+          : `${config.timestepSpacing} spacing gives ${ts.length} timesteps including ${t} for ${n} steps (numpy rounding, as in diffusers); choose another step count`,
       );
     }
   }
