@@ -6,3 +6,6 @@ export { SafetensorsFile, openSafetensors, openSafetensorsSync, type Safetensors
 export { backends, buildInfo, devices, setThreads, type BuildInfo, type DeviceInfo } from './system.js';
 export { Tensor, type DType } from './tensor.js';
 export { version } from './version.js';
+export { DDIMScheduler, REFERENCE_DDIM_CONFIG, ddimMove, loadSchedulerConfig, parseSchedulerConfig, type DenoisingStep, type InversionStep, type SchedulerConfig, type StepResult } from './scheduler/index.js';
+export { philox4x32, randn, type RandnOptions, type Seed } from './random/index.js';
+export { DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, floatToU8, loadImage, readImage, readPngText, resizeBicubicPillow, u8ToFloatSigned, u8ToFloatUnit, writePng, type ReadImageOptions, type RgbImage, type TargetSize, type WritePngOptions } from './image/index.js';
