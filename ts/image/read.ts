@@ -8,7 +8,8 @@
 // PIL `convert("RGB")` instead drops alpha and keeps whatever colour transparent pixels hold).
 // Embedded ICC profiles are converted to sRGB; 16-bit images are scaled to 8 bits.
 import { readFile, stat } from 'node:fs/promises';
-import sharp from 'sharp';
+import type sharp from 'sharp';
+import { loadSharp } from './sharp.js';
 import { IndetailError } from '../errors.js';
 
 export interface RgbImage {
@@ -86,7 +87,7 @@ export async function readImage(input: string | Uint8Array, options: ReadImageOp
 
   let meta: sharp.Metadata;
   try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+    meta = await (await loadSharp())(bytes, { limitInputPixels: false }).metadata();
   } catch (err) {
     throw new IndetailError('ERR_INDETAIL_BAD_FILE', `image ${name} is not a readable image (${(err as Error).message})`, { cause: err });
   }
@@ -107,7 +108,7 @@ export async function readImage(input: string | Uint8Array, options: ReadImageOp
 
   let out: { data: Buffer; info: sharp.OutputInfo };
   try {
-    out = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
+    out = await (await loadSharp())(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
       .autoOrient()
       .flatten({ background: { r: 255, g: 255, b: 255 } })
       .toColourspace('srgb')

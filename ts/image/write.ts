@@ -1,5 +1,5 @@
 // Writing RGB u8 images as PNG files, atomically, with optional text metadata (tEXt / iTXt).
-import sharp from 'sharp';
+import { loadSharp } from './sharp.js';
 import { IndetailError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
 import { insertPngText } from './png-text.js';
@@ -26,6 +26,7 @@ export async function encodePng(rgb: Uint8Array, width: number, height: number, 
   if (text === null || typeof text !== 'object') {
     throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected an object of strings for text but received ${JSON.stringify(text)}`);
   }
+  const sharp = await loadSharp();
   const png = await sharp(rgb, { raw: { width, height, channels: 3 } }).png().toBuffer();
   return insertPngText(png, text);
 }
