@@ -7,10 +7,10 @@ export const END_OF_WORD = '</w>';
 /** Merge ranks keyed by `${left} ${right}` (neither side contains a space). */
 export type MergeRanks = ReadonlyMap<string, number>;
 
-/** Ranks of merges.txt pairs in file order; a pair listed twice keeps its later rank, like HF's dict. */
-export function mergeRanks(merges: ReadonlyArray<readonly [string, string]>): Map<string, number> {
+/** Ranks of merges (`${left} ${right}`) in file order; a pair listed twice keeps its later rank, like HF's dict. */
+export function mergeRanks(merges: readonly string[]): Map<string, number> {
   const ranks = new Map<string, number>();
-  merges.forEach(([a, b], i) => ranks.set(`${a} ${b}`, i));
+  merges.forEach((pair, i) => ranks.set(pair, i));
   return ranks;
 }
 

@@ -10,7 +10,8 @@ export interface TokenizerFiles {
   /** The folder the files were read from. */
   dir: string;
   vocab: Map<string, number>;
-  merges: Array<[string, string]>;
+  /** The merges in rank order, each as `${left} ${right}`. */
+  merges: string[];
   /** null where the config sets the token to null (no such token). */
   bosToken: TokenSpec | null;
   eosToken: TokenSpec | null;
@@ -67,7 +68,8 @@ async function readJsonObject(file: string, required: boolean): Promise<Record<s
 
 function parseVocab(file: string, json: Record<string, unknown>): Map<string, number> {
   const vocab = new Map<string, number>();
-  for (const [token, id] of Object.entries(json)) {
+  for (const token in json) {
+    const id = json[token];
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0x7fffffff) {
       throw badFile(file, `maps ${JSON.stringify(token)} to ${JSON.stringify(id)}; ids must be non-negative integers`);
     }
@@ -77,15 +79,24 @@ function parseVocab(file: string, json: Record<string, unknown>): Map<string, nu
   return vocab;
 }
 
-function parseMerges(file: string, text: string): Array<[string, string]> {
+// Python's str.split() whitespace (see clean.ts); a merge line is two symbols split by it.
+const PY_WS = '\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const PLAIN_MERGE = new RegExp(`^[^${PY_WS}]+ [^${PY_WS}]+$`, 'u');
+const WS_RUN = new RegExp(`[${PY_WS}]+`, 'u');
+
+function parseMerges(file: string, text: string): string[] {
   const lines = text.trim().split('\n').slice(1, 1 + MAX_MERGES);
-  const merges: Array<[string, string]> = [];
+  const merges: string[] = [];
   lines.forEach((line, i) => {
-    const parts = line.split(/[\t\n\v\f\r ]+/).filter((s) => s.length > 0);
+    if (PLAIN_MERGE.test(line)) {
+      merges.push(line);
+      return;
+    }
+    const parts = line.split(WS_RUN).filter((s) => s.length > 0);
     if (parts.length !== 2) {
       throw badFile(file, `line ${i + 2} is ${JSON.stringify(line)}; expected two symbols separated by a space`);
     }
-    merges.push([parts[0]!, parts[1]!]);
+    merges.push(`${parts[0]} ${parts[1]}`);
   });
   if (merges.length === 0) throw badFile(file, 'has no merges (expected a "#version" line, then one merge per line)');
   return merges;

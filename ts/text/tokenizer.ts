@@ -98,7 +98,7 @@ export class CLIPTokenizer {
   readonly addedTokens: readonly AddedToken[];
 
   private readonly vocab: ReadonlyMap<string, number>;
-  private readonly idToToken: Map<number, string>;
+  private idToToken: Map<number, string> | undefined; // built by the first decode
   private readonly ranks: MergeRanks;
   private readonly addedById: Map<string, number>;
   private readonly unkTokenId: number | undefined;
@@ -166,10 +166,6 @@ export class CLIPTokenizer {
     this.addedTokens = [...added.values()].filter((t) => t.content.length > 0);
     this.addedById = new Map(this.addedTokens.map((t) => [t.content, t.id]));
 
-    this.idToToken = new Map();
-    for (const [token, id] of files.vocab) this.idToToken.set(id, token);
-    for (const t of this.addedTokens) this.idToToken.set(t.id, t.content);
-
     const capacity = options.cacheCapacity ?? 65536;
     if (!Number.isInteger(capacity) || capacity < 0) {
       throw invalid(`Expected a non-negative integer for cacheCapacity but received ${String(capacity)}`);
@@ -235,6 +231,11 @@ export class CLIPTokenizer {
    * trimmed. Added tokens (bos, eos, pad, ...) are left out.
    */
   decode(ids: ArrayLike<number>): string {
+    if (!this.idToToken) {
+      this.idToToken = new Map();
+      for (const [token, id] of this.vocab) this.idToToken.set(id, token);
+      for (const t of this.addedTokens) this.idToToken.set(t.id, t.content);
+    }
     let symbols = '';
     for (let i = 0; i < ids.length; i++) {
       const t = this.idToToken.get(ids[i]!);
