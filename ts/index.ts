@@ -5,6 +5,7 @@ export { IndetailError, isUserError, type ErrorCode } from './errors.js';
 export { SafetensorsFile, openSafetensors, openSafetensorsSync, type SafetensorsEntry } from './safetensors.js';
 export { backends, buildInfo, devices, setThreads, type BuildInfo, type DeviceInfo } from './system.js';
 export { Tensor, type DType } from './tensor.js';
+export { CLIPTokenizer, type BatchEncoding, type CLIPTokenizerOptions, type EncodeOptions, type Encoding, type TokenizerCacheStats, type TokenizerWarning, type WarningHandler } from './text/tokenizer.js';
 export { version } from './version.js';
 export { DDIMScheduler, REFERENCE_DDIM_CONFIG, ddimMove, loadSchedulerConfig, parseSchedulerConfig, type DenoisingStep, type InversionStep, type SchedulerConfig, type StepResult } from './scheduler/index.js';
 export { philox4x32, randn, type RandnOptions, type Seed } from './random/index.js';
