@@ -6,3 +6,5 @@ export { SafetensorsFile, openSafetensors, openSafetensorsSync, type Safetensors
 export { backends, buildInfo, devices, setThreads, type BuildInfo, type DeviceInfo } from './system.js';
 export { Tensor, type DType } from './tensor.js';
 export { version } from './version.js';
+export { TextEncoder, type EncodeOptions, type TextEncoderOutput, type TextEncoderSource } from './models/clip-text.js';
+export { parseClipTextConfig, type ClipTextActivation, type ClipTextConfig } from './models/clip-text-config.js';
