@@ -173,6 +173,19 @@ test('attention is causal: a token changes no hidden state before it; shorter se
   assertClose(await short.lastHiddenState.readFloat32(), a.subarray(0, 12 * 32), { atol: 1e-6 }, 'prefix');
 });
 
+test('the text encoder of a single-file checkpoint (key prefix) equals the diffusers folder', async () => {
+  const file = await openSafetensors(fixturePath('tiny-sd15.safetensors'));
+  const single = await TextEncoder.load(engine, {
+    config: tinyConfig,
+    weights: { files: [{ file, prefix: 'cond_stage_model.transformer.' }] },
+  });
+  const a = await (await single.encode(goldenIds, 4)).lastHiddenState.readFloat32();
+  const b = await (await encoder.encode(goldenIds, 4)).lastHiddenState.readFloat32();
+  assert.equal(maxAbsDiff(a, b), 0);
+  single.dispose();
+  file.close();
+});
+
 test('a disposed encoder refuses work', async () => {
   const e = await TextEncoder.load(engine, { dir: tinyDir });
   e.dispose();
