@@ -10,3 +10,5 @@ export { version } from './version.js';
 export { DDIMScheduler, REFERENCE_DDIM_CONFIG, ddimMove, loadSchedulerConfig, parseSchedulerConfig, type DenoisingStep, type InversionStep, type SchedulerConfig, type StepResult } from './scheduler/index.js';
 export { philox4x32, randn, type RandnOptions, type Seed } from './random/index.js';
 export { DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, floatToU8, loadImage, readImage, readPngText, resizeBicubicPillow, u8ToFloatSigned, u8ToFloatUnit, writePng, type ReadImageOptions, type RgbImage, type TargetSize, type WritePngOptions } from './image/index.js';
+export { CLIPTextEncoder, type TextEncodeOptions, type TextEncoderOutput, type TextEncoderSource } from './models/clip-text.js';
+export { parseClipTextConfig, type ClipTextActivation, type ClipTextConfig } from './models/clip-text-config.js';
