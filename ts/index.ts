@@ -6,3 +6,7 @@ export { SafetensorsFile, openSafetensors, openSafetensorsSync, type Safetensors
 export { backends, buildInfo, devices, setThreads, type BuildInfo, type DeviceInfo } from './system.js';
 export { Tensor, type DType } from './tensor.js';
 export { version } from './version.js';
+export { UNet, type AttentionMode, type AttentionPolicy, type ModelSource, type UNetControl, type UNetForwardArgs } from './models/unet.js';
+export { normalizeUNetConfig, type UNetConfig, type UNetEncoderConfig } from './models/unet-config.js';
+export { ControlNet, type ControlNetForwardArgs, type ControlNetResiduals } from './models/controlnet.js';
+export { normalizeControlNetConfig, type ControlNetConfig } from './models/controlnet-config.js';
