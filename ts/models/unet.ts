@@ -143,7 +143,7 @@ export class UNet implements Disposable {
   }
 
   /** Predicted noise NHWC [N, H, W, out_channels]. */
-  forward(args: UNetForwardArgs): Promise<Tensor> {
+  async forward(args: UNetForwardArgs): Promise<Tensor> {
     const frames = frameCount(args.sample);
     if (!(args.context instanceof Tensor)) invalid(`Expected a Tensor for context but received ${String(args.context)}`);
     const a: Record<string, unknown> = {
@@ -164,7 +164,7 @@ export class UNet implements Disposable {
       }
     }
     if (args.attention) a.attention = nativeAttention(args.attention, frames);
-    return nativeAsync(() => this.native.forward(a)).then((t) => new Tensor(t));
+    return new Tensor(await nativeAsync(() => this.native.forward(a)));
   }
 
   dispose(): void {
