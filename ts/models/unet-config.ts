@@ -118,8 +118,7 @@ export function normalizeUNetEncoderConfig(raw: RawConfig, source: string): UNet
     }
   });
   const mid = c.oneOf<string | null>('mid_block_type', ['UNetMidBlock2DCrossAttn'], 'UNetMidBlock2DCrossAttn');
-  const act = c.oneOf('act_fn', ['silu', 'swish'], 'silu');
-  void act;
+  c.oneOf('act_fn', ['silu', 'swish'], 'silu'); // fused into the GroupNorms
 
   // diffusers' naming quirk: `attention_head_dim` holds the number of heads unless
   // `num_attention_heads` is given.
