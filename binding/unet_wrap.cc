@@ -1,0 +1,154 @@
+// JavaScript UNet: loadUNet(engine, configJson, weights) -> Promise<UNet>;
+// unet.forward({sample, timesteps, context, control?, attention?}) -> Promise<Tensor>.
+// All engine work runs off the JavaScript thread under the engine's lock.
+#include <napi.h>
+
+#include <memory>
+
+#include "../engine/models/unet.h"
+#include "addon_data.h"
+#include "async.h"
+#include "convert.h"
+#include "engine_wrap.h"
+#include "model_common.h"
+#include "registry.h"
+#include "tensor_wrap.h"
+
+namespace indetail {
+namespace binding {
+
+namespace {
+
+// A live tensor of the engine that runs `what`.
+Tensor engine_tensor(const Napi::Value& v, const std::string& name, const EngineState& st) {
+  TensorWrap* w = TensorWrap::WrapFromJs(v, name);
+  if (w->backend().get() != st.backend.get())
+    throw_type_error(v.Env(), name + " must be a tensor of the model's engine (" + st.backend->name() + ")");
+  return w->tensor();
+}
+
+RefAttention attention_from_js(const Napi::Value& v, const std::string& name) {
+  Napi::Object o = to_object(v, name);
+  RefAttention a;
+  std::string mode = opt_string(o, "mode", "none");
+  if (mode == "none") a.mode = RefMode::None;
+  else if (mode == "concat") a.mode = RefMode::Concat;
+  else if (mode == "stratified") a.mode = RefMode::Stratified;
+  else if (mode == "replace") a.mode = RefMode::Replace;
+  else expected(v.Env(), "one of 'none', 'concat', 'stratified', 'replace'", name + ".mode", o.Get("mode"));
+  if (!o.Get("ref").IsUndefined()) a.ref = to_int_array(o.Get("ref"), name + ".ref");
+  a.lambda_ref = (float)opt_number(o, "lambdaRef", 1.0);
+  a.lambda_self = (float)opt_number(o, "lambdaSelf", 1.0);
+  return a;
+}
+
+}  // namespace
+
+class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function ctor = DefineClass(env, "UNet",
+                                      {
+                                          InstanceAccessor<&UNetWrap::Disposed>("disposed"),
+                                          InstanceAccessor<&UNetWrap::SkipCount>("skipCount"),
+                                          InstanceMethod<&UNetWrap::Forward>("forward"),
+                                          InstanceMethod<&UNetWrap::Dispose>("dispose"),
+                                      });
+    addon_data(env).constructors["UNet"] = Napi::Persistent(ctor);
+    exports.Set("UNet", ctor);
+    exports.Set("loadUNet", Napi::Function::New(env, Load));
+  }
+
+  explicit UNetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UNetWrap>(info) {
+    if (info.Length() != 1 || !info[0].IsExternal()) throw_type_error(info.Env(), "use UNet.load(engine, ...) to load a UNet");
+  }
+
+ private:
+  // loadUNet(engine, configJson, weights)
+  static Napi::Value Load(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto st = EngineWrap::State(info[0], "engine");
+    std::string config = config_json_from_js(info[1], "config");
+    auto weights = weight_source_from_js(info[2], "weights");
+    return run_async(env, "indetail.unet.load", [st, config, weights]() -> Finish {
+      std::shared_ptr<UNetModel> model;
+      {
+        std::lock_guard<std::mutex> lk(st->mutex);
+        model = std::make_shared<UNetModel>(st->backend, config, *weights);
+      }
+      return [st, model](Napi::Env env) -> Napi::Value {
+        Napi::Object obj = addon_data(env).constructors["UNet"].New({Napi::External<void>::New(env, nullptr)});
+        UNetWrap* w = Unwrap(obj);
+        w->state_ = st;
+        w->model_ = model;
+        return obj;
+      };
+    }, info[0].As<Napi::Object>());
+  }
+
+  void check_live(Napi::Env env) const {
+    if (!model_) {
+      Napi::Error e = Napi::Error::New(env, "UNet is disposed");
+      e.Value().Set("code", Napi::String::New(env, "ERR_INDETAIL_DISPOSED"));
+      throw e;
+    }
+  }
+
+  Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !model_); }
+  Napi::Value SkipCount(const Napi::CallbackInfo& info) {
+    check_live(info.Env());
+    return Napi::Number::New(info.Env(), (double)model_->skip_count());
+  }
+
+  // forward({sample, timesteps: number[], context, control?: {down: Tensor[], mid, frameScale?: number[]},
+  //          attention?: {mode, ref, lambdaRef, lambdaSelf}})
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    check_live(env);
+    Napi::Object a = to_object(info[0], "forward arguments");
+    const EngineState& st = *state_;
+    Tensor sample = engine_tensor(a.Get("sample"), "sample", st);
+    Tensor context = engine_tensor(a.Get("context"), "context", st);
+    std::vector<float> timesteps = to_float_array(a.Get("timesteps"), "timesteps");
+    auto control = std::make_shared<UNetControl>();
+    bool has_control = !a.Get("control").IsUndefined() && !a.Get("control").IsNull();
+    if (has_control) {
+      Napi::Object c = to_object(a.Get("control"), "control");
+      Napi::Value down = c.Get("down");
+      if (!down.IsArray()) expected(env, "an array of Tensors", "control.down", down);
+      Napi::Array d = down.As<Napi::Array>();
+      for (uint32_t i = 0; i < d.Length(); ++i)
+        control->down.push_back(engine_tensor(d.Get(i), "control.down[" + std::to_string(i) + "]", st));
+      control->mid = engine_tensor(c.Get("mid"), "control.mid", st);
+      if (!c.Get("frameScale").IsUndefined()) control->frame_scale = to_float_array(c.Get("frameScale"), "control.frameScale");
+    }
+    auto policy = std::make_shared<RefAttention>();
+    if (!a.Get("attention").IsUndefined() && !a.Get("attention").IsNull()) *policy = attention_from_js(a.Get("attention"), "attention");
+
+    auto state = state_;
+    auto model = model_;
+    return run_async(env, "indetail.unet.forward", [state, model, sample, context, timesteps, control, has_control, policy]() -> Finish {
+      Tensor out;
+      {
+        std::lock_guard<std::mutex> lk(state->mutex);
+        out = model->forward(sample, timesteps, context, has_control ? control.get() : nullptr, policy.get());
+        state->backend->synchronize();
+      }
+      return [state, out](Napi::Env env) -> Napi::Value { return TensorWrap::New(env, out, state->backend); };
+    }, info.This().As<Napi::Object>());
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    model_.reset();  // a forward still running keeps its own reference
+    state_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::shared_ptr<EngineState> state_;
+  std::shared_ptr<UNetModel> model_;
+};
+
+INDETAIL_BINDING(unet, UNetWrap::Init);
+
+}  // namespace binding
+}  // namespace indetail

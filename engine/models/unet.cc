@@ -1,0 +1,99 @@
+#include "unet.h"
+
+#include "../core/error.h"
+
+namespace indetail {
+
+UNetModel::UNetModel(std::shared_ptr<Backend> backend, const std::string& config_json, const WeightSource& weights)
+    : backend_(std::move(backend)) {
+  UNetConfig c = read_unet_config(ConfigReader(config_json, "UNet config"), true, "UNet config");
+  WeightLoader L(weights, *backend_, "UNet");
+  enc_ = UNetEncoder::load(L, c);
+
+  const auto& boc = c.block_out_channels;
+  size_t n = c.levels();
+  std::vector<int64_t> skips = enc_.skip_channels;
+  int64_t out = boc[n - 1];
+  for (size_t i = 0; i < n; ++i) {
+    size_t level = n - 1 - i;  // up block i mirrors down level n-1-i
+    int64_t prev_out = out;
+    out = boc[level];
+    int64_t layers = c.layers_per_block[level] + 1;
+    check_arg((int64_t)skips.size() >= layers, "UNet config: the up blocks consume more skip connections than the down blocks produce");
+    std::vector<int64_t> consumed;
+    for (int64_t j = 0; j < layers; ++j) {
+      consumed.push_back(skips.back());
+      skips.pop_back();
+    }
+    up_.push_back(UpBlock::load(L, "up_blocks." + std::to_string(i), enc_.settings, prev_out, out, consumed,
+                                c.up_attention[i], c.heads[level], c.cross_attention_dim[level],
+                                c.up_transformer_layers[i], i + 1 < n));
+  }
+  check_arg(skips.empty(), "UNet config: the up blocks leave ", skips.size(), " skip connections unused");
+  norm_out_ = NormLayer::load(L, "conv_norm_out", boc[0]);
+  conv_out_ = ConvLayer::load(L, "conv_out", c.out_channels, boc[0], c.conv_out_kernel);
+}
+
+void UNetModel::add_residual(const Tensor& skip, const Tensor& residual, const std::vector<float>& scale,
+                             Tensor& out) const {
+  Backend& be = *backend_;
+  bool uniform = true;
+  for (float s : scale) uniform = uniform && s == scale[0];
+  if (scale.empty() || uniform) {
+    be.add(skip, residual, out, scale.empty() ? 1.0f : scale[0]);
+    return;
+  }
+  Tensor scaled = be.empty(residual.shape());
+  be.scale_frames(residual, scale, scaled);
+  be.add(skip, scaled, out);
+}
+
+Tensor UNetModel::forward(const Tensor& sample, const std::vector<float>& timesteps, const Tensor& context,
+                          const UNetControl* control, const RefAttention* policy) const {
+  Backend& be = *backend_;
+  const UNetConfig& c = enc_.cfg;
+  enc_.check_inputs(be, "UNet", sample, timesteps, context);
+  int64_t n = sample.size(0);
+  if (control) {
+    check_arg(control->down.size() == enc_.skip_channels.size(), "UNet: control.down must hold ",
+              enc_.skip_channels.size(), " residuals (one per skip connection), got ", control->down.size());
+    check_arg(control->frame_scale.empty() || (int64_t)control->frame_scale.size() == n,
+              "UNet: control frame scale must have one value per frame (", n, "), got ", control->frame_scale.size());
+    for (size_t i = 0; i < control->down.size(); ++i)
+      check_activation(be, "UNet", "control.down[" + std::to_string(i) + "]", control->down[i]);
+    check_activation(be, "UNet", "control.mid", control->mid);
+  }
+  if (policy && policy->mode != RefMode::None) {
+    check_arg(policy->ref.empty() || (int64_t)policy->ref.size() == n, "UNet: attention.ref must have one entry per frame (",
+              n, "), got ", policy->ref.size());
+    for (int32_t r : policy->ref)
+      check_arg(r >= -1 && r < n, "UNet: attention.ref entries must be -1 or a frame index below ", n, ", got ", r);
+  }
+
+  Tensor temb = enc_.time_embedding(be, timesteps);
+  Tensor h = enc_.conv_in(be, sample);
+  std::vector<Tensor> skips{h};
+  for (const auto& d : enc_.down) h = d(be, h, temb, context, skips);
+  h = enc_.mid(be, h, temb, context);
+
+  if (control) {
+    for (size_t i = 0; i < skips.size(); ++i) {
+      check_arg(control->down[i].shape() == skips[i].shape(), "UNet: control.down[", i, "] has shape ",
+                shape_str(control->down[i].shape()), " but skip connection ", i, " is ", shape_str(skips[i].shape()));
+      Tensor sum = be.empty(skips[i].shape());
+      add_residual(skips[i], control->down[i], control->frame_scale, sum);
+      skips[i] = sum;
+    }
+    check_arg(control->mid.shape() == h.shape(), "UNet: control.mid has shape ", shape_str(control->mid.shape()),
+              " but the mid block output is ", shape_str(h.shape()));
+    Tensor sum = be.empty(h.shape());
+    add_residual(h, control->mid, control->frame_scale, sum);
+    h = sum;
+  }
+
+  for (const auto& u : up_) h = u(be, h, temb, context, skips, policy);
+  h = norm_out_.group_norm(be, h, c.groups, c.norm_eps, true);
+  return conv_out_(be, h);
+}
+
+}  // namespace indetail

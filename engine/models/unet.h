@@ -1,0 +1,43 @@
+// diffusers' UNet2DConditionModel (Stable Diffusion 1.x/2.x family) built from its config, with
+// weights resident on one backend. Forward: noisy latents NHWC [N, H, W, Cin], one timestep per
+// frame, text context [N, L, C]; optional ControlNet residuals (one per skip connection plus the
+// mid block, in diffusers' order) with an optional per-frame scale; and the image-prompt
+// attention policy, applied to the self-attention (attn1) of the up blocks only.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "unet_encoder.h"
+
+namespace indetail {
+
+struct UNetControl {
+  std::vector<Tensor> down;  // [N, h, w, c] per skip connection
+  Tensor mid;
+  std::vector<float> frame_scale;  // per frame (empty = 1): multiplies the residuals of each frame
+};
+
+class UNetModel {
+ public:
+  // config_json: the normalised config (ts/models/unet-config.ts).
+  UNetModel(std::shared_ptr<Backend> backend, const std::string& config_json, const WeightSource& weights);
+
+  Tensor forward(const Tensor& sample, const std::vector<float>& timesteps, const Tensor& context,
+                 const UNetControl* control, const RefAttention* decoder_self_attention) const;
+
+  const UNetConfig& config() const { return enc_.cfg; }
+  size_t skip_count() const { return enc_.skip_channels.size(); }
+  const std::shared_ptr<Backend>& backend() const { return backend_; }
+
+ private:
+  void add_residual(const Tensor& skip, const Tensor& residual, const std::vector<float>& scale, Tensor& out) const;
+
+  std::shared_ptr<Backend> backend_;
+  UNetEncoder enc_;
+  std::vector<UpBlock> up_;
+  NormLayer norm_out_;
+  ConvLayer conv_out_;
+};
+
+}  // namespace indetail

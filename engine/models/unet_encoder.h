@@ -1,0 +1,32 @@
+// The part of the SD UNet that the ControlNet shares: time embedding, conv_in, the down blocks
+// and the mid block, built from the config with diffusers' weight names.
+#pragma once
+#include <vector>
+
+#include "unet_blocks.h"
+#include "unet_config.h"
+
+namespace indetail {
+
+struct UNetEncoder {
+  UNetConfig cfg;
+  BlockSettings settings;
+  LinearLayer time_linear_1, time_linear_2;
+  ConvLayer conv_in;
+  std::vector<DownBlock> down;
+  MidBlock mid;
+  std::vector<int64_t> skip_channels;  // every skip connection (conv_in, then each down-block output), in order
+
+  static UNetEncoder load(WeightLoader& L, const UNetConfig& cfg);
+
+  // One timestep per frame -> act(time embedding) [N, temb], the input of every resnet.
+  Tensor time_embedding(Backend& be, const std::vector<float>& timesteps) const;
+  // Checks the inputs every forward takes; `what` names the model in messages.
+  void check_inputs(const Backend& be, const char* what, const Tensor& sample, const std::vector<float>& timesteps,
+                    const Tensor& context) const;
+};
+
+// Checks that `t` lives on `be` in its compute dtype; `name` says which argument it is.
+void check_activation(const Backend& be, const char* what, const std::string& name, const Tensor& t);
+
+}  // namespace indetail

@@ -1,0 +1,33 @@
+// Golden cases of kind 'controlnet': the ControlNet residuals (down + mid, conditioning scale
+// 1 and 0.5) of the tiny model and the UNet output using them. The conditioning image has one
+// frame, shared by the batch (the reference repeats it).
+import { expectNchw, openGolden, tinyModels, upload, uploadNchw } from './unet.mjs';
+
+export const kind = 'controlnet';
+
+export async function run(c, ctx) {
+  const { engine, unet, controlnet } = tinyModels(ctx);
+  const [u, cn] = [await unet(), await controlnet()];
+  const g = await openGolden(ctx.file);
+  const made = [];
+  const keep = (x) => (made.push(x), x);
+  try {
+    const sample = keep(uploadNchw(engine, g.read('sample')));
+    const context = keep(upload(engine, g.read('encoder_hidden_states')));
+    const cond = keep(uploadNchw(engine, g.read('controlnet_cond')));
+    const timesteps = g.read('timestep').data[0];
+    const res = await cn.forward({ sample, timesteps, context, cond, scale: c.parameters.conditioning_scale });
+    res.down.forEach(keep);
+    keep(res.mid);
+    for (const name of Object.keys(c.outputs)) {
+      const m = /^down_residual_(\d+)$/.exec(name);
+      if (m) await expectNchw(ctx.t, res.down[Number(m[1])], g.read(name), c.tolerance, `${c.name}.${name}`);
+    }
+    await expectNchw(ctx.t, res.mid, g.read('mid_residual'), c.tolerance, `${c.name}.mid_residual`);
+    const out = keep(await u.forward({ sample, timesteps, context, control: res }));
+    await expectNchw(ctx.t, out, g.read('noise_pred'), c.tolerance, `${c.name}.noise_pred`);
+  } finally {
+    made.forEach((x) => x.dispose());
+    g.close();
+  }
+}

@@ -1,0 +1,79 @@
+// Golden cases of kind 'unet': UNet2DConditionModel(sample, timestep, encoder_hidden_states).sample
+// on the tiny SD1.5 UNet (scalar and per-sample timesteps, non-square and odd latent sizes).
+// Also exports the helpers the controlnet handlers share (model cache, NCHW <-> NHWC I/O).
+import path from 'node:path';
+import { Engine, UNet, ControlNet, openSafetensors } from '../../../dist/index.js';
+import { assertClose } from '../../helpers/compare.mjs';
+import { nchwToNhwc, nhwcToNchw } from '../../helpers/layout.mjs';
+
+export const kind = 'unet';
+
+const models = new Map();
+
+// One engine and one copy of each tiny model per fixture root, shared by every case.
+export function tinyModels(ctx) {
+  if (!models.has(ctx.root)) {
+    const engine = new Engine();
+    const dirs = ctx.manifest.model_dirs;
+    let unet, controlnet;
+    models.set(ctx.root, {
+      engine,
+      unet: () => (unet ??= UNet.load(engine, { dir: path.join(ctx.root, dirs.diffusers, 'unet') })),
+      controlnet: () => (controlnet ??= ControlNet.load(engine, { dir: path.join(ctx.root, dirs.controlnet) })),
+    });
+  }
+  return models.get(ctx.root);
+}
+
+export async function openGolden(file) {
+  const g = await openSafetensors(file);
+  const read = (name) => {
+    const t = g.tensor(name);
+    const data = t.readSync();
+    const shape = t.shape;
+    t.dispose();
+    return { data, shape };
+  };
+  return { read, close: () => g.close() };
+}
+
+// An NCHW golden tensor uploaded as NHWC.
+export function uploadNchw(engine, { data, shape }) {
+  const [n, c, h, w] = shape;
+  return engine.tensor(nchwToNhwc(data, shape), [n, h, w, c]);
+}
+
+export function upload(engine, { data, shape }) {
+  return engine.tensor(data instanceof Float32Array ? data : Float32Array.from(data), shape);
+}
+
+// Compares an NHWC engine tensor with an NCHW golden tensor; returns the max abs error.
+export async function expectNchw(t, tensor, expected, tolerance, label) {
+  const [n, h, w, c] = tensor.shape;
+  const [en, ec, eh, ew] = expected.shape;
+  if (n !== en || c !== ec || h !== eh || w !== ew) {
+    throw new Error(`${label}: got NHWC [${tensor.shape}] but the golden NCHW shape is [${expected.shape}]`);
+  }
+  const got = nhwcToNchw(await tensor.readFloat32(), tensor.shape);
+  const s = assertClose(got, expected.data, { atol: tolerance.abs ?? 0, rtol: tolerance.rel ?? 0 }, label);
+  t.diagnostic(`${label}: max abs error ${s.maxAbs.toExponential(2)} (tolerance ${tolerance.abs})`);
+  return s.maxAbs;
+}
+
+export async function run(c, ctx) {
+  const { engine, unet } = tinyModels(ctx);
+  const model = await unet();
+  const g = await openGolden(ctx.file);
+  try {
+    const sample = uploadNchw(engine, g.read('sample'));
+    const context = upload(engine, g.read('encoder_hidden_states'));
+    const ts = Array.from(g.read('timestep').data);
+    const frames = sample.shape[0];
+    const out = await model.forward({ sample, context, timesteps: ts.length === 1 ? ts[0] : ts });
+    if (ts.length !== 1 && ts.length !== frames) throw new Error(`unexpected timestep count ${ts.length}`);
+    await expectNchw(ctx.t, out, g.read('noise_pred'), c.tolerance, `${c.name}.noise_pred`);
+    for (const x of [sample, context, out]) x.dispose();
+  } finally {
+    g.close();
+  }
+}
