@@ -23,8 +23,8 @@ class WeightSource {
   void map_name(const std::string& name, const std::string& key);
 
   // A synthetic source: every requested name exists and gets seeded random values of the shape
-  // the model asks for (N(0, 1/fan_in) for matrices, ~1 for norm scales, small biases). For
-  // full-size benchmarks and memory tests without checkpoint files.
+  // the model asks for (uniform, with std 1/sqrt(fan_in) for matrices, ~1 for norm scales, small
+  // biases), for full-size benchmarks and memory tests without checkpoint files.
   static std::shared_ptr<WeightSource> random(uint64_t seed);
   bool is_random() const { return random_; }
 
