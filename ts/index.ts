@@ -6,3 +6,5 @@ export { SafetensorsFile, openSafetensors, openSafetensorsSync, type Safetensors
 export { backends, buildInfo, devices, setThreads, type BuildInfo, type DeviceInfo } from './system.js';
 export { Tensor, type DType } from './tensor.js';
 export { version } from './version.js';
+export { VAE, defaultVaeTiling, vaeTilePlan, type LatentDistribution, type VaeCallOptions, type VaeLoadOptions, type VaeTilingOptions } from './models/vae.js';
+export { parseVaeConfig, type VaeConfig } from './models/vae-config.js';
