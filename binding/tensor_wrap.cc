@@ -110,7 +110,7 @@ Napi::Value host_tensor_to_js(Napi::Env env, const Tensor& host) {
 }
 
 static Tensor to_host_readable(const Tensor& t, const std::shared_ptr<Backend>& backend) {
-  if (t.device() == Device::CPU) {
+  if (t.device() == Device::CPU && (t.layout() == 0 || !backend)) {  // packed weights: read through the backend
     if (t.dtype() == indetail::DType::F32 || t.dtype() == indetail::DType::I32) return t;
     return to_f32_host(t);
   }

@@ -1,9 +1,11 @@
 #include "cpu_backend.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "../core/threadpool.h"
 #include "../op_checks.h"
+#include "gemm.h"
 
 namespace indetail {
 
@@ -34,13 +36,34 @@ Tensor CpuBackend::download(const Tensor& t) {
     std::memcpy(out.raw(), t.raw(), t.nbytes());
     return out;
   }
+  if (int nr = cpu::packed_nr(t.layout())) {  // a prepared GEMM weight: back to [N, K] row-major
+    Tensor out = Tensor::host_uninitialized(DType::F32, t.shape());
+    int64_t n = t.size(0);
+    cpu::unpack_weight(t.data<float>(), n, n ? t.numel() / n : 0, nr, out.data<float>());
+    return out;
+  }
   return to_f32_host(t);  // always a fresh copy, never a view of an arena block
 }
 
+// Linear and conv weights ([N, K] and [Cout, KH, KW, Cin] = [N, K]) are packed once into the
+// GEMM's panel layout (tagged, see gemm.h); the ops also accept the plain layout. Other weights
+// are copied as they are.
 Tensor CpuBackend::prepare_weight(const Tensor& host_f32, WeightUse use) {
-  (void)use;
+  check_device("prepare_weight", "weight", host_f32, Device::CPU);
   check_dtype("prepare_weight", "weight", host_f32, DType::F32);
-  Tensor out = Tensor::host(DType::F32, host_f32.shape());
+  if (use == WeightUse::Linear || use == WeightUse::Conv) {
+    check_arg(host_f32.dim() == (use == WeightUse::Linear ? 2 : 4), "prepare_weight: a ",
+              use == WeightUse::Linear ? "linear weight must be [N, K]" : "conv weight must be [Cout, KH, KW, Cin]",
+              ", got ", host_f32.describe());
+    const int nr = cpu::gemm_kernels().nr;
+    const int64_t n = host_f32.size(0), k = n ? host_f32.numel() / n : 0;
+    const int64_t floats = cpu::packed_floats(n, k, nr);
+    Tensor storage = Tensor::host_uninitialized(DType::F32, {std::max<int64_t>(floats, 1)});
+    cpu::pack_weight(host_f32.data<float>(), n, k, nr, storage.data<float>());
+    weight_bytes_ += storage.nbytes();
+    return Tensor(storage.storage(), 0, DType::F32, host_f32.shape()).with_layout(cpu::packed_layout(nr));
+  }
+  Tensor out = Tensor::host_uninitialized(DType::F32, host_f32.shape());
   std::memcpy(out.raw(), host_f32.raw(), host_f32.nbytes());
   weight_bytes_ += out.nbytes();
   return out;
@@ -81,6 +104,7 @@ void CpuBackend::copy(const Tensor& src, Tensor& dst) {
   check_device("copy", "src", src, Device::CPU);
   check_device("copy", "dst", dst, Device::CPU);
   check_same_shape("copy", "src", src, "dst", dst);
+  check_arg(src.layout() == 0 && dst.layout() == 0, "copy: prepared (packed) weights cannot be copied; download them");
   check_arg(src.dtype() == dst.dtype(), "copy: dtype conversion ", dtype_name(src.dtype()), " -> ",
             dtype_name(dst.dtype()), " is not supported on the CPU backend");
   std::memcpy(dst.raw(), src.raw(), src.nbytes());

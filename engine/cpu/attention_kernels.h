@@ -1,0 +1,50 @@
+// Per-ISA flash-attention kernel (attention_kernels.inc; the op and its image-prompt policy are in
+// attention.cc). One call computes one head of a block of queries of one frame against up to
+// two key/value sources, each feeding one of up to two online-softmax accumulators:
+//   plain / Replace: one source, one accumulator;   Concat: two sources, one accumulator;
+//   Stratified: two sources, two accumulators mixed at the end with weights w.
+#pragma once
+#include <cstdint>
+
+namespace indetail {
+namespace cpu {
+
+struct AttnSource {
+  const float* k = nullptr;  // key j of this head at k + j·k_ld
+  int64_t k_ld = 0;
+  const float* v = nullptr;
+  int64_t v_ld = 0;
+  int64_t len = 0;
+  bool causal = false;  // key j is visible to query position i only when j <= i
+  int acc = 0;          // accumulator it feeds
+};
+
+struct AttnTask {
+  const float* q = nullptr;  // query i of this head at q + i·q_ld
+  int64_t q_ld = 0;
+  int64_t nq = 0;     // queries in this block
+  int64_t q_pos = 0;  // position of the first query in its frame (causal mask)
+  AttnSource src[2];
+  int nsrc = 0;
+  int nacc = 1;
+  float w[2] = {1.0f, 0.0f};  // out = Σ_a w[a]·softmax_a·V / Σ_a w[a]
+  float* out = nullptr;       // query i at out + i·out_ld
+  int64_t out_ld = 0;
+  int64_t d = 0;  // head dimension
+  float scale = 1.0f;
+  float* scratch = nullptr;  // scratch_floats(d) floats
+};
+
+struct AttentionKernels {
+  int64_t max_queries;                    // queries per task (a multiple of the query tile)
+  int64_t (*scratch_floats)(int64_t d);  // per worker
+  void (*run)(const AttnTask& t);
+};
+
+namespace isa_avx512 { const AttentionKernels& attention_kernel_table(); }
+namespace isa_avx2 { const AttentionKernels& attention_kernel_table(); }
+namespace isa_generic { const AttentionKernels& attention_kernel_table(); }
+const AttentionKernels& attention_kernels();
+
+}  // namespace cpu
+}  // namespace indetail

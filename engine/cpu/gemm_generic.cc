@@ -1,0 +1,2 @@
+// GEMM kernels compiled for generic (see gemm_kernels.inc; CMakeLists.txt sets the ISA flags by file name).
+#include "gemm_kernels.inc"

@@ -1,0 +1,55 @@
+// linear: out = act(x · wᵀ + bias) + residual, on the GEMM of gemm.h.
+#include "../core/tensor.h"
+#include "cpu_backend.h"
+#include "gemm.h"
+#include "op_util.h"
+
+namespace indetail {
+
+void CpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor* residual, Tensor& out,
+                        const LinearParams& p) {
+  using namespace cpu;
+  const char* op = "linear";
+  check_f32(op, "x", x);
+  check_f32(op, "w", w);
+  check_f32(op, "out", out);
+  check_arg(w.dim() == 2, "linear: w must be [N, K], got ", w.describe());
+  check_arg(x.dim() >= 1, "linear: x must be [..., K], got ", x.describe());
+  const int64_t n = w.size(0), k = w.size(1);
+  check_arg(x.size(-1) == k, "linear: x ", x.describe(), " does not match w ", w.describe(), " (K = ", k, ")");
+  Shape out_shape = x.shape();
+  out_shape.back() = n;
+  check_shape(op, "out", out, out_shape);
+  if (bias) {
+    check_f32(op, "bias", *bias);
+    check_shape(op, "bias", *bias, {n});
+  }
+  Tensor res;
+  if (residual) {
+    check_f32(op, "residual", *residual);
+    check_shape(op, "residual", *residual, out_shape);
+    res = *residual;
+    if (overlaps(res, out)) {  // in-place residual: keep a copy, the GEMM overwrites out first
+      res = empty(out_shape);
+      copy(*residual, res);
+    }
+  }
+  Tensor xin = x;
+  if (overlaps(x, out)) {
+    xin = empty(x.shape());
+    copy(x, xin);
+  }
+  GemmA a;
+  a.x = xin.data<float>();
+  a.m = x.numel() / (k ? k : 1);
+  if (k == 0) a.m = out.numel() / (n ? n : 1);
+  a.k = k;
+  a.lda = k;
+  GemmEpilogue ep;
+  ep.bias = bias ? bias->data<float>() : nullptr;
+  ep.residual = residual ? res.data<float>() : nullptr;
+  ep.act = p.act;
+  cpu::gemm(*this, a, w.data<float>(), w.layout(), n, out.data<float>(), ep);
+}
+
+}  // namespace indetail

@@ -1,0 +1,27 @@
+// Small helpers shared by the CPU ops' argument checks.
+#pragma once
+#include <cstdint>
+
+#include "../op_checks.h"
+
+namespace indetail {
+namespace cpu {
+
+// A defined F32 tensor on the CPU.
+inline void check_f32(const char* op, const char* arg, const Tensor& t) {
+  check_device(op, arg, t, Device::CPU);
+  check_dtype(op, arg, t, DType::F32);
+}
+
+// Whether the memory of a and b overlaps (an output that aliases an input).
+inline bool overlaps(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined() || a.nbytes() == 0 || b.nbytes() == 0) return false;
+  auto a0 = reinterpret_cast<uintptr_t>(a.raw()), b0 = reinterpret_cast<uintptr_t>(b.raw());
+  return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
+}
+
+// The packed weights of gemm.h carry a layout tag; their data is no longer [N, K] row-major.
+inline bool is_plain(const Tensor& t) { return t.layout() == 0; }
+
+}  // namespace cpu
+}  // namespace indetail

@@ -1,0 +1,22 @@
+// Golden kind `attention`: the official image-prompt attention processor on one UNet layer, every
+// subcase recomputed on the CPU backend (test/helpers/attention-golden.mjs) and compared within
+// the manifest tolerance.
+import assert from 'node:assert/strict';
+import { Engine } from '../../../dist/index.js';
+import { attentionGoldenSubcases } from '../../helpers/attention-golden.mjs';
+import { assertClose } from '../../helpers/compare.mjs';
+
+export const kind = 'attention';
+
+export async function run(caseSpec, ctx) {
+  const engine = new Engine({ backend: 'cpu' });
+  const subcases = await attentionGoldenSubcases(engine, ctx.root);
+  assert.deepEqual(subcases.map((s) => s.name).sort(), Object.keys(caseSpec.outputs).sort(), 'one result per output tensor');
+  for (const s of subcases) {
+    await ctx.t.test(s.name, () => {
+      assert.deepEqual(s.shape, caseSpec.outputs[s.name].shape, `${s.name}: shape`);
+      assertClose(s.got, s.want, { atol: caseSpec.tolerance.abs }, s.name);
+    });
+  }
+  engine.dispose();
+}
