@@ -40,6 +40,7 @@ class VaeWrap : public Napi::ObjectWrap<VaeWrap> {
     Napi::Function ctor = DefineClass(env, "Vae",
                                       {
                                           InstanceAccessor<&VaeWrap::Disposed>("disposed"),
+                                          InstanceAccessor<&VaeWrap::UnusedWeights>("unusedWeights"),
                                           InstanceMethod<&VaeWrap::Encode>("encode"),
                                           InstanceMethod<&VaeWrap::Decode>("decode"),
                                           InstanceMethod<&VaeWrap::Dispose>("dispose"),
@@ -145,6 +146,14 @@ class VaeWrap : public Napi::ObjectWrap<VaeWrap> {
   }
 
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !model_); }
+
+  Napi::Value UnusedWeights(const Napi::CallbackInfo& info) {
+    live(info.Env());
+    const auto& names = model_->unused_weights();
+    Napi::Array a = Napi::Array::New(info.Env(), names.size());
+    for (size_t i = 0; i < names.size(); ++i) a.Set((uint32_t)i, Napi::String::New(info.Env(), names[i]));
+    return a;
+  }
 
   std::shared_ptr<EngineState> state_;
   std::shared_ptr<AutoencoderKL> model_;

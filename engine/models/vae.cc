@@ -39,7 +39,7 @@ Conv2dParams same3x3() {
 
 // --- encoder ---------------------------------------------------------------------------------
 
-VaeEncoder::VaeEncoder(const VaeConfig& cfg, WeightLoader& w) : feature_channels_(cfg.block_out_channels.back()) {
+VaeEncoder::VaeEncoder(const VaeConfig& cfg, WeightLoader& w, const WeightSource& src, Backend& b) : feature_channels_(cfg.block_out_channels.back()) {
   const auto& ch = cfg.block_out_channels;
   const int g = cfg.norm_num_groups;
   conv_in_ = VaeConv(w, "encoder.conv_in", cfg.in_channels, ch[0], 3);
@@ -51,7 +51,7 @@ VaeEncoder::VaeEncoder(const VaeConfig& cfg, WeightLoader& w) : feature_channels
     Down d;
     for (int64_t j = 0; j < cfg.layers_per_block; ++j)
       d.resnets.emplace_back(w, p + ".resnets." + std::to_string(j), j == 0 ? in : out, out, g);
-    if (i + 1 < ch.size()) d.down = std::make_unique<VaeDownsample>(w, p + ".downsamplers.0", out);
+    if (i + 1 < ch.size()) d.down = std::make_unique<VaeDownsample>(w, src, b, p + ".downsamplers.0", out);
     blocks_.push_back(std::move(d));
   }
   mid_ = std::make_unique<VaeMidBlock>(w, "encoder.mid_block", ch.back(), g);
@@ -121,8 +121,9 @@ Tensor VaeDecoder::image(Backend& b, const Tensor& features) const {
 AutoencoderKL::AutoencoderKL(const VaeConfig& cfg, const WeightSource& weights, std::shared_ptr<Backend> backend)
     : cfg_(cfg), backend_(std::move(backend)) {
   WeightLoader w(weights, *backend_, "VAE");
-  encoder_ = std::make_unique<VaeEncoder>(cfg_, w);
+  encoder_ = std::make_unique<VaeEncoder>(cfg_, w, weights, *backend_);
   decoder_ = std::make_unique<VaeDecoder>(cfg_, w);
+  unused_ = w.unused();
 }
 
 void AutoencoderKL::check_tiling(const VaeTiling& t) const {

@@ -40,7 +40,7 @@ struct VaeTiling {
 
 class VaeEncoder {
  public:
-  VaeEncoder(const VaeConfig& cfg, WeightLoader& w);
+  VaeEncoder(const VaeConfig& cfg, WeightLoader& w, const WeightSource& src, Backend& b);
   // x: [N, H, W, in_channels] -> moments [N, H/f, W/f, 2·latent_channels] (after quant_conv)
   Tensor forward(Backend& b, const Tensor& x) const { return moments(b, features(b, x)); }
   // The full-resolution part, conv_in and the down blocks: -> [N, H/f, W/f, block_out_channels[-1]]
@@ -96,6 +96,9 @@ class AutoencoderKL {
   Tensor decode(const Tensor& latents, const VaeTiling& tiling) const;
 
   const VaeConfig& config() const { return cfg_; }
+  // Weights of the source that the config did not ask for (a config/checkpoint mismatch when
+  // not empty); always empty for random weights.
+  const std::vector<std::string>& unused_weights() const { return unused_; }
   const std::shared_ptr<Backend>& backend() const { return backend_; }
 
  private:
@@ -104,6 +107,7 @@ class AutoencoderKL {
   std::shared_ptr<Backend> backend_;
   std::unique_ptr<VaeEncoder> encoder_;
   std::unique_ptr<VaeDecoder> decoder_;
+  std::vector<std::string> unused_;
 };
 
 }  // namespace indetail

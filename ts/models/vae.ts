@@ -10,7 +10,7 @@
 // untiled ones. Images within the budget always take the exact single pass.
 import path from 'node:path';
 import type { Engine } from '../engine.js';
-import { IndetailError, nativeAsync } from '../errors.js';
+import { IndetailError, nativeAsync, nativeSync } from '../errors.js';
 import { addon, type NativeTensor } from '../native/addon.js';
 import { Tensor } from '../tensor.js';
 import { readConfigFile, type RawConfig } from './config-check.js';
@@ -60,6 +60,7 @@ export interface LatentDistribution {
 
 interface NativeVae {
   readonly disposed: boolean;
+  readonly unusedWeights: string[];
   encode(image: NativeTensor, tiling?: NativeTiling): Promise<{ mean: NativeTensor; logvar: NativeTensor }>;
   decode(latents: NativeTensor, tiling?: NativeTiling): Promise<NativeTensor>;
   dispose(): void;
@@ -125,6 +126,11 @@ export class VAE implements Disposable {
   }
   get disposed(): boolean {
     return this.native.disposed;
+  }
+  /** Tensors of the weight files that the config did not use (a config/checkpoint mismatch when not empty). */
+  get unusedWeights(): string[] {
+    this.checkLive();
+    return nativeSync(() => this.native.unusedWeights);
   }
 
   /** image: [N, H, W, in_channels] in [-1, 1], H and W multiples of 8 -> the latent distribution. */
