@@ -31,12 +31,15 @@ async function runCase(kind, size, tileSize) {
   const data = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * (kind === 'encode' ? 0.8 : 3));
   const input = engine.tensor(data, shape);
   t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const out = kind === 'encode' ? (await vae.encode(input)).mean : await vae.decode(input);
   const values = await out.readFloat32();
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   const stats = engine.memoryStats();
   return {
     seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
     loadSeconds,
     finite: values.every(Number.isFinite),
     outShape: out.shape,
@@ -65,6 +68,7 @@ export async function run({ quick = false } = {}) {
     rows.push({
       case: `${kind} ${size}x${size}${tile ? ` tiled (${tile} px tiles)` : ''}`,
       seconds: r.seconds,
+      'CPU s': r.cpuSeconds,
       'peak RSS MiB': r.maxRssMiB,
       'engine peak MiB': r.enginePeakMiB,
       'weights MiB': r.weightsMiB,
@@ -76,7 +80,8 @@ export async function run({ quick = false } = {}) {
   return {
     rows,
     notes: [
-      'one timed run per case after loading; engine peak = high-water mark of the backend allocator (activations)',
+      'one timed run per case after loading; CPU s = user + system time of the call (all threads): on a shared, busy machine CPU s / threads approximates the wall time of an idle one',
+      'engine peak = high-water mark of the backend allocator (activations)',
       'tiled: overlap = tile / 4 (engine/models/vae_tiling.h), mid block on the whole latent',
     ],
   };
