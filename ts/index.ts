@@ -16,3 +16,5 @@ export { UNet, type AttentionMode, type AttentionPolicy, type ModelSource, type 
 export { normalizeUNetConfig, type UNetConfig, type UNetEncoderConfig } from './models/unet-config.js';
 export { ControlNet, type ControlNetForwardArgs, type ControlNetResiduals } from './models/controlnet.js';
 export { normalizeControlNetConfig, type ControlNetConfig } from './models/controlnet-config.js';
+export { VAE, defaultVaeTiling, vaeTilePlan, type LatentDistribution, type VaeCallOptions, type VaeLoadOptions, type VaeTilingOptions } from './models/vae.js';
+export { parseVaeConfig, type VaeConfig } from './models/vae-config.js';

@@ -1,0 +1,204 @@
+#include "vae.h"
+
+#include <algorithm>
+
+#include "../core/error.h"
+#include "config_reader.h"
+#include "vae_tiling.h"
+
+namespace indetail {
+
+VaeConfig VaeConfig::parse(const std::string& json_text) {
+  ConfigReader r(json_text, "VAE config");
+  VaeConfig c;
+  c.in_channels = r.integer("in_channels");
+  c.out_channels = r.integer("out_channels");
+  c.latent_channels = r.integer("latent_channels");
+  c.layers_per_block = r.integer("layers_per_block");
+  c.norm_num_groups = (int)r.integer("norm_num_groups");
+  c.block_out_channels = r.integers("block_out_channels");
+  check_arg(c.in_channels > 0 && c.out_channels > 0 && c.latent_channels > 0 && c.layers_per_block > 0,
+            "VAE config: in_channels, out_channels, latent_channels and layers_per_block must be positive");
+  check_arg(!c.block_out_channels.empty() && c.block_out_channels.size() <= 8,
+            "VAE config: block_out_channels must list 1 to 8 levels");
+  check_arg(c.norm_num_groups > 0, "VAE config: norm_num_groups must be positive");
+  for (size_t i = 0; i < c.block_out_channels.size(); ++i)
+    check_arg(c.block_out_channels[i] > 0 && c.block_out_channels[i] % c.norm_num_groups == 0,
+              "VAE config: block_out_channels[", i, "] = ", c.block_out_channels[i],
+              " must be a positive multiple of norm_num_groups = ", c.norm_num_groups);
+  return c;
+}
+
+namespace {
+Conv2dParams same3x3() {
+  Conv2dParams p;
+  p.pad = 1;
+  return p;
+}
+}  // namespace
+
+// --- encoder ---------------------------------------------------------------------------------
+
+VaeEncoder::VaeEncoder(const VaeConfig& cfg, WeightLoader& w, const WeightSource& src, Backend& b) : feature_channels_(cfg.block_out_channels.back()) {
+  const auto& ch = cfg.block_out_channels;
+  const int g = cfg.norm_num_groups;
+  conv_in_ = VaeConv(w, "encoder.conv_in", cfg.in_channels, ch[0], 3);
+  int64_t out = ch[0];
+  for (size_t i = 0; i < ch.size(); ++i) {
+    const int64_t in = out;
+    out = ch[i];
+    const std::string p = "encoder.down_blocks." + std::to_string(i);
+    Down d;
+    for (int64_t j = 0; j < cfg.layers_per_block; ++j)
+      d.resnets.emplace_back(w, p + ".resnets." + std::to_string(j), j == 0 ? in : out, out, g);
+    if (i + 1 < ch.size()) d.down = std::make_unique<VaeDownsample>(w, src, b, p + ".downsamplers.0", out);
+    blocks_.push_back(std::move(d));
+  }
+  mid_ = std::make_unique<VaeMidBlock>(w, "encoder.mid_block", ch.back(), g);
+  norm_out_ = VaeGroupNorm(w, "encoder.conv_norm_out", ch.back(), g);
+  conv_out_ = VaeConv(w, "encoder.conv_out", ch.back(), 2 * cfg.latent_channels, 3);
+  quant_conv_ = VaeConv(w, "quant_conv", 2 * cfg.latent_channels, 2 * cfg.latent_channels, 1);
+}
+
+Tensor VaeEncoder::features(Backend& b, const Tensor& x) const {
+  Tensor h = conv_in_.forward(b, x, same3x3());
+  for (const Down& d : blocks_) {
+    for (const VaeResnet& r : d.resnets) h = r.forward(b, h);
+    if (d.down) h = d.down->forward(b, h);
+  }
+  return h;
+}
+
+Tensor VaeEncoder::moments(Backend& b, const Tensor& features) const {
+  Tensor h = mid_->forward(b, features);
+  h = norm_out_.forward(b, h, true);
+  h = conv_out_.forward(b, h, same3x3());
+  return quant_conv_.forward(b, h, Conv2dParams());
+}
+
+// --- decoder ---------------------------------------------------------------------------------
+
+VaeDecoder::VaeDecoder(const VaeConfig& cfg, WeightLoader& w) {
+  const auto& ch = cfg.block_out_channels;
+  const int g = cfg.norm_num_groups;
+  post_quant_conv_ = VaeConv(w, "post_quant_conv", cfg.latent_channels, cfg.latent_channels, 1);
+  conv_in_ = VaeConv(w, "decoder.conv_in", cfg.latent_channels, ch.back(), 3);
+  mid_ = std::make_unique<VaeMidBlock>(w, "decoder.mid_block", ch.back(), g);
+  std::vector<int64_t> rev(ch.rbegin(), ch.rend());
+  int64_t out = rev[0];
+  for (size_t i = 0; i < rev.size(); ++i) {
+    const int64_t in = out;
+    out = rev[i];
+    const std::string p = "decoder.up_blocks." + std::to_string(i);
+    Up u;
+    for (int64_t j = 0; j <= cfg.layers_per_block; ++j)
+      u.resnets.emplace_back(w, p + ".resnets." + std::to_string(j), j == 0 ? in : out, out, g);
+    if (i + 1 < rev.size()) u.up = std::make_unique<VaeUpsample>(w, p + ".upsamplers.0", out);
+    blocks_.push_back(std::move(u));
+  }
+  norm_out_ = VaeGroupNorm(w, "decoder.conv_norm_out", ch[0], g);
+  conv_out_ = VaeConv(w, "decoder.conv_out", ch[0], cfg.out_channels, 3);
+}
+
+Tensor VaeDecoder::features(Backend& b, const Tensor& z) const {
+  Tensor h = post_quant_conv_.forward(b, z, Conv2dParams());
+  h = conv_in_.forward(b, h, same3x3());
+  return mid_->forward(b, h);
+}
+
+Tensor VaeDecoder::image(Backend& b, const Tensor& features) const {
+  Tensor h = features;  // a handle; blocks never write their input
+  for (const Up& u : blocks_) {
+    for (const VaeResnet& r : u.resnets) h = r.forward(b, h);
+    if (u.up) h = u.up->forward(b, h);
+  }
+  h = norm_out_.forward(b, h, true);
+  return conv_out_.forward(b, h, same3x3());
+}
+
+// --- the autoencoder -------------------------------------------------------------------------
+
+AutoencoderKL::AutoencoderKL(const VaeConfig& cfg, const WeightSource& weights, std::shared_ptr<Backend> backend)
+    : cfg_(cfg), backend_(std::move(backend)) {
+  WeightLoader w(weights, *backend_, "VAE");
+  encoder_ = std::make_unique<VaeEncoder>(cfg_, w, weights, *backend_);
+  decoder_ = std::make_unique<VaeDecoder>(cfg_, w);
+  unused_ = w.unused();
+}
+
+void AutoencoderKL::check_tiling(const VaeTiling& t) const {
+  if (!t.enabled) return;
+  const int64_t f = cfg_.factor();
+  check_arg(t.tile_size > 0 && t.tile_size % f == 0, "VAE tiling: tileSize ", t.tile_size,
+            " must be a positive multiple of ", f);
+  check_arg(t.overlap >= 0 && t.overlap % f == 0 && t.overlap < t.tile_size, "VAE tiling: overlap ", t.overlap,
+            " must be a multiple of ", f, " smaller than tileSize ", t.tile_size);
+}
+
+AutoencoderKL::Posterior AutoencoderKL::encode(const Tensor& image, const VaeTiling& tiling) const {
+  Backend& b = *backend_;
+  const int64_t f = cfg_.factor(), c = cfg_.in_channels, l = cfg_.latent_channels;
+  check_arg(image.dim() == 4 && image.size(3) == c, "VAE encode: image must be NHWC [N, H, W, ", c, "], got ",
+            image.describe());
+  check_arg(image.size(0) > 0 && image.size(1) > 0 && image.size(2) > 0 && image.size(1) % f == 0 &&
+                image.size(2) % f == 0,
+            "VAE encode: image height ", image.size(1), " and width ", image.size(2), " must be positive multiples of ", f);
+  check_tiling(tiling);
+  Tensor moments;  // host [N, h, w, 2L]
+  if (tiling.enabled) {
+    TiledPass pass;
+    pass.in_scale = f;
+    pass.tile = tiling.tile_size / f;
+    pass.overlap = tiling.overlap / f;
+    if (tiling.global_mid_block) {
+      // Only the full-resolution down blocks run per tile; their blended features go through the
+      // mid block (global attention) and the output layers in one pass at latent resolution.
+      pass.out_channels = encoder_->feature_channels();
+      Tensor feats = run_tiled(b, image, pass, [&](const Tensor& t) { return encoder_->features(b, t); });
+      moments = b.download(encoder_->moments(b, b.upload(feats)));
+    } else {
+      pass.out_channels = 2 * l;
+      moments = run_tiled(b, image, pass, [&](const Tensor& t) { return encoder_->forward(b, t); });
+    }
+  } else {
+    moments = b.download(encoder_->forward(b, image));
+  }
+  // DiagonalGaussianDistribution: mean, logvar = moments.chunk(2, channels); logvar clamped.
+  const int64_t pixels = moments.numel() / (2 * l);
+  Shape shape{moments.size(0), moments.size(1), moments.size(2), l};
+  Tensor mean = Tensor::host_uninitialized(DType::F32, shape), logvar = Tensor::host_uninitialized(DType::F32, shape);
+  const float* m = moments.data<float>();
+  float* mp = mean.data<float>();
+  float* lp = logvar.data<float>();
+  for (int64_t p = 0; p < pixels; ++p)
+    for (int64_t ch = 0; ch < l; ++ch) {
+      mp[p * l + ch] = m[p * 2 * l + ch];
+      lp[p * l + ch] = std::min(20.0f, std::max(-30.0f, m[p * 2 * l + l + ch]));
+    }
+  return {b.upload(mean), b.upload(logvar)};
+}
+
+Tensor AutoencoderKL::decode(const Tensor& latents, const VaeTiling& tiling) const {
+  Backend& b = *backend_;
+  const int64_t l = cfg_.latent_channels;
+  check_arg(latents.dim() == 4 && latents.size(3) == l, "VAE decode: latents must be NHWC [N, h, w, ", l, "], got ",
+            latents.describe());
+  check_arg(latents.size(0) > 0 && latents.size(1) > 0 && latents.size(2) > 0, "VAE decode: latents ",
+            latents.describe(), " are empty");
+  check_tiling(tiling);
+  if (!tiling.enabled) return decoder_->forward(b, latents);
+  const int64_t f = cfg_.factor();
+  TiledPass pass;
+  pass.out_scale = f;
+  pass.out_channels = cfg_.out_channels;
+  pass.tile = tiling.tile_size / f;
+  pass.overlap = tiling.overlap / f;
+  if (!tiling.global_mid_block)
+    return b.upload(run_tiled(b, latents, pass, [&](const Tensor& t) { return decoder_->forward(b, t); }));
+  // The latent-resolution part (mid block: global attention) runs once on the whole latent;
+  // only the up blocks, where the memory goes, run per tile.
+  Tensor feats = decoder_->features(b, latents);
+  return b.upload(run_tiled(b, feats, pass, [&](const Tensor& t) { return decoder_->image(b, t); }));
+}
+
+}  // namespace indetail
