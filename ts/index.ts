@@ -18,3 +18,8 @@ export { ControlNet, type ControlNetForwardArgs, type ControlNetResiduals } from
 export { normalizeControlNetConfig, type ControlNetConfig } from './models/controlnet-config.js';
 export { VAE, defaultVaeTiling, vaeTilePlan, type LatentDistribution, type VaeCallOptions, type VaeLoadOptions, type VaeTilingOptions } from './models/vae.js';
 export { parseVaeConfig, type VaeConfig } from './models/vae-config.js';
+export { IndetailPipeline, type GeneratedImage, type GenerationResult, type PipelineCallOptions, type PipelineLoadOptions } from './pipeline/pipeline.js';
+export { DEFAULT_NEGATIVE_PROMPT, PROMPT_SUFFIX, TASK_DEFAULTS, type Task } from './pipeline/defaults.js';
+export type { GenerateOptions, ImageInput, ProgressEvent } from './pipeline/options.js';
+export type { GenerationTrace } from './pipeline/trace.js';
+export type { AttentionVariant, GuidanceMode } from './pipeline/layout.js';

@@ -6,12 +6,18 @@ import { hideBin } from 'yargs/helpers';
 import { isUserError } from '../errors.js';
 import { version } from '../version.js';
 import { doctorCommand } from './doctor.js';
+import { generateCommand } from './generate.js';
+import { infoCommand } from './info.js';
 
 export async function main(argv: string[]): Promise<number> {
   try {
     await yargs(argv)
       .scriptName('indetail')
       .version(version)
+      .command(generateCommand('variation'))
+      .command(generateCommand('cross'))
+      .command(generateCommand('structure'))
+      .command(infoCommand)
       .command(doctorCommand)
       .demandCommand(1, 'Name a command (see --help).')
       .strict()

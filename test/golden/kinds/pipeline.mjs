@@ -1,0 +1,87 @@
+// Golden kind `pipeline`: one full call of the reference method on the tiny model (inversion,
+// AdaIN, guided denoising with the image-prompt attention, decoding), with the fixture's initial
+// noise injected, compared at every stage: inversion chain, initial latents, per-step latents,
+// final latents, decoded images and the 8-bit outputs.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { IndetailPipeline, floatToU8, openSafetensors } from '../../../dist/index.js';
+import { closeness } from '../../helpers/compare.mjs';
+import { nchwToNhwc } from '../../helpers/layout.mjs';
+
+export const kind = 'pipeline';
+
+const TASKS = { imgvar: 'variation', crossprompt: 'cross', stguide: 'structure' };
+const pipelines = new Map();
+
+async function pipelineFor(ctx, controlnet, backend) {
+  const key = `${controlnet ?? ''}|${backend}`;
+  if (!pipelines.has(key)) {
+    const model = path.join(ctx.root, ctx.manifest.model_dirs.diffusers);
+    pipelines.set(key, await IndetailPipeline.load({ model, backend, ...(controlnet ? { controlnet: path.join(ctx.root, controlnet) } : {}) }));
+  }
+  return pipelines.get(key);
+}
+
+function u8Image(t) {
+  const [h, w] = t.shape;
+  return { data: Uint8Array.from(t.readSync()), width: w, height: h };
+}
+
+/** Runs the case on `backend` and returns the comparisons (name, max abs error, bound, violations). */
+export async function runPipelineCase(c, ctx, { backend = 'cpu', scale = 1 } = {}) {
+  const p = c.parameters;
+  const g = await openSafetensors(ctx.file);
+  const noise = g.tensor('initial_noise');
+  const [n, ch, h, w] = noise.shape;
+  const pipe = await pipelineFor(ctx, p.controlnet, backend);
+  const trace = {};
+  const task = TASKS[p.task];
+  assert.ok(task, `unknown task ${p.task}`);
+  await pipe[task]({
+    image: u8Image(g.tensor('input_image_u8')),
+    ...(task === 'structure' ? { control: u8Image(g.tensor('control_image_u8')), controlGuidanceEndStep: p.unet_gm_end_tsidx, controlScale: p.controlnet_conditioning_scale } : {}),
+    prompt: p.inf_text,
+    inversionPrompt: p.inv_text,
+    negativePrompt: p.negative_prompt,
+    samples: p.num_samples,
+    steps: p.num_inference_steps,
+    guidanceScale: p.guidance_scale,
+    stratifiedSteps: p.ap_kwargs.end_stratified_attention,
+    lambdaImage: p.ap_kwargs.lambda_img,
+    lambdaSelf: 1,
+    guidanceMode: p.ap_kwargs.sain === 'cond' ? 'conflict-free' : 'conflicting',
+    size: p.image_size,
+    initialNoise: nchwToNhwc(noise.readSync(), [n, ch, h, w]),
+    includeReconstruction: true,
+    trace,
+  });
+  const tol = c.tolerance;
+  const latent = { atol: tol.latents_abs * scale, rtol: 1e-4 * scale };
+  const frame = h * w * ch;
+  const F = n + 1;
+  const rows = [];
+  const compare = (name, got, wantNchw, shape, bound) => {
+    const want = nchwToNhwc(wantNchw, shape);
+    const s = closeness(got, want, bound);
+    rows.push({ name, maxAbs: s.maxAbs, violations: s.violations, bound });
+  };
+  const chain = g.tensor('inversion_latents').readSync();
+  trace.inversionLatents.forEach((z, k) => compare(`inversion_latents[${k}]`, z, chain.subarray(k * frame, (k + 1) * frame), [1, ch, h, w], latent));
+  compare('initial_latents', trace.initialLatents, g.tensor('initial_latents').readSync(), [F, ch, h, w], latent);
+  const steps = g.tensor('step_latents').readSync();
+  trace.stepLatents.forEach((z, i) => compare(`step_latents[${i}]`, z, steps.subarray(i * F * frame, (i + 1) * F * frame), [F, ch, h, w], latent));
+  compare('final_latents', trace.stepLatents.at(-1), g.tensor('final_latents').readSync(), [F, ch, h, w], latent);
+  const [, , H, W] = g.tensor('decoded_images').shape;
+  compare('decoded_images', trace.decoded, g.tensor('decoded_images').readSync(), [F, 3, H, W], { atol: tol.decoded_images_abs * scale, rtol: 0 });
+  const u8 = floatToU8(trace.decoded);
+  const s = closeness(u8, g.tensor('output_images_u8').readSync(), { atol: tol.output_u8_abs, rtol: 0 });
+  rows.push({ name: 'output_images_u8', maxAbs: s.maxAbs, violations: s.violations, bound: { atol: tol.output_u8_abs } });
+  return { rows, trace };
+}
+
+export async function run(c, ctx) {
+  const { rows } = await runPipelineCase(c, ctx);
+  for (const r of rows) ctx.t.diagnostic(`${r.name}: max abs ${r.maxAbs.toExponential(2)}`);
+  const bad = rows.filter((r) => r.violations > 0);
+  assert.equal(bad.length, 0, `outside tolerance: ${bad.map((r) => `${r.name} (max abs ${r.maxAbs.toExponential(2)}, ${r.violations} values)`).join('; ')}`);
+}

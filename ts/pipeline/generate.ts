@@ -1,0 +1,202 @@
+// One call of the method (the reference's InDetailIP.generate): VAE-encode the image prompt,
+// DDIM-invert it with the inversion prompt, AdaIN the initial noise to z_T, then denoise with
+// classifier-free guidance while the decoder self-attention of every sample also attends to the
+// image prompt (Stratified Attention for the first steps, KV concatenation after), the image
+// prompt's latent following the inversion chain. Everything large stays on the engine; the host
+// sees only the per-step scalars, the small initial noise and the final images.
+import { IndetailError } from '../errors.js';
+import { cropAndResize, loadImage, u8ToFloatSigned, u8ToFloatUnit, type RgbImage } from '../image/index.js';
+import { randn } from '../random/index.js';
+import type { Tensor } from '../tensor.js';
+import { adain } from './adain.js';
+import { withSuffix } from './defaults.js';
+import { batchLayout, controlRowScales, stepAttentionMode, type BatchLayout } from './layout.js';
+import type { ImageInput, ResolvedOptions } from './options.js';
+import type { PipelineParts } from './parts.js';
+import { gatherFrames } from './tensors.js';
+import type { GenerationTrace } from './trace.js';
+
+export interface GenerationOutput {
+  /** Decoded frames in [-1, 1], NHWC [count, H, W, 3] on the host. */
+  decoded: Float32Array;
+  /** Which frames `decoded` holds (0 = the image prompt's reconstruction). */
+  frames: number[];
+  width: number;
+  height: number;
+  timings: { encode: number; inversion: number; denoise: number; decode: number; total: number };
+}
+
+async function prepareImage(input: ImageInput, width: number, height: number): Promise<RgbImage> {
+  if (typeof input === 'string' || input instanceof Uint8Array) return loadImage(input, { width, height });
+  return input.width === width && input.height === height ? input : cropAndResize(input, width, height);
+}
+
+class Clock {
+  private readonly start = performance.now();
+  private mark = this.start;
+  lap(): number {
+    const now = performance.now();
+    const s = (now - this.mark) / 1000;
+    this.mark = now;
+    return s;
+  }
+  elapsed(): number {
+    return (performance.now() - this.start) / 1000;
+  }
+}
+
+function checkAbort(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    throw new IndetailError('ERR_INDETAIL_CANCELLED', `generation cancelled${signal.reason instanceof Error ? `: ${signal.reason.message}` : ''}`, { cause: signal.reason });
+  }
+}
+
+/** Text embeddings for the distinct prompts, then one row per batch row. */
+async function encodeTexts(parts: PipelineParts, prompts: string[]): Promise<{ table: Tensor; index: Map<string, number> }> {
+  const distinct = [...new Set(prompts)];
+  const enc = parts.tokenizer.encodeBatch(distinct);
+  const { lastHiddenState } = await parts.textEncoder.encode(enc.ids, distinct.length);
+  return { table: lastHiddenState, index: new Map(distinct.map((p, i) => [p, i])) };
+}
+
+function rowPrompts(layout: BatchLayout, o: ResolvedOptions): string[] {
+  return layout.rows.map((r) => {
+    if (r.frame === 0) return r.branch === 'cond' ? withSuffix(o.inversionPrompt) : '';
+    return r.branch === 'cond' ? withSuffix(o.prompt) : o.negativePrompt;
+  });
+}
+
+export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?: GenerationTrace): Promise<GenerationOutput> {
+  const { engine, unet, vae, scheduler } = parts;
+  const clock = new Clock();
+  const timings = { encode: 0, inversion: 0, denoise: 0, decode: 0, total: 0 };
+  const progress = (phase: 'encode' | 'inversion' | 'denoise' | 'decode', step: number, total: number) => {
+    o.onProgress?.({ phase, step, total, elapsed: clock.elapsed() });
+  };
+  const owned: Tensor[] = [];
+  const keep = <T extends Tensor>(t: T): T => {
+    owned.push(t);
+    return t;
+  };
+  if (o.task === 'structure' && !parts.controlnet) {
+    throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', 'the structure-guided task needs a ControlNet (load the pipeline with controlnet)');
+  }
+  try {
+    checkAbort(o.signal);
+    const { width, height } = o;
+    const h = height / 8;
+    const w = width / 8;
+    const c = unet.config.in_channels;
+
+    // 1. Text and image prompt.
+    const layout = batchLayout(o.samples, o.guidanceMode);
+    const prompts = rowPrompts(layout, o);
+    const inversionPrompt = withSuffix(o.inversionPrompt);
+    const texts = await encodeTexts(parts, [inversionPrompt, ...prompts]);
+    keep(texts.table);
+    const context = keep(await gatherFrames(engine, texts.table, prompts.map((p) => texts.index.get(p)!)));
+    const inversionContext = texts.table.slice(texts.index.get(inversionPrompt)!, 1);
+    if (trace) trace.inversionContext = await inversionContext.readFloat32();
+
+    const image = await prepareImage(o.image, width, height);
+    const pixels = keep(engine.tensor(u8ToFloatSigned(image.data), [1, height, width, 3]));
+    const z0 = keep(await vae.encodeScaled(pixels));
+    if (trace) trace.z0 = await z0.readFloat32();
+    let cond: Tensor | undefined;
+    if (o.control !== undefined) {
+      const controlImage = await prepareImage(o.control, width, height);
+      cond = keep(engine.tensor(u8ToFloatUnit(controlImage.data), [1, height, width, 3]));
+    }
+    timings.encode = clock.lap();
+    progress('encode', 1, 1);
+
+    // 2. DDIM inversion of the image prompt (no guidance, batch 1, plain attention).
+    const chain: Tensor[] = [z0];
+    let z = z0;
+    for (const step of scheduler.inversionSteps(o.steps)) {
+      checkAbort(o.signal);
+      const eps = await unet.forward({ sample: z, timesteps: [step.timestep], context: inversionContext });
+      const next = keep(engine.empty([1, h, w, c]));
+      await engine.op('guidance_step', { eps, x: z, out: next, alphaFrom: step.alphaFrom, alphaTo: step.alphaTo, uncondRow: [-1], condRow: [0] });
+      eps.dispose();
+      chain.push(next);
+      z = next;
+      progress('inversion', step.index + 1, o.steps);
+    }
+    chain.reverse(); // zts[0] = most noisy, zts[steps] = z0
+    if (trace) trace.inversionLatents = await Promise.all(chain.map((t) => t.readFloat32()));
+    timings.inversion = clock.lap();
+
+    // 3. Initial latents: frame 0 = z_T, samples = AdaIN(noise, z_T).
+    const zT = await chain[0]!.readFloat32();
+    const noise = o.initialNoise ?? randn(o.seed, o.samples * h * w * c);
+    const adained = adain(noise, zT, { n: o.samples, h, w, c });
+    const init = new Float32Array((o.samples + 1) * h * w * c);
+    init.set(zT, 0);
+    init.set(adained, zT.length);
+    if (trace) trace.initialLatents = init;
+    let latents = keep(engine.tensor(init, [o.samples + 1, h, w, c]));
+    const rowFrames = layout.rows.map((r) => r.frame);
+    if (trace) trace.stepLatents = [];
+
+    // 4. Denoising with the image prompt in the decoder self-attention.
+    for (const step of scheduler.denoisingSteps(o.steps)) {
+      checkAbort(o.signal);
+      const i = step.index;
+      const sample = await gatherFrames(engine, latents, rowFrames);
+      const timesteps = rowFrames.map(() => step.timestep);
+      const mode = stepAttentionMode(o.attention, i, o.stratifiedSteps);
+      let control;
+      if (parts.controlnet && cond) {
+        const res = await parts.controlnet.forward({ sample, timesteps, context, cond, scale: o.controlScale });
+        control = { ...res, frameScale: controlRowScales(layout, i, o.controlGuidanceEndStep) };
+      }
+      const eps = await unet.forward({
+        sample,
+        timesteps,
+        context,
+        ...(control ? { control } : {}),
+        attention: { mode, ref: layout.ref, lambdaRef: o.lambdaImage, lambdaSelf: o.lambdaSelf },
+      });
+      sample.dispose();
+      if (control) {
+        for (const t of control.down) t.dispose();
+        control.mid.dispose();
+      }
+      const next = keep(engine.empty(latents.shape));
+      await engine.op('guidance_step', {
+        eps,
+        x: latents,
+        reset: chain[i + 1]!,
+        out: next,
+        guidanceScale: o.guidanceScale,
+        alphaFrom: step.alphaFrom,
+        alphaTo: step.alphaTo,
+        vPrediction: scheduler.config.predictionType === 'v_prediction',
+        uncondRow: layout.uncondRow,
+        condRow: layout.condRow,
+        resetFrame: 0,
+      });
+      eps.dispose();
+      latents.dispose();
+      latents = next;
+      if (trace) trace.stepLatents!.push(await latents.readFloat32());
+      progress('denoise', i + 1, o.steps);
+    }
+    timings.denoise = clock.lap();
+
+    // 5. Decode the samples (and the reconstruction when asked).
+    checkAbort(o.signal);
+    const first = o.includeReconstruction ? 0 : 1;
+    const frames = Array.from({ length: o.samples + 1 - first }, (_, k) => k + first);
+    const images = keep(await vae.decodeScaled(latents.slice(first, frames.length)));
+    const decoded = await images.readFloat32();
+    if (trace) trace.decoded = decoded;
+    timings.decode = clock.lap();
+    progress('decode', 1, 1);
+    timings.total = clock.elapsed();
+    return { decoded, frames, width, height, timings };
+  } finally {
+    for (const t of owned) t.dispose();
+  }
+}

@@ -1,0 +1,192 @@
+// The public pipeline: load a model once, run any of the three tasks many times.
+//
+//   const pipe = await IndetailPipeline.load({ model: 'path/to/sd15' });
+//   const { images } = await pipe.variation({ image: 'cat.png', prompt: 'a photograph of a cat', seed: 1 });
+//   await writeFile('out.png', images[0].png);
+//   pipe.dispose();
+import { Engine, type BackendName } from '../engine.js';
+import { IndetailError } from '../errors.js';
+import { encodePng, floatToU8 } from '../image/index.js';
+import { ControlNet } from '../models/controlnet.js';
+import { CLIPTextEncoder } from '../models/clip-text.js';
+import { locateControlNet, locateModel, type ModelFiles } from '../models/model-files.js';
+import { UNet } from '../models/unet.js';
+import { VAE } from '../models/vae.js';
+import { REFERENCE_DDIM_CONFIG, DDIMScheduler } from '../scheduler/index.js';
+import { backends } from '../system.js';
+import { CLIPTokenizer } from '../text/tokenizer.js';
+import { version } from '../version.js';
+import type { Task } from './defaults.js';
+import { generate } from './generate.js';
+import { resolveOptions, type GenerateOptions, type ResolvedOptions } from './options.js';
+import type { PipelineParts } from './parts.js';
+import type { GenerationTrace } from './trace.js';
+
+export interface PipelineLoadOptions {
+  /** A diffusers Stable Diffusion 1.x folder, or a single-file .safetensors checkpoint. */
+  model: string;
+  /** For single-file checkpoints: a diffusers folder whose configs to use instead of the shipped SD1.5 ones. */
+  config?: string;
+  /** A ControlNet (diffusers folder or .safetensors) for the structure-guided task. */
+  controlnet?: string;
+  /** 'auto' (default: CUDA when a usable GPU is present, else CPU), 'cpu', 'cuda' or 'cuda:<index>'. */
+  backend?: 'auto' | BackendName;
+  /** CUDA storage precision (default 'f16'). */
+  precision?: 'f16' | 'bf16';
+  /** Called with one-line notes (which backend was chosen and why). */
+  onInfo?: (message: string) => void;
+}
+
+export interface GeneratedImage {
+  /** PNG bytes with the generation parameters in a tEXt/iTXt chunk named "parameters". */
+  png: Buffer;
+  /** HxWx3 RGB. */
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+  /** 0 = the image prompt's reconstruction, 1..samples = the generated images. */
+  frame: number;
+}
+
+export interface GenerationResult {
+  images: GeneratedImage[];
+  reconstruction?: GeneratedImage;
+  /** Every parameter of the call (also stored in each PNG), the seed included. */
+  parameters: Record<string, unknown>;
+  backend: string;
+  timings: { encode: number; inversion: number; denoise: number; decode: number; total: number };
+}
+
+export type PipelineCallOptions = GenerateOptions & {
+  /** Fill this object with intermediate tensors (golden tests, debugging). */
+  trace?: GenerationTrace;
+};
+
+function chooseBackend(requested: PipelineLoadOptions['backend'], onInfo?: (m: string) => void): BackendName {
+  if (requested && requested !== 'auto') return requested;
+  const usable = backends().includes('cuda');
+  onInfo?.(usable ? 'using the CUDA backend' : 'using the CPU backend (no usable CUDA device)');
+  return usable ? 'cuda' : 'cpu';
+}
+
+export class IndetailPipeline implements Disposable {
+  readonly engine: Engine;
+  readonly files: ModelFiles;
+  /** @internal */
+  readonly parts: PipelineParts;
+  private disposedFlag = false;
+
+  private constructor(engine: Engine, files: ModelFiles, parts: PipelineParts) {
+    this.engine = engine;
+    this.files = files;
+    this.parts = parts;
+  }
+
+  static async load(options: PipelineLoadOptions): Promise<IndetailPipeline> {
+    if (typeof options !== 'object' || options === null) {
+      throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', 'Expected an options object with at least { model }');
+    }
+    const files = await locateModel(options.model, options.config);
+    const engine = new Engine({ backend: chooseBackend(options.backend, options.onInfo), ...(options.precision ? { precision: options.precision } : {}) });
+    const loaded: Array<{ dispose(): void }> = [engine];
+    try {
+      const tokenizer = await CLIPTokenizer.fromFolder(files.tokenizerDir);
+      const textEncoder = await CLIPTextEncoder.load(engine, { config: files.textEncoder.config, weights: files.textEncoder.weights, configSource: `${files.path} text encoder config` });
+      loaded.push(textEncoder);
+      const unet = await UNet.load(engine, { config: files.unet.config, weights: files.unet.weights, source: `${files.path} UNet config` });
+      loaded.push(unet);
+      const vae = await VAE.load(engine, { config: files.vae.config, weights: files.vae.weights, source: `${files.path} VAE config` });
+      loaded.push(vae);
+      let controlnet: ControlNet | undefined;
+      if (options.controlnet !== undefined) {
+        const cn = await locateControlNet(options.controlnet, unet.config.layers_per_block[0]!);
+        controlnet = await ControlNet.load(engine, { config: cn.config, weights: cn.weights, source: `${options.controlnet} ControlNet config` });
+        loaded.push(controlnet);
+      }
+      // The reference hard-codes this DDIM configuration whatever the checkpoint ships.
+      const scheduler = new DDIMScheduler(REFERENCE_DDIM_CONFIG);
+      return new IndetailPipeline(engine, files, { engine, tokenizer, textEncoder, unet, vae, scheduler, ...(controlnet ? { controlnet } : {}) });
+    } catch (err) {
+      for (const x of loaded.reverse()) x.dispose();
+      throw err;
+    }
+  }
+
+  get backend(): string {
+    return this.engine.backend;
+  }
+
+  /** Image variation: new images like the image prompt, described by the prompt. */
+  variation(options: PipelineCallOptions): Promise<GenerationResult> {
+    return this.run('variation', options);
+  }
+  /** Cross-prompt generation: the prompt's content in the image prompt's style. */
+  cross(options: PipelineCallOptions): Promise<GenerationResult> {
+    return this.run('cross', options);
+  }
+  /** Structure-guided generation: the control image's structure (ControlNet), the image prompt's details. */
+  structure(options: PipelineCallOptions): Promise<GenerationResult> {
+    return this.run('structure', options);
+  }
+
+  private async run(task: Task, options: PipelineCallOptions): Promise<GenerationResult> {
+    if (this.disposedFlag) throw new IndetailError('ERR_INDETAIL_DISPOSED', 'the pipeline is disposed');
+    const unetCfg = this.parts.unet.config;
+    const defaultSize = (unetCfg.sample_size ?? 64) * 8;
+    const o = resolveOptions(task, options, defaultSize, unetCfg.in_channels);
+    if (task === 'structure' && !this.parts.controlnet) {
+      throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', 'the structure-guided task needs a ControlNet: load the pipeline with { controlnet }');
+    }
+    const out = await generate(this.parts, o, options.trace);
+    const parameters = describeCall(o, this.backend, this.files.path);
+    const text = { parameters: JSON.stringify(parameters), Software: `indetail ${version}` };
+    const pixels = o.width * o.height * 3;
+    const images: GeneratedImage[] = [];
+    let reconstruction: GeneratedImage | undefined;
+    for (let k = 0; k < out.frames.length; k++) {
+      const rgb = floatToU8(out.decoded.subarray(k * pixels, (k + 1) * pixels));
+      const frame = out.frames[k]!;
+      const img = { png: await encodePng(rgb, o.width, o.height, { text: { ...text, frame: String(frame) } }), rgb, width: o.width, height: o.height, frame };
+      if (frame === 0) reconstruction = img;
+      else images.push(img);
+    }
+    return { images, ...(reconstruction ? { reconstruction } : {}), parameters, backend: this.backend, timings: out.timings };
+  }
+
+  dispose(): void {
+    if (this.disposedFlag) return;
+    this.disposedFlag = true;
+    this.parts.controlnet?.dispose();
+    this.parts.vae.dispose();
+    this.parts.unet.dispose();
+    this.parts.textEncoder.dispose();
+    this.engine.dispose();
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+function describeCall(o: ResolvedOptions, backend: string, model: string): Record<string, unknown> {
+  return {
+    task: o.task,
+    model,
+    prompt: o.prompt,
+    negativePrompt: o.negativePrompt,
+    inversionPrompt: o.inversionPrompt,
+    samples: o.samples,
+    steps: o.steps,
+    guidanceScale: o.guidanceScale,
+    stratifiedSteps: o.stratifiedSteps,
+    lambdaImage: o.lambdaImage,
+    lambdaSelf: o.lambdaSelf,
+    guidanceMode: o.guidanceMode,
+    attention: o.attention,
+    width: o.width,
+    height: o.height,
+    seed: o.initialNoise ? 'injected noise' : String(o.seed),
+    ...(o.task === 'structure' ? { controlScale: o.controlScale, controlGuidanceEndStep: o.controlGuidanceEndStep } : {}),
+    backend,
+    indetail: version,
+  };
+}

@@ -1,0 +1,16 @@
+// Intermediate results of a generation, read back to the host when the caller asks for them
+// (golden tests, debugging). All latents are NHWC.
+export interface GenerationTrace {
+  /** Text embeddings of the inversion prompt [1, 77, C]. */
+  inversionContext?: Float32Array;
+  /** z0 = VAE mean × scaling factor [1, h, w, c]. */
+  z0?: Float32Array;
+  /** The inversion chain, most noisy first (the reference's zts): steps + 1 latents. */
+  inversionLatents?: Float32Array[];
+  /** [frames, h, w, c]: z_T of the image prompt, then the AdaIN-ed noise of each sample. */
+  initialLatents?: Float32Array;
+  /** Latents of every frame after each step (frame 0 reset from the chain). */
+  stepLatents?: Float32Array[];
+  /** Decoded frames [frames or samples, H, W, 3] in [-1, 1], before quantisation. */
+  decoded?: Float32Array;
+}
