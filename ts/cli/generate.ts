@@ -104,6 +104,8 @@ async function handler(task: Task, a: GenerateArgs): Promise<void> {
   const info = (m: string) => {
     if (!a.json) process.stderr.write(`${m}\n`);
   };
+  const size = parseSize(a.size);
+  const seed = parseSeed(a.seed);
   const abort = new AbortController();
   const onSignal = () => abort.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
@@ -115,8 +117,6 @@ async function handler(task: Task, a: GenerateArgs): Promise<void> {
     onInfo: info,
   });
   try {
-    const size = parseSize(a.size);
-    const seed = parseSeed(a.seed);
     const result = await pipe[task]({
       image: a.image,
       prompt: a.prompt,

@@ -13,6 +13,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await yargs(argv)
       .scriptName('indetail')
+      .parserConfiguration({ 'duplicate-arguments-array': false })
       .version(version)
       .command(generateCommand('variation'))
       .command(generateCommand('cross'))

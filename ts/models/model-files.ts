@@ -145,6 +145,22 @@ export async function locateModel(modelPath: string, configDir?: string): Promis
   return singleFile(modelPath, configDir);
 }
 
+/**
+ * A model made of the configs of a diffusers-style folder (default: the shipped SD1.5 configs)
+ * and seeded random weights: full-size benchmarks and memory tests without checkpoints.
+ */
+export async function randomModel(seed: number, configDir: string = shippedConfigDir): Promise<ModelFiles> {
+  const cfg = (name: string) => readConfigFile(need(path.join(configDir, name, 'config.json'), `${name}/config.json`));
+  return {
+    kind: 'diffusers',
+    path: `${configDir} (random weights, seed ${seed})`,
+    unet: { config: await cfg('unet'), weights: { random: seed } },
+    vae: { config: await cfg('vae'), weights: { random: seed + 1 } },
+    textEncoder: { config: await cfg('text_encoder'), weights: { random: seed + 2 } },
+    tokenizerDir: need(path.join(configDir, 'tokenizer'), 'tokenizer/ folder'),
+  };
+}
+
 /** A ControlNet: a diffusers ControlNetModel folder or a single .safetensors file. */
 export async function locateControlNet(controlPath: string, layersPerBlock: number, configDir?: string): Promise<ComponentFiles> {
   if (!existsSync(controlPath)) throw new IndetailError('ERR_INDETAIL_IO', `ControlNet not found: ${controlPath}`);

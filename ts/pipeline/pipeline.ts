@@ -4,12 +4,14 @@
 //   const { images } = await pipe.variation({ image: 'cat.png', prompt: 'a photograph of a cat', seed: 1 });
 //   await writeFile('out.png', images[0].png);
 //   pipe.dispose();
+import path from 'node:path';
 import { Engine, type BackendName } from '../engine.js';
+import { readConfigFile } from '../models/config-check.js';
 import { IndetailError } from '../errors.js';
 import { encodePng, floatToU8 } from '../image/index.js';
 import { ControlNet } from '../models/controlnet.js';
 import { CLIPTextEncoder } from '../models/clip-text.js';
-import { locateControlNet, locateModel, type ModelFiles } from '../models/model-files.js';
+import { locateControlNet, locateModel, randomModel, shippedControlNetConfigDir, type ModelFiles } from '../models/model-files.js';
 import { UNet } from '../models/unet.js';
 import { VAE } from '../models/vae.js';
 import { REFERENCE_DDIM_CONFIG, DDIMScheduler } from '../scheduler/index.js';
@@ -29,6 +31,12 @@ export interface PipelineLoadOptions {
   config?: string;
   /** A ControlNet (diffusers folder or .safetensors) for the structure-guided task. */
   controlnet?: string;
+  /**
+   * Benchmarks and memory tests: ignore checkpoint weights and use seeded random weights of the
+   * shapes in `model` (a folder of diffusers configs; the shipped SD1.5 configs when `model` is
+   * 'sd15'). The images are noise.
+   */
+  randomWeights?: number;
   /** 'auto' (default: CUDA when a usable GPU is present, else CPU), 'cpu', 'cuda' or 'cuda:<index>'. */
   backend?: 'auto' | BackendName;
   /** CUDA storage precision (default 'f16'). */
@@ -86,7 +94,10 @@ export class IndetailPipeline implements Disposable {
     if (typeof options !== 'object' || options === null) {
       throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', 'Expected an options object with at least { model }');
     }
-    const files = await locateModel(options.model, options.config);
+    const files =
+      options.randomWeights !== undefined
+        ? await randomModel(options.randomWeights, options.model === 'sd15' ? undefined : options.model)
+        : await locateModel(options.model, options.config);
     const engine = new Engine({ backend: chooseBackend(options.backend, options.onInfo), ...(options.precision ? { precision: options.precision } : {}) });
     const loaded: Array<{ dispose(): void }> = [engine];
     try {
@@ -98,7 +109,11 @@ export class IndetailPipeline implements Disposable {
       const vae = await VAE.load(engine, { config: files.vae.config, weights: files.vae.weights, source: `${files.path} VAE config` });
       loaded.push(vae);
       let controlnet: ControlNet | undefined;
-      if (options.controlnet !== undefined) {
+      if (options.controlnet !== undefined && options.randomWeights !== undefined) {
+        const config = await readConfigFile(path.join(options.controlnet === 'sd15' ? shippedControlNetConfigDir : options.controlnet, 'config.json'));
+        controlnet = await ControlNet.load(engine, { config, weights: { random: options.randomWeights + 3 }, source: 'ControlNet config' });
+        loaded.push(controlnet);
+      } else if (options.controlnet !== undefined) {
         const cn = await locateControlNet(options.controlnet, unet.config.layers_per_block[0]!);
         controlnet = await ControlNet.load(engine, { config: cn.config, weights: cn.weights, source: `${options.controlnet} ControlNet config` });
         loaded.push(controlnet);
