@@ -1,12 +1,33 @@
 // Writing RGB u8 images as PNG files, atomically, with optional text metadata (tEXt / iTXt).
-import { loadSharp } from './sharp.js';
+import { deflateSync } from 'node:zlib';
 import { IndetailError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
-import { insertPngText } from './png-text.js';
+import { PNG_SIGNATURE, insertPngText, pngChunk } from './png-text.js';
 
 export interface WritePngOptions {
   /** Text metadata (e.g. { parameters: '...', seed: '42' }), stored as tEXt or, beyond Latin-1, iTXt chunks. */
   text?: Record<string, string>;
+}
+
+/**
+ * A minimal PNG encoder (8-bit RGB, each scanline with the Sub filter, zlib level 6): output needs
+ * no native image library, so engines without libvips can still write their results.
+ */
+function encodeRgbPng(rgb: Uint8Array, width: number, height: number): Buffer {
+  const stride = width * 3;
+  const raw = Buffer.alloc((stride + 1) * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * stride;
+    const o = y * (stride + 1);
+    raw[o] = 1; // Sub: each byte minus the byte of the previous pixel
+    for (let x = 0; x < stride; x++) raw[o + 1 + x] = (rgb[row + x]! - (x >= 3 ? rgb[row + x - 3]! : 0)) & 0xff;
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // colour type RGB
+  return Buffer.concat([PNG_SIGNATURE, pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(raw, { level: 6 })), pngChunk('IEND', new Uint8Array(0))]);
 }
 
 /** Encodes HxWx3 RGB pixels as a PNG with the text chunks inserted after IHDR. */
@@ -26,8 +47,7 @@ export async function encodePng(rgb: Uint8Array, width: number, height: number, 
   if (text === null || typeof text !== 'object') {
     throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected an object of strings for text but received ${JSON.stringify(text)}`);
   }
-  const sharp = await loadSharp();
-  const png = await sharp(rgb, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  const png = encodeRgbPng(rgb, width, height);
   return insertPngText(png, text);
 }
 
