@@ -1,7 +1,9 @@
-// version 1: Ampere-style tensor-core implicit GEMM (also the path used on Hopper for now).
+// version 2: Ampere-style tensor-core implicit GEMM (also the path used on Hopper for now).
+// (version 1 used 8 warps of 64 × 32: 192 bytes of ldmatrix per mma, more than the 128 bytes
+// per clock shared memory delivers; 64 × 64 warp tiles need 128.)
 //
-// Tile 128 (M) × 128 (N) × 32 (K), 256 threads = 8 warps as 2 (M) × 4 (N), warp tile 64 × 32
-// = 4 × 4 mma.sync.m16n8k16 (F16 or BF16 in, F32 accumulate). Operands go global -> shared with
+// Tile 128 (M) × 128 (N) × 32 (K), 128 threads = 4 warps as 2 (M) × 2 (N), warp tile 64 × 64
+// = 4 × 8 mma.sync.m16n8k16 (F16 or BF16 in, F32 accumulate). Operands go global -> shared with
 // 16-byte cp.async in a 4-stage pipeline (one __syncthreads per K tile), shared -> registers with
 // ldmatrix.x4. Shared rows are padded to 40 halves (80 bytes), which makes every ldmatrix phase
 // hit 8 distinct 16-byte bank groups without a swizzle.
@@ -38,8 +40,13 @@ constexpr int STAGE = A_STAGE + B_STAGE;
 constexpr int SMEM_BYTES = STAGES * STAGE * 2;  // 81920
 constexpr int LDC = BN + 4;                     // floats per staged accumulator row
 static_assert(BM * LDC * 4 <= SMEM_BYTES, "the accumulator staging must fit in the pipeline buffers");
-static_assert(THREADS == 256 && BM == 128 && BN == 128 && BK == 32,
-              "the load mapping (64 rows x 4 chunks per pass) and warp layout assume this tile");
+// Warps tile the block 2 (M) x 2 (N); each warp owns 64 x 64 = 4 x 8 mma tiles.
+constexpr int WARPS_N = 2, WM = 64, WN = 64, MT = WM / 16, NT = WN / 8;
+// Loads: each pass fills ROWS rows of 4 16-byte chunks (BK = 32 halves) per operand.
+constexpr int ROWS = THREADS / 4, PASSES = BM / ROWS;
+static_assert(BK == 32 && BM == BN && BM % ROWS == 0, "the load mapping assumes 4 chunks per row");
+static_assert((BM / WM) * (BN / WN) * 32 == THREADS && BN / WN == WARPS_N, "warps must cover the tile");
+static_assert(NT % 2 == 0, "B fragments come in pairs of n-tiles");
 
 // Loads up to 8 values of a [*, n_out] tensor row at column c (vectorised when allowed).
 template <typename T>
@@ -105,12 +112,12 @@ __device__ __forceinline__ void finish_store(const Epilogue& ep, int m, int c, c
 }
 
 template <typename T>
-__global__ void __launch_bounds__(THREADS, 2) implicit_gemm_kernel(const GemmArgs a) {
+__global__ void __launch_bounds__(THREADS) implicit_gemm_kernel(const GemmArgs a) {
   unsigned char* smem_raw = dynamic_smem();
   uint16_t* smem = reinterpret_cast<uint16_t*>(smem_raw);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int warp_m = warp >> 2;  // 0..1: rows warp_m*64 .. +63
-  const int warp_n = warp & 3;   // 0..3: cols warp_n*32 .. +31
+  const int warp_m = warp / WARPS_N;  // rows warp_m*WM .. +WM-1
+  const int warp_n = warp % WARPS_N;  // cols warp_n*WN .. +WN-1
   const int m0 = blockIdx.x * BM;
   const int n0 = blockIdx.y * BN;
   const int nk = (a.K + BK - 1) / BK;
@@ -118,17 +125,17 @@ __global__ void __launch_bounds__(THREADS, 2) implicit_gemm_kernel(const GemmArg
   const int kt_end = min(nk, kt_begin + a.k_tiles_per_split);
   const int num_kt = kt_end - kt_begin;
 
-  // Loads: thread t fills rows (t/4) and (t/4 + 64) of each operand tile, 8 halves at k offset 8*(t%4).
+  // Loads: thread t fills rows t/4 + ROWS*i (i < PASSES) of each operand tile, 8 halves at k offset 8*(t%4).
   const int lrow = tid >> 2;
   const int lk = (tid & 3) * 8;
   const uint16_t* x = static_cast<const uint16_t*>(a.x);
   const uint16_t* w = static_cast<const uint16_t*>(a.w);
 
-  const uint16_t* a_img[2];
-  int a_iy0[2], a_ix0[2];
+  const uint16_t* a_img[PASSES];
+  int a_iy0[PASSES], a_ix0[PASSES];
 #pragma unroll
-  for (int i = 0; i < 2; ++i) {
-    const int m = m0 + lrow + 64 * i;
+  for (int i = 0; i < PASSES; ++i) {
+    const int m = m0 + lrow + ROWS * i;
     if (m < a.M) {
       const int hw = a.Ho * a.Wo;
       const int img = m / hw;
@@ -144,11 +151,11 @@ __global__ void __launch_bounds__(THREADS, 2) implicit_gemm_kernel(const GemmArg
       a_ix0[i] = -(1 << 29);
     }
   }
-  const uint16_t* b_row[2];
-  bool b_ok[2];
+  const uint16_t* b_row[PASSES];
+  bool b_ok[PASSES];
 #pragma unroll
-  for (int i = 0; i < 2; ++i) {
-    const int v = n0 + lrow + 64 * i;
+  for (int i = 0; i < PASSES; ++i) {
+    const int v = n0 + lrow + ROWS * i;
     b_ok[i] = v < a.Nv;
     const int wr = a.geglu ? ((v & 1) ? (a.Nv >> 1) + (v >> 1) : (v >> 1)) : v;
     b_row[i] = w + (int64_t)(b_ok[i] ? wr : 0) * a.K;
@@ -164,15 +171,15 @@ __global__ void __launch_bounds__(THREADS, 2) implicit_gemm_kernel(const GemmArg
       const int ky = tap / a.KW;
       const int kx = tap - ky * a.KW;
 #pragma unroll
-      for (int i = 0; i < 2; ++i) {
+      for (int i = 0; i < PASSES; ++i) {
         const int iy = a_iy0[i] + ky, ix = a_ix0[i] + kx;
         const bool ok = k < a.K && (unsigned)iy < (unsigned)a.H && (unsigned)ix < (unsigned)a.W;
         const uint16_t* src = ok ? a_img[i] + ((int64_t)iy * a.W + ix) * a.C + ci : x;
-        cp_async16(smem_u32(As + (lrow + 64 * i) * LDS + lk), src, ok);
+        cp_async16(smem_u32(As + (lrow + ROWS * i) * LDS + lk), src, ok);
       }
     } else {
 #pragma unroll
-      for (int i = 0; i < 2; ++i) {
+      for (int i = 0; i < PASSES; ++i) {
         uint16_t v8[8];
 #pragma unroll
         for (int e = 0; e < 8; ++e) {
@@ -191,33 +198,33 @@ __global__ void __launch_bounds__(THREADS, 2) implicit_gemm_kernel(const GemmArg
         }
         uint4 u;
         memcpy(&u, v8, 16);
-        *reinterpret_cast<uint4*>(As + (lrow + 64 * i) * LDS + lk) = u;
+        *reinterpret_cast<uint4*>(As + (lrow + ROWS * i) * LDS + lk) = u;
       }
     }
     if (a.vec_b) {
 #pragma unroll
-      for (int i = 0; i < 2; ++i) {
+      for (int i = 0; i < PASSES; ++i) {
         const bool ok = b_ok[i] && k < a.K;
-        cp_async16(smem_u32(Bs + (lrow + 64 * i) * LDS + lk), ok ? b_row[i] + k : w, ok);
+        cp_async16(smem_u32(Bs + (lrow + ROWS * i) * LDS + lk), ok ? b_row[i] + k : w, ok);
       }
     } else {
 #pragma unroll
-      for (int i = 0; i < 2; ++i) {
+      for (int i = 0; i < PASSES; ++i) {
         uint16_t v8[8];
 #pragma unroll
         for (int e = 0; e < 8; ++e) v8[e] = (b_ok[i] && k + e < a.K) ? b_row[i][k + e] : (uint16_t)0;
         uint4 u;
         memcpy(&u, v8, 16);
-        *reinterpret_cast<uint4*>(Bs + (lrow + 64 * i) * LDS + lk) = u;
+        *reinterpret_cast<uint4*>(Bs + (lrow + ROWS * i) * LDS + lk) = u;
       }
     }
   };
 
-  float acc[4][4][4];
+  float acc[MT][NT][4];
 #pragma unroll
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < MT; ++i)
 #pragma unroll
-    for (int j = 0; j < 4; ++j)
+    for (int j = 0; j < NT; ++j)
 #pragma unroll
       for (int r = 0; r < 4; ++r) acc[i][j][r] = 0.0f;
 
@@ -241,19 +248,19 @@ __global__ void __launch_bounds__(THREADS, 2) implicit_gemm_kernel(const GemmArg
     const uint16_t* Bs = As + A_STAGE;
 #pragma unroll
     for (int ks = 0; ks < BK; ks += 16) {
-      uint32_t af[4][4];
-      uint32_t bfr[4][2];
+      uint32_t af[MT][4];
+      uint32_t bfr[NT][2];
 #pragma unroll
-      for (int mt = 0; mt < 4; ++mt) {
+      for (int mt = 0; mt < MT; ++mt) {
         // lanes 0-15: rows 0-15 at k, lanes 16-31: rows 0-15 at k+8 -> a0..a3 of m16n8k16
-        const int row = warp_m * 64 + mt * 16 + (lane & 15);
+        const int row = warp_m * WM + mt * 16 + (lane & 15);
         const int col = ks + (lane >> 4) * 8;
         ldmatrix_x4(af[mt], smem_u32(As + row * LDS + col));
       }
 #pragma unroll
-      for (int np = 0; np < 2; ++np) {
+      for (int np = 0; np < NT / 2; ++np) {
         // matrices: (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15, k 0-7), (n 8-15, k 8-15)
-        const int row = warp_n * 32 + np * 16 + (lane & 7) + ((lane >> 4) << 3);
+        const int row = warp_n * WN + np * 16 + (lane & 7) + ((lane >> 4) << 3);
         const int col = ks + ((lane >> 3) & 1) * 8;
         uint32_t r[4];
         ldmatrix_x4(r, smem_u32(Bs + row * LDS + col));
@@ -263,9 +270,9 @@ __global__ void __launch_bounds__(THREADS, 2) implicit_gemm_kernel(const GemmArg
         bfr[2 * np + 1][1] = r[3];
       }
 #pragma unroll
-      for (int mt = 0; mt < 4; ++mt)
+      for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-        for (int nt = 0; nt < 4; ++nt) mma16816<T>(acc[mt][nt], af[mt], bfr[nt]);
+        for (int nt = 0; nt < NT; ++nt) mma16816<T>(acc[mt][nt], af[mt], bfr[nt]);
     }
   }
   cp_async_wait<0>();
@@ -274,11 +281,11 @@ __global__ void __launch_bounds__(THREADS, 2) implicit_gemm_kernel(const GemmArg
   // Stage the accumulators: c0,c1 at (row lane/4, cols 2*(lane%4) + {0,1}), c2,c3 at row + 8.
   float* Cs = reinterpret_cast<float*>(smem_raw);
 #pragma unroll
-  for (int mt = 0; mt < 4; ++mt)
+  for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-    for (int nt = 0; nt < 4; ++nt) {
-      const int r = warp_m * 64 + mt * 16 + (lane >> 2);
-      const int c = warp_n * 32 + nt * 8 + (lane & 3) * 2;
+    for (int nt = 0; nt < NT; ++nt) {
+      const int r = warp_m * WM + mt * 16 + (lane >> 2);
+      const int c = warp_n * WN + nt * 8 + (lane & 3) * 2;
       *reinterpret_cast<float2*>(Cs + r * LDC + c) = make_float2(acc[mt][nt][0], acc[mt][nt][1]);
       *reinterpret_cast<float2*>(Cs + (r + 8) * LDC + c) = make_float2(acc[mt][nt][2], acc[mt][nt][3]);
     }

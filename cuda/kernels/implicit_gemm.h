@@ -44,7 +44,7 @@ struct GemmArgs {
 };
 
 // The tile shape, fixed for every problem (one instantiation per compute dtype).
-constexpr int kGemmBM = 128, kGemmBN = 128, kGemmBK = 32, kGemmStages = 4, kGemmThreads = 256;
+constexpr int kGemmBM = 128, kGemmBN = 128, kGemmBK = 32, kGemmStages = 4, kGemmThreads = 128;
 
 struct SplitPlan {
   int splits = 1;
