@@ -9,6 +9,7 @@
 #
 #   OUT=/tmp/out bench/device-check.sh
 #   env: ARCH (default 90-real), BUILD_TIMEOUT / TEST_TIMEOUT / BENCH_TIMEOUT (seconds),
+#        PARITY_BUDGET_S (no new parity case after this; default TEST_TIMEOUT - 60),
 #        INDETAIL_PARITY_FILTER (regexp of parity cases to run)
 set -u
 cd "$(dirname "$0")/.."
@@ -54,7 +55,11 @@ node -e "import('./dist/index.js').then(m => console.log('backends:', m.backends
 
 if [ $BUILD_RC -eq 0 ]; then
   # The parity tests: one diagnostic line per case (PASS/FAIL/ERROR op | case, error, tolerance).
-  step test-cuda "${TEST_TIMEOUT:-300}" node --test --test-reporter=spec test/cuda/
+  # Case lines also stream to parity-cases.txt, so a run cut short still says what passed.
+  : >"$OUT/parity-cases.txt"
+  step test-cuda "${TEST_TIMEOUT:-300}" env INDETAIL_PARITY_LOG="$OUT/parity-cases.txt" \
+    INDETAIL_PARITY_BUDGET_S="${PARITY_BUDGET_S:-$(( ${TEST_TIMEOUT:-300} - 60 ))}" \
+    node --test --test-reporter=spec test/cuda/
   step bench-cuda-ops "${BENCH_TIMEOUT:-240}" node bench/run.mjs cuda-ops --json "$OUT/cuda-ops.json"
 fi
 
@@ -63,8 +68,8 @@ fi
   echo "--- parity (failures and totals)"
   grep -E "(FAIL|ERROR) |cases pass|skipped: no CUDA|^ *(✖|ℹ (tests|pass|fail|skipped))" "$LOG" | sed 's/^ *//' | head -80
   echo ""
-  echo "--- parity (all cases, compact)"
-  grep -E "ℹ (PASS|FAIL|ERROR) " "$LOG" | sed -E 's/^ *ℹ //' | cut -c1-160 | head -200
+  echo "--- parity (all cases, compact; full lines in parity-cases.txt)"
+  cut -c1-170 "$OUT/parity-cases.txt" 2>/dev/null | head -200
   echo ""
   echo "--- bench cuda-ops"
   sed -n '/^== cuda-ops/,/^results written/p' "$LOG" | head -80

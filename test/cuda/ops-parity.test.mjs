@@ -10,8 +10,12 @@
 // The factor 2 leaves room for a different F32 summation order and for the output rounding
 // landing on the other side of a tie; the ulp floor (one unit in the last place of the largest
 // output, in the storage type) covers outputs that ref16 happens to reproduce exactly.
-// Set INDETAIL_PARITY_FILTER=<regexp> to run only matching cases.
+// Environment: INDETAIL_PARITY_FILTER=<regexp> runs only matching cases; INDETAIL_PARITY_LOG=<file>
+// appends each case's line as soon as it is known (survives a run killed by a time limit);
+// INDETAIL_PARITY_BUDGET_S=<seconds> starts no new case after that long and reports how many
+// were not run.
 import assert from 'node:assert/strict';
+import { appendFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { Engine } from '../../dist/index.js';
 import { buildCase, cases, describeShapes, instantiate, roundArray, ulpOf } from '../../bench/cases/op-cases.mjs';
@@ -25,6 +29,12 @@ const selected = cases.filter((c) => !filter || filter.test(c.name));
 // bf16 runs every case but the big GEMMs (same kernels as f16 apart from the mma type, which
 // the smaller GEMM cases cover); their CPU references dominate the run time.
 const HEAVY_FLOPS = 2e9;
+const logFile = process.env.INDETAIL_PARITY_LOG;
+const budgetMs = process.env.INDETAIL_PARITY_BUDGET_S ? 1000 * Number(process.env.INDETAIL_PARITY_BUDGET_S) : Infinity;
+const started = Date.now();
+const log = (line) => {
+  if (logFile) appendFileSync(logFile, `${line}\n`);
+};
 
 async function runOn(engine, host, spec, round) {
   const inst = instantiate(engine, host, spec, round);
@@ -81,10 +91,14 @@ for (const precision of ['f16', 'bf16']) {
     const gpu = new Engine({ backend: 'cuda', precision });
     const round = (d) => roundArray(d, precision);
     const failures = [];
-    let ran = 0;
+    let ran = 0, notRun = 0;
     try {
       for (const c of selected) {
         if (precision === 'bf16' && c.flops > HEAVY_FLOPS) continue;
+        if (Date.now() - started > budgetMs) {
+          notRun++;
+          continue;
+        }
         const spec = { ...buildCase(c), op: c.op };
         const shape = spec.out.shape;
         const label = `${c.op} | ${c.name}`;
@@ -113,13 +127,17 @@ for (const precision of ['f16', 'bf16']) {
           failures.push(line);
         }
         ran++;
+        log(`${precision} ${line}`);
         t.diagnostic(line);
       }
     } finally {
       gpu.dispose();
       cpu.dispose();
     }
-    t.diagnostic(`${precision}: ${ran - failures.length}/${ran} cases pass`);
+    const summary = `${precision}: ${ran - failures.length}/${ran} cases pass` +
+      (notRun ? `, ${notRun} NOT RUN (INDETAIL_PARITY_BUDGET_S exceeded)` : '');
+    log(summary);
+    t.diagnostic(summary);
     assert.equal(failures.length, 0, `${failures.length} of ${ran} cases failed:\n${failures.join('\n')}`);
   });
 }
