@@ -2,7 +2,8 @@
 // cuda/emulator/run.sh. Every thread of a block is an OS thread; __syncthreads and the
 // warp-collective operations (shuffles, ldmatrix, mma) meet at real barriers, blocks run one
 // after another, and cp.async copies stay pending until the cp.async.wait_group that must
-// retire them (so a missing wait shows up as stale data). It checks index arithmetic, tiling,
+// retire them (so a missing wait shows up as stale data); EMU_CP_ASYNC=eager lands them at
+// issue instead (so a copy into a buffer other warps still read shows up as corrupt data). It checks index arithmetic, tiling,
 // pipelining and fragment layouts on a machine without a GPU; it says nothing about speed.
 #pragma once
 #include <cuda_bf16.h>
@@ -12,8 +13,10 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -91,6 +94,10 @@ struct PendingCopy {
     else std::memset(dst, 0, 16);
   }
 };
+inline const bool g_eager_copies = [] {
+  const char* e = std::getenv("EMU_CP_ASYNC");
+  return e && std::string(e) == "eager";
+}();
 inline thread_local std::vector<PendingCopy> tl_open_group;
 inline thread_local std::vector<std::vector<PendingCopy>> tl_groups;
 inline void retire_groups(size_t keep) {

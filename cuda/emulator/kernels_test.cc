@@ -40,16 +40,17 @@ float from16(uint16_t b) {
   return (float)h;
 }
 
-// 16-bit storage with a few spare elements in front so tests can misalign pointers on purpose.
+// 16-bit storage of exactly n elements (so AddressSanitizer sees any read past the end), after
+// `offset` spare elements that let tests misalign the pointer on purpose.
 template <typename T>
 struct Buf16 {
   std::vector<uint16_t> raw;
   int off;
-  Buf16(size_t n, int offset = 0) : raw(n + 16, 0xffff), off(offset) {}
-  uint16_t* p() { return raw.data() + 8 + off; }
-  float get(size_t i) const { return from16<T>(raw[8 + off + i]); }
-  void set(size_t i, float f) { raw[8 + off + i] = to16<T>(f); }
-  size_t n() const { return raw.size() - 16; }
+  Buf16(size_t n, int offset = 0) : raw(n + offset, 0xffff), off(offset) {}
+  uint16_t* p() { return raw.data() + off; }
+  float get(size_t i) const { return from16<T>(raw[off + i]); }
+  void set(size_t i, float f) { raw[off + i] = to16<T>(f); }
+  size_t n() const { return raw.size() - off; }
 };
 
 template <typename T>

@@ -23,7 +23,9 @@ inline uint32_t smem_u32(const void* p) {
 inline void cp_async16(uint32_t dst, const void* src, bool valid) {
   if (dst % 16 != 0 || (valid && reinterpret_cast<uintptr_t>(src) % 16 != 0))
     throw std::runtime_error("cp.async with a misaligned address");
-  ::emu::tl_open_group.push_back({::emu::g_smem + dst, src, valid});
+  const ::emu::PendingCopy copy{::emu::g_smem + dst, src, valid};
+  if (::emu::g_eager_copies) copy.run();
+  else ::emu::tl_open_group.push_back(copy);
 }
 inline void cp_async_commit() {
   ::emu::tl_groups.push_back(std::move(::emu::tl_open_group));
