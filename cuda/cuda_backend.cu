@@ -1,10 +1,12 @@
 #include "cuda_backend.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "../engine/op_checks.h"
 #include "cuda_check.h"
 #include "kernels/elementwise.cuh"
+#include "kernels/timing.h"
 
 namespace indetail {
 
@@ -21,6 +23,8 @@ CudaBackend::CudaBackend(int device, DType compute) : device_(device), compute_(
   CUDA_CHECK(cudaSetDevice(device_));
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   alloc_ = std::make_shared<DeviceAllocator>(device_);
+  CUDA_CHECK(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, device_));
+  CUDA_CHECK(cudaDeviceGetAttribute(&l2_bytes_, cudaDevAttrL2CacheSize, device_));
 }
 
 CudaBackend::~CudaBackend() {
@@ -63,6 +67,62 @@ void CudaBackend::synchronize() {
     fail(ErrorKind::Device, "CUDA error while synchronising: ", cudaGetErrorName(err), " (", cudaGetErrorString(err),
          ")");
   }
+}
+
+Tensor CudaBackend::scratch_f32(int64_t floats) { return alloc_->allocate(DType::F32, {floats}); }
+
+void CudaBackend::check_activation(const char* op, const char* arg, const Tensor& t) const {
+  check_device(op, arg, t, Device::CUDA);
+  check_arg(t.dtype() == compute_, op, ": ", arg, " must have the engine's compute dtype ", dtype_name(compute_),
+            ", got ", t.describe());
+}
+
+void CudaBackend::check_param(const char* op, const char* arg, const Tensor& t, int64_t n) const {
+  check_device(op, arg, t, Device::CUDA);
+  check_arg(t.dtype() == DType::F32, op, ": ", arg, " must be F32 (prepare it with WeightUse::Vector / ",
+            "prepareWeight(t, 'vector')), got ", t.describe());
+  check_shape(op, arg, t, {n});
+}
+
+namespace {
+// Events of one timing run, destroyed however the run ends.
+struct EventSet {
+  std::vector<cudaEvent_t> ev;
+  ~EventSet() {
+    for (cudaEvent_t e : ev) cudaEventDestroy(e);
+  }
+};
+}  // namespace
+
+bool CudaBackend::time_device(const std::function<void()>& run, int iterations, bool flush_l2,
+                              std::vector<double>& seconds) {
+  ensure_usable();
+  if (iterations < 1) return true;
+  EventSet events;
+  events.ev.reserve(2 * (size_t)iterations);
+  for (int i = 0; i < 2 * iterations; ++i) {
+    cudaEvent_t e;
+    CUDA_CHECK(cudaEventCreate(&e));
+    events.ev.push_back(e);
+  }
+  Tensor flush;
+  if (flush_l2) flush = alloc_->allocate(DType::U8, {2 * (int64_t)std::max(l2_bytes_, 1 << 20)});
+  // Let the host queue every call before the GPU starts on them (~50 us of host work per call).
+  cuda::launch_spin(std::min<int64_t>(1000000LL + 50000LL * iterations, 200000000LL), stream_);
+  check_launch("timing");
+  for (int i = 0; i < iterations; ++i) {
+    if (flush_l2) CUDA_CHECK(cudaMemsetAsync(flush.raw(), i & 0xff, flush.nbytes(), stream_));
+    CUDA_CHECK(cudaEventRecord(events.ev[2 * i], stream_));
+    run();
+    CUDA_CHECK(cudaEventRecord(events.ev[2 * i + 1], stream_));
+  }
+  synchronize();
+  for (int i = 0; i < iterations; ++i) {
+    float ms = 0.0f;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, events.ev[2 * i], events.ev[2 * i + 1]));
+    seconds.push_back(ms * 1e-3);
+  }
+  return true;
 }
 
 Tensor CudaBackend::empty(DType dtype, const Shape& shape) {

@@ -29,6 +29,8 @@ class CudaBackend : public Backend {
   Tensor prepare_weight(const Tensor& host_f32, WeightUse use) override;
   void synchronize() override;
   MemoryStats memory_stats() const override;
+  bool time_device(const std::function<void()>& run, int iterations, bool flush_l2,
+                   std::vector<double>& seconds) override;
 
   void fill(Tensor& y, float value) override;
   void axpy(float a, const Tensor& x, Tensor& y) override;
@@ -59,6 +61,14 @@ class CudaBackend : public Backend {
   void ensure_usable() const;
   // Checks the last launch; marks the backend broken on a sticky error.
   void check_launch(const char* op);
+  int num_sms() const { return num_sms_; }
+  // Scratch F32 memory from the activation arena. It is returned to the arena when the Tensor
+  // goes, while kernels may still use it: safe because every op runs on this one stream.
+  Tensor scratch_f32(int64_t floats);
+  // Throws unless t is a CUDA tensor of this backend's compute dtype.
+  void check_activation(const char* op, const char* arg, const Tensor& t) const;
+  // Throws unless t is a CUDA F32 vector of `n` values (biases, norm parameters).
+  void check_param(const char* op, const char* arg, const Tensor& t, int64_t n) const;
 
  private:
   void make_current() const;
@@ -67,6 +77,8 @@ class CudaBackend : public Backend {
   cudaStream_t stream_ = nullptr;
   std::shared_ptr<DeviceAllocator> alloc_;
   uint64_t weight_bytes_ = 0;
+  int num_sms_ = 0;
+  int l2_bytes_ = 0;
   bool broken_ = false;
   std::string broken_reason_;
 };

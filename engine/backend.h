@@ -10,6 +10,7 @@
 //  * shape mismatches throw Error(InvalidArgument) naming the op and the shapes.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -129,6 +130,14 @@ class Backend {
   virtual Tensor prepare_weight(const Tensor& host_f32, WeightUse use) = 0;
   virtual void synchronize() {}
   virtual MemoryStats memory_stats() const = 0;
+  // Benchmarks: runs `run` (which enqueues ops on this backend) `iterations` times with no host
+  // synchronisation in between and appends the device time of each call to `seconds`;
+  // `flush_l2` evicts the device cache before every call, outside the timed span. Returns false
+  // where there is no device timer (the caller then times on the host).
+  virtual bool time_device(const std::function<void()>& run, int iterations, bool flush_l2,
+                           std::vector<double>& seconds) {
+    return false;
+  }
 
   // --- ops -------------------------------------------------------------------------------
   // y = value

@@ -1,0 +1,176 @@
+// linear, linear_geglu and conv2d: argument checks, then one implicit-GEMM launch
+// (cuda/kernels/implicit_gemm.cu) with the op's epilogue, split-K when the grid is small.
+#include <climits>
+
+#include "../engine/op_checks.h"
+#include "cuda_backend.h"
+#include "kernels/implicit_gemm.h"
+#include "kernels/vec.cuh"
+
+namespace indetail {
+
+namespace {
+
+void check_int_range(const char* op, const char* what, int64_t v) {
+  check_arg(v >= 0 && v <= INT_MAX, op, ": ", what, " = ", v, " is too large for the CUDA kernels");
+}
+
+void check_weight(const char* op, const Tensor& w, int rank) {
+  check_rank(op, "w", w, rank);
+  check_arg(w.layout() == 0, op, ": w ", w.describe(), " has a layout this backend did not produce");
+}
+
+cuda::Epilogue make_epilogue(const Tensor& out, int64_t n_out, const Tensor* bias, const Tensor* frame_bias,
+                             int64_t rows_per_frame, const Tensor* residual, Activation act, float out_scale,
+                             bool geglu) {
+  cuda::Epilogue ep;
+  ep.out = out.raw();
+  ep.bias = bias ? bias->data<float>() : nullptr;
+  ep.frame_bias = frame_bias ? frame_bias->raw() : nullptr;
+  ep.rows_per_frame = (int)rows_per_frame;
+  ep.residual = residual ? residual->raw() : nullptr;
+  ep.act = (int)act;
+  ep.out_scale = out_scale;
+  ep.geglu = geglu ? 1 : 0;
+  ep.n_out = (int)n_out;
+  ep.vec = n_out % 8 == 0 && cuda::aligned16(ep.out) && (!ep.frame_bias || cuda::aligned16(ep.frame_bias)) &&
+           (!ep.residual || cuda::aligned16(ep.residual));
+  return ep;
+}
+
+}  // namespace
+
+// Fills the operand part of `a` (x, w, geometry, M/Nv/K, vector flags), plans split-K, runs.
+static void run_gemm(CudaBackend& be, const char* op, cuda::GemmArgs& a) {
+  a.M = a.N * a.Ho * a.Wo;
+  a.vec_a = a.C % 8 == 0 && cuda::aligned16(a.x);
+  a.vec_b = a.K % 8 == 0 && cuda::aligned16(a.w);
+  const cuda::SplitPlan plan = cuda::plan_split_k(a.M, a.Nv, a.K, be.num_sms());
+  a.splits = plan.splits;
+  a.k_tiles_per_split = plan.k_tiles_per_split;
+  a.ws_ld = plan.ws_ld;
+  Tensor ws;
+  if (a.splits > 1) {
+    ws = be.scratch_f32((int64_t)a.splits * a.M * a.ws_ld);
+    a.workspace = ws.data<float>();
+  }
+  cuda::launch_implicit_gemm(be.compute_dtype(), a, be.stream());
+  be.check_launch(op);
+}
+
+void CudaBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor* residual, Tensor& out,
+                         const LinearParams& p) {
+  const char* op = "linear";
+  ensure_usable();
+  check_activation(op, "x", x);
+  check_activation(op, "w", w);
+  check_activation(op, "out", out);
+  check_weight(op, w, 2);
+  const int64_t N = w.size(0), K = w.size(1);
+  check_arg(x.dim() >= 1 && x.size(-1) == K, "linear: x ", x.describe(), " must end in K = ", K, " of w ",
+            w.describe());
+  Shape os = x.shape();
+  os.back() = N;
+  check_shape(op, "out", out, os);
+  if (bias) check_param(op, "bias", *bias, N);
+  if (residual) {
+    check_activation(op, "residual", *residual);
+    check_shape(op, "residual", *residual, os);
+  }
+  const int64_t M = K ? x.numel() / K : 0;
+  check_int_range(op, "rows", M);
+  check_int_range(op, "K", K);
+  check_int_range(op, "N", N);
+  check_arg(K > 0, "linear: K must be positive, got w ", w.describe());
+  cuda::GemmArgs a;
+  a.x = x.raw();
+  a.w = w.raw();
+  a.N = 1; a.H = 1; a.W = (int)M; a.C = (int)K;  // a [1, 1, M, K] image under a 1×1 kernel
+  a.Ho = 1; a.Wo = (int)M;
+  a.K = (int)K;
+  a.Nv = (int)N;
+  a.ep = make_epilogue(out, N, bias, nullptr, 1, residual, p.act, 1.0f, false);
+  run_gemm(*this, op, a);
+}
+
+void CudaBackend::linear_geglu(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) {
+  const char* op = "linear_geglu";
+  ensure_usable();
+  check_activation(op, "x", x);
+  check_activation(op, "w", w);
+  check_activation(op, "out", out);
+  check_weight(op, w, 2);
+  const int64_t N2 = w.size(0), K = w.size(1);
+  check_arg(N2 % 2 == 0, "linear_geglu: w ", w.describe(), " must have an even number of rows [2F, K]");
+  const int64_t F = N2 / 2;
+  check_arg(x.dim() >= 1 && x.size(-1) == K, "linear_geglu: x ", x.describe(), " must end in K = ", K, " of w ",
+            w.describe());
+  Shape os = x.shape();
+  os.back() = F;
+  check_shape(op, "out", out, os);
+  if (bias) check_param(op, "bias", *bias, N2);
+  const int64_t M = K ? x.numel() / K : 0;
+  check_int_range(op, "rows", M);
+  check_int_range(op, "K", K);
+  check_int_range(op, "2F", N2);
+  check_arg(K > 0, "linear_geglu: K must be positive, got w ", w.describe());
+  cuda::GemmArgs a;
+  a.x = x.raw();
+  a.w = w.raw();
+  a.N = 1; a.H = 1; a.W = (int)M; a.C = (int)K;
+  a.Ho = 1; a.Wo = (int)M;
+  a.K = (int)K;
+  a.Nv = (int)N2;
+  a.geglu = 1;
+  a.ep = make_epilogue(out, F, bias, nullptr, 1, nullptr, Activation::None, 1.0f, true);
+  run_gemm(*this, op, a);
+}
+
+void CudaBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor* frame_bias,
+                         const Tensor* residual, Tensor& out, const Conv2dParams& p) {
+  const char* op = "conv2d";
+  ensure_usable();
+  check_activation(op, "x", x);
+  check_activation(op, "w", w);
+  check_activation(op, "out", out);
+  check_rank(op, "x", x, 4);
+  check_weight(op, w, 4);
+  const int64_t N = x.size(0), H = x.size(1), W = x.size(2), C = x.size(3);
+  const int64_t Cout = w.size(0), KH = w.size(1), KW = w.size(2);
+  check_arg(w.size(3) == C, "conv2d: w ", w.describe(), " must be [Cout, KH, KW, Cin] with Cin = ", C, " of x ",
+            x.describe());
+  check_arg(p.stride >= 1, "conv2d: stride must be at least 1, got ", p.stride);
+  check_arg(p.pad >= 0, "conv2d: pad must not be negative, got ", p.pad);
+  check_arg(H + 2 * p.pad >= KH && W + 2 * p.pad >= KW, "conv2d: the ", KH, "x", KW, " kernel does not fit x ",
+            x.describe(), " with pad ", p.pad);
+  const int64_t Ho = (H + 2 * p.pad - KH) / p.stride + 1;
+  const int64_t Wo = (W + 2 * p.pad - KW) / p.stride + 1;
+  const Shape os = {N, Ho, Wo, Cout};
+  check_shape(op, "out", out, os);
+  if (bias) check_param(op, "bias", *bias, Cout);
+  if (frame_bias) {
+    check_activation(op, "frame_bias", *frame_bias);
+    check_shape(op, "frame_bias", *frame_bias, {N, Cout});
+  }
+  if (residual) {
+    check_activation(op, "residual", *residual);
+    check_shape(op, "residual", *residual, os);
+  }
+  check_int_range(op, "N*Ho*Wo", N * Ho * Wo);
+  check_int_range(op, "KH*KW*Cin", KH * KW * C);
+  check_int_range(op, "Cout", Cout);
+  check_int_range(op, "N*H*W", N * H * W);
+  check_arg(KH * KW * C > 0, "conv2d: empty kernel ", w.describe());
+  cuda::GemmArgs a;
+  a.x = x.raw();
+  a.w = w.raw();
+  a.N = (int)N; a.H = (int)H; a.W = (int)W; a.C = (int)C;
+  a.KH = (int)KH; a.KW = (int)KW; a.stride = p.stride; a.pad = p.pad;
+  a.Ho = (int)Ho; a.Wo = (int)Wo;
+  a.K = (int)(KH * KW * C);
+  a.Nv = (int)Cout;
+  a.ep = make_epilogue(out, Cout, bias, frame_bias, Ho * Wo, residual, Activation::None, p.out_scale, false);
+  run_gemm(*this, op, a);
+}
+
+}  // namespace indetail
