@@ -91,7 +91,7 @@ export class Engine implements Disposable {
     nativeSync(() => this.native.opSync(name, a));
   }
   /** Times an op natively (median over `iterations` after `warmup` runs). */
-  timeOp(name: string, args: OpArgs, options?: { warmup?: number; iterations?: number }): Promise<OpTiming> {
+  timeOp(name: string, args: OpArgs, options?: { warmup?: number; iterations?: number; flushL2?: boolean }): Promise<OpTiming> {
     const a = toNativeArgs(args);
     return nativeAsync(() => this.native.timeOp(name, a, options));
   }

@@ -31,6 +31,8 @@ export interface NativeTiming {
   seconds: number;
   min: number;
   samples: number[];
+  /** 'device': CUDA events around back-to-back launches; 'host': wall clock with a sync per call. */
+  timer: 'device' | 'host';
 }
 
 export interface NativeEngine {
@@ -46,7 +48,7 @@ export interface NativeEngine {
   synchronize(): Promise<void>;
   op(name: string, args: Record<string, unknown>): Promise<void>;
   opSync(name: string, args: Record<string, unknown>): void;
-  timeOp(name: string, args: Record<string, unknown>, options?: { warmup?: number; iterations?: number }): Promise<NativeTiming>;
+  timeOp(name: string, args: Record<string, unknown>, options?: { warmup?: number; iterations?: number; flushL2?: boolean }): Promise<NativeTiming>;
   dispose(): void;
 }
 
