@@ -13,46 +13,46 @@ namespace cpu {
 namespace {
 
 constexpr uint32_t kPackedTag = 0x47500000u;  // "GP" + nr in the low bits
-constexpr int64_t kKC = 256;                  // K block: one B micro-panel (256 × NR floats) stays in L1
+constexpr int64_t kKC = 512;                  // K block: one B micro-panel (256 × NR floats) stays in L1
 constexpr int64_t kMC = 192;                  // M block: the packed A block (192 × 256 floats) stays in L2
+static_assert(kKC <= kPackLd, "packed rows hold a K block");
 
-// Packs rows [m0, m0 + tiles·MR) × columns [k0, k0 + kc) of A into [tile][kc][mr]; rows past M are 0.
-void pack_a(const GemmA& a, int64_t m0, int64_t tiles, int64_t k0, int64_t kc, int mr, float* dst) {
-  for (int64_t t = 0; t < tiles; ++t) {
-    float* tile = dst + t * mr * kc;
-    for (int r = 0; r < mr; ++r) {
-      int64_t m = m0 + t * mr + r;
-      float* d = tile + r;
-      if (m >= a.m) {
-        for (int64_t k = 0; k < kc; ++k) d[k * mr] = 0.0f;
-        continue;
-      }
-      if (a.kh == 0) {
-        const float* s = a.x + m * a.lda + k0;
-        for (int64_t k = 0; k < kc; ++k) d[k * mr] = s[k];
-        continue;
-      }
-      // Implicit im2col: k runs over (ky, kx) taps of Cin contiguous channels each.
-      int64_t pix = a.ho * a.wo;
-      int64_t frame = m / pix, rem = m % pix;
-      int64_t iy0 = (rem / a.wo) * a.stride - a.pad, ix0 = (rem % a.wo) * a.stride - a.pad;
+// Copies rows [m0, m0 + rows) × columns [k0, k0 + kc) of A into dst (row stride kPackLd) and
+// zero rows up to `padded_rows` (the last tile's rows past M).
+void pack_a(const GemmA& a, int64_t m0, int64_t rows, int64_t padded_rows, int64_t k0, int64_t kc, float* dst) {
+  const size_t row_bytes = (size_t)kc * sizeof(float);
+  if (a.kh == 0) {
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(dst + r * kPackLd, a.x + (m0 + r) * a.lda + k0, row_bytes);
+  } else {
+    // Implicit im2col: k runs over (ky, kx) taps of Cin contiguous channels each.
+    const int64_t pix = a.ho * a.wo;
+    int64_t frame = m0 / pix, oy = (m0 % pix) / a.wo, ox = m0 % a.wo;
+    for (int64_t r = 0; r < rows; ++r) {
+      float* d = dst + r * kPackLd;
       const float* img = a.x + frame * a.h * a.w * a.c;
-      int64_t k = k0, end = k0 + kc;
+      const int64_t iy0 = oy * a.stride - a.pad, ix0 = ox * a.stride - a.pad;
+      int64_t k = k0;
+      const int64_t end = k0 + kc;
       while (k < end) {
-        int64_t tap = k / a.c, ci = k % a.c;
-        int64_t len = std::min(a.c - ci, end - k);
-        int64_t iy = iy0 + tap / a.kw, ix = ix0 + tap % a.kw;
-        float* dk = d + (k - k0) * mr;
-        if (iy >= 0 && iy < a.h && ix >= 0 && ix < a.w) {
-          const float* s = img + (iy * a.w + ix) * a.c + ci;
-          for (int64_t j = 0; j < len; ++j) dk[j * mr] = s[j];
-        } else {
-          for (int64_t j = 0; j < len; ++j) dk[j * mr] = 0.0f;
-        }
+        const int64_t tap = k / a.c, ci = k - tap * a.c;
+        const int64_t len = std::min(a.c - ci, end - k);
+        const int64_t iy = iy0 + tap / a.kw, ix = ix0 + tap % a.kw;
+        if (iy >= 0 && iy < a.h && ix >= 0 && ix < a.w)
+          std::memcpy(d + (k - k0), img + (iy * a.w + ix) * a.c + ci, (size_t)len * sizeof(float));
+        else
+          std::memset(d + (k - k0), 0, (size_t)len * sizeof(float));
         k += len;
+      }
+      if (++ox == a.wo) {
+        ox = 0;
+        if (++oy == a.ho) {
+          oy = 0;
+          ++frame;
+        }
       }
     }
   }
+  for (int64_t r = rows; r < padded_rows; ++r) std::memset(dst + r * kPackLd, 0, row_bytes);
 }
 
 }  // namespace
@@ -131,8 +131,9 @@ void gemm(Backend& backend, const GemmA& a, const float* b, uint32_t b_layout, i
   n_blocks = ceil_div(panels, pn);
   const int64_t tasks = m_blocks * n_blocks;
   const int workers = task_workers(tasks);
-  const int64_t kc_max = std::min(kKC, std::max<int64_t>(k, 1));
-  const int64_t a_floats = mc * kc_max;
+  // K blocks of equal size (at most kKC), so that the last one is not a sliver.
+  const int64_t kc_blk = k > 0 ? ceil_div(k, ceil_div(k, kKC)) : 1;
+  const int64_t a_floats = round_up(mc, mr) * kPackLd;
   Tensor a_scratch = backend.empty({workers * a_floats});
   const bool any_epilogue = ep.bias || ep.frame_bias || ep.residual || ep.act != Activation::None || ep.scale != 1.0f;
 
@@ -145,9 +146,9 @@ void gemm(Backend& backend, const GemmA& a, const float* b, uint32_t b_layout, i
     if (k == 0) {
       for (int64_t r = 0; r < rows; ++r) std::memset(c_blk + r * n, 0, (size_t)cols * sizeof(float));
     }
-    for (int64_t k0 = 0; k0 < k; k0 += kKC) {
-      const int64_t kc = std::min(kKC, k - k0);
-      pack_a(a, m0, tiles, k0, kc, mr, a_pack);
+    for (int64_t k0 = 0; k0 < k; k0 += kc_blk) {
+      const int64_t kc = std::min(kc_blk, k - k0);
+      pack_a(a, m0, rows, tiles * mr, k0, kc, a_pack);
       GemmBlock g;
       g.kc = kc;
       g.a = a_pack;

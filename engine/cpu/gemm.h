@@ -4,9 +4,10 @@
 // im2col matrix is ever materialised.
 //
 // Structure (BLIS-like): B is packed once into panels of NR columns ([panel][K][NR], zero-padded;
-// prepare_weight does this at load time), A is packed per (MC × KC) block into MR-row panels
-// ([tile][KC][MR]) in per-worker scratch, and an MR × NR register-tiled micro-kernel
-// (AVX-512: 12 × 32, AVX2: 6 × 16, portable: 4 × 8) accumulates into C. Tasks are MC-row blocks
+// prepare_weight does this at load time), A is copied per (MC × KC) block into per-worker scratch
+// as rows of a fixed stride (kPackLd: plain copies of contiguous runs, even for the im2col of a
+// convolution), and an MR × NR register-tiled micro-kernel (AVX-512: 12 × 32, AVX2: 6 × 16,
+// portable: 4 × 8) broadcasts A from its MR rows and accumulates into C. Tasks are MC-row blocks
 // (split along N too when M is small). The epilogue runs on each block while it is in cache.
 #pragma once
 #include <cstdint>
@@ -16,6 +17,10 @@
 namespace indetail {
 namespace cpu {
 
+// Row stride of the packed A block: at least the K block (256), padded so that the rows of a tile
+// do not all fall into the same L1 sets.
+constexpr int64_t kPackLd = 528;
+
 // --- per-ISA kernels (gemm_kernels.inc, compiled by gemm_avx512.cc / gemm_avx2.cc / gemm_generic.cc)
 
 // One block: for every NR panel p < panels and MR tile t < tiles,
@@ -23,7 +28,7 @@ namespace cpu {
 // storing only rows < rows and columns < cols.
 struct GemmBlock {
   int64_t kc = 0;
-  const float* a = nullptr;  // [tiles][kc][MR]
+  const float* a = nullptr;  // row r of the block at a + r·kPackLd (tile t = rows t·MR ..)
   int64_t rows = 0;
   int64_t tiles = 0;
   const float* b = nullptr;      // panel p at b + p·b_panel_stride, [kc][NR]
