@@ -143,8 +143,24 @@ void gemm(Backend& backend, const GemmA& a, const float* b, uint32_t b_layout, i
     const int64_t p0 = nb * pn, np = std::min(pn, panels - p0), n0 = p0 * nr, cols = std::min(np * nr, n - n0);
     float* a_pack = a_scratch.data<float>() + worker * a_floats;
     float* c_blk = c + m0 * n + n0;
-    if (k == 0) {
+    if (k == 0) {  // no products: C is the epilogue of zeros
       for (int64_t r = 0; r < rows; ++r) std::memset(c_blk + r * n, 0, (size_t)cols * sizeof(float));
+      if (any_epilogue) {
+        GemmBlock g;
+        g.rows = rows;
+        g.tiles = tiles;
+        g.cols = cols;
+        g.panels = np;
+        g.c = c_blk;
+        g.ldc = n;
+        g.accumulate = true;
+        g.ep = &ep;
+        g.row0 = m0;
+        g.col0 = n0;
+        g.a = a_pack;
+        g.b = bp;
+        kt.block(g);
+      }
     }
     for (int64_t k0 = 0; k0 < k; k0 += kc_blk) {
       const int64_t kc = std::min(kc_blk, k - k0);
@@ -161,18 +177,10 @@ void gemm(Backend& backend, const GemmA& a, const float* b, uint32_t b_layout, i
       g.c = c_blk;
       g.ldc = n;
       g.accumulate = k0 > 0;
+      g.ep = any_epilogue && k0 + kc >= k ? &ep : nullptr;
+      g.row0 = m0;
+      g.col0 = n0;
       kt.block(g);
-    }
-    if (!any_epilogue) return;
-    GemmRowEpilogue e;
-    e.bias = ep.bias ? ep.bias + n0 : nullptr;
-    e.act = ep.act;
-    e.scale = ep.scale;
-    for (int64_t r = 0; r < rows; ++r) {
-      int64_t row = m0 + r;
-      e.row_bias = ep.frame_bias ? ep.frame_bias + (row / ep.rows_per_frame) * n + n0 : nullptr;
-      e.residual = ep.residual ? ep.residual + row * n + n0 : nullptr;
-      kt.epilogue_row(c_blk + r * n, cols, e);
     }
   });
 }

@@ -8,7 +8,8 @@
 // as rows of a fixed stride (kPackLd: plain copies of contiguous runs, even for the im2col of a
 // convolution), and an MR × NR register-tiled micro-kernel (AVX-512: 12 × 32, AVX2: 6 × 16,
 // portable: 4 × 8) broadcasts A from its MR rows and accumulates into C. Tasks are MC-row blocks
-// (split along N too when M is small). The epilogue runs on each block while it is in cache.
+// (split along N too when M is small). The epilogue is applied in registers when the last K
+// block is stored, so C is written once.
 #pragma once
 #include <cstdint>
 
@@ -20,6 +21,16 @@ namespace cpu {
 // Row stride of the packed A block: at least the K block (256), padded so that the rows of a tile
 // do not all fall into the same L1 sets.
 constexpr int64_t kPackLd = 528;
+
+// c = (act(c + bias + frame_bias) + residual) * scale, fused into the store of the last K block.
+struct GemmEpilogue {
+  const float* bias = nullptr;        // [N]
+  const float* frame_bias = nullptr;  // [frames, N]: row m uses frame m / rows_per_frame
+  int64_t rows_per_frame = 1;
+  const float* residual = nullptr;    // [M, N]; must not alias c
+  Activation act = Activation::None;  // before the residual
+  float scale = 1.0f;                 // after everything
+};
 
 // --- per-ISA kernels (gemm_kernels.inc, compiled by gemm_avx512.cc / gemm_avx2.cc / gemm_generic.cc)
 
@@ -36,24 +47,16 @@ struct GemmBlock {
   int64_t cols = 0;
   int64_t panels = 0;
   float* c = nullptr;
-  int64_t ldc = 0;
+  int64_t ldc = 0;  // also the row stride of residual and frame_bias
   bool accumulate = false;  // add to C (later K blocks) instead of overwriting it
-};
-
-// c[j] = (act(c[j] + bias[j] + row_bias[j]) + residual[j]) * scale for j < n (null = absent)
-struct GemmRowEpilogue {
-  const float* bias = nullptr;
-  const float* row_bias = nullptr;
-  const float* residual = nullptr;
-  Activation act = Activation::None;
-  float scale = 1.0f;
+  const GemmEpilogue* ep = nullptr;  // the last K block: apply it while storing
+  int64_t row0 = 0, col0 = 0;        // where the block is in C (rows / columns of the epilogue terms)
 };
 
 struct GemmKernels {
   const char* isa;
   int mr, nr;
   void (*block)(const GemmBlock& g);
-  void (*epilogue_row)(float* c, int64_t n, const GemmRowEpilogue& e);
 };
 
 namespace isa_avx512 { const GemmKernels& gemm_kernel_table(); }
@@ -85,15 +88,6 @@ struct GemmA {
   int64_t lda = 0;
   int64_t h = 0, w = 0, c = 0, ho = 0, wo = 0;
   int kh = 0, kw = 0, stride = 1, pad = 0;
-};
-
-struct GemmEpilogue {
-  const float* bias = nullptr;        // [N]
-  const float* frame_bias = nullptr;  // [frames, N]: row m uses frame m / rows_per_frame
-  int64_t rows_per_frame = 1;
-  const float* residual = nullptr;    // [M, N]; must not alias c
-  Activation act = Activation::None;  // before the residual
-  float scale = 1.0f;                 // after everything
 };
 
 // c [M, N] (row stride N) = epilogue(A · Bᵀ). b is [N, K] in `b_layout` (0 or a packed tag);
