@@ -30,6 +30,10 @@ struct GemmEpilogue {
   const float* residual = nullptr;    // [M, N]; must not alias c
   Activation act = Activation::None;  // before the residual
   float scale = 1.0f;                 // after everything
+  // GEGLU instead (gemm_geglu): B panels hold W columns of a and the same W columns of g, and
+  // the last K block stores a · gelu(g) (bias: [2F], a's then g's) to geglu_out [M, F].
+  float* geglu_out = nullptr;
+  int64_t geglu_f = 0;
 };
 
 // --- per-ISA kernels (gemm_kernels.inc, compiled by gemm_avx512.cc / gemm_avx2.cc / gemm_generic.cc)
@@ -94,6 +98,11 @@ struct GemmA {
 // scratch comes from `backend`'s allocator. c must not alias A's data or the residual.
 void gemm(Backend& backend, const GemmA& a, const float* b, uint32_t b_layout, int64_t n, float* c,
           const GemmEpilogue& ep);
+
+// out [M, F] = a · gelu(g) with [a | g] = A · Bᵀ + bias, B = w [2F, K] in `w_layout`: the GEGLU
+// projection without writing the 2F-wide product (bias [2F] or null; out must not alias A).
+void gemm_geglu(Backend& backend, const GemmA& a, const float* w, uint32_t w_layout, int64_t f, const float* bias,
+                float* out);
 
 }  // namespace cpu
 }  // namespace indetail
