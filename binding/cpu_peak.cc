@@ -26,6 +26,7 @@ Napi::Value CpuPeak(const Napi::CallbackInfo& info) {
       o.Set("gflopsOneThread", r.gflops_1);
       o.Set("gflopsPerCpuSecond", r.gflops_per_cpu_second);
       o.Set("gflopsAllThreads", r.gflops_all);
+      o.Set("gflopsPerCpuSecondAllThreads", r.gflops_per_cpu_second_all);
       return o;
     };
   });

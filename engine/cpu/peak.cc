@@ -84,23 +84,30 @@ PeakFma measure_peak_fma(double seconds) {
   r.fma_per_cycle = flops_cpu / (2.0 * r.lanes) / hz_cpu;
 
   r.threads = num_threads();
-  double best_all = 0;
+  double best_all = 0, best_all_cpu = 0;
+  auto add = [](std::atomic<double>& a, double v) {
+    double cur = a.load();
+    while (!a.compare_exchange_weak(cur, cur + v)) {
+    }
+  };
   for (int rep = 0; rep < reps; ++rep) {
-    // Each thread runs the loop for about `seconds`; the total is flops / wall time.
+    // Each thread runs the loop for about `seconds`; the total is flops / wall time, and per
+    // thread flops / its CPU time (lower than one thread alone when threads share FMA units).
     int64_t iters = (int64_t)(best_1 / flops_per_iter * seconds);
     auto t0 = Clock::now();
-    std::atomic<double> flops{0};
+    std::atomic<double> flops{0}, cpu{0};
     parallel_for(r.threads, 1, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
-        double f = loop(iters);
-        double cur = flops.load();
-        while (!flops.compare_exchange_weak(cur, cur + f)) {
-        }
+        double c0 = thread_cpu_seconds();
+        add(flops, loop(iters));
+        add(cpu, thread_cpu_seconds() - c0);
       }
     });
     best_all = std::max(best_all, flops.load() / seconds_since(t0));
+    best_all_cpu = std::max(best_all_cpu, flops.load() / std::max(cpu.load(), 1e-9));
   }
   r.gflops_all = best_all / 1e9;
+  r.gflops_per_cpu_second_all = best_all_cpu / 1e9;
   return r;
 }
 

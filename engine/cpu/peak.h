@@ -17,6 +17,7 @@ struct PeakFma {
   double gflops_1 = 0;       // one thread, per second of wall time
   double gflops_per_cpu_second = 0;  // one thread, per second of its CPU time (immune to time slicing)
   double gflops_all = 0;     // every thread at once, per second of wall time
+  double gflops_per_cpu_second_all = 0;  // every thread at once, per second of CPU time of each
 };
 
 // Best of 15 runs of `seconds_per_measurement` each, for each quantity.
