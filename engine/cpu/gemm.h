@@ -18,7 +18,7 @@
 namespace indetail {
 namespace cpu {
 
-// Row stride of the packed A block: at least the K block (256), padded so that the rows of a tile
+// Row stride of the packed A block: at least the K block (512), padded so that the rows of a tile
 // do not all fall into the same L1 sets.
 constexpr int64_t kPackLd = 528;
 
