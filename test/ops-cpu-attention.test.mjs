@@ -1,7 +1,8 @@
 // The CPU attention op against a naive JavaScript reference: every image-prompt mode with mixed
 // ref arrays (-1, itself, other frames), causal masks, fused-QKV column windows, a K/V cache with
 // its own length, cross-attention (Lk = 77), the SD head dimensions, and sizes that are not
-// multiples of the kernel's tiles (query blocks of 256, key tiles of 120).
+// multiples of the kernel's tiles (sub-blocks of 32 / 16 / 8 queries per ISA, tasks of 4 to 32
+// sub-blocks depending on the head dimension: 256 queries for d = 160 on AVX-512; key tiles of 120).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Engine } from '../dist/index.js';
@@ -57,6 +58,7 @@ test('plain attention matches the reference on odd sizes', () => {
 
 test('several query blocks and key tiles (online softmax across tiles)', () => {
   check('300 queries x 250 keys', { b: 1, lq: 300, lk: 250, heads: 1, d: 8 });
+  check('600 queries x 50 keys, d 80 (two or more query tasks on every ISA)', { b: 1, lq: 600, lk: 50, heads: 1, d: 80 });
   check('130 queries x 121 keys, 2 heads', { b: 2, lq: 130, lk: 121, heads: 2, d: 7 });
 });
 
@@ -73,7 +75,8 @@ test('cross-attention with 77 keys', () => {
 
 test('causal attention (CLIP) within and across query blocks', () => {
   check('77 tokens, 3 heads', { b: 2, lq: 77, lk: 77, heads: 3, d: 4, causal: true });
-  check('300 tokens', { b: 1, lq: 300, lk: 300, heads: 1, d: 8, causal: true });
+  check('600 tokens', { b: 1, lq: 600, lk: 600, heads: 1, d: 4, causal: true });
+  check('280 tokens, d 160 (causal across query tasks)', { b: 1, lq: 280, lk: 280, heads: 1, d: 160, causal: true });
 });
 
 test('every image-prompt mode with a mixed ref array', () => {

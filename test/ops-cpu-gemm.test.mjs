@@ -37,6 +37,7 @@ test('linear matches x·wᵀ on odd shapes, K blocks and row blocks', () => {
   linearCase('200 x 17 -> 40 (two row blocks)', { lead: [200], k: 17, n: 40, residual: true });
   linearCase('201 x 520 -> 7 (3 K blocks, 2 row blocks)', { lead: [201], k: 520, n: 7, bias: true, residual: true });
   linearCase('2 x 320 -> 1280 (time embedding: split along N)', { lead: [2], k: 320, n: 1280, bias: true, act: 'silu' });
+  linearCase('K = 0: the epilogue of zeros', { lead: [3], k: 0, n: 5, bias: true, act: 'silu', residual: true });
 });
 
 test('linear fuses bias, every activation and the residual', () => {
@@ -65,25 +66,29 @@ test('linear with the residual aliasing the output (in-place residual add)', () 
   assertClose(h.readSync(), linearRef(x, w, { m, k, n, act: 'silu', residual: r }), { atol: 1e-5, rtol: 1e-5 }, 'in place');
 });
 
-test('linear_geglu and geglu: a · gelu(g) of the two halves', () => {
-  const m = 23;
-  const k = 19;
-  const f = 21;
+function gegluCase(label, { m, k, f, bias = true, prepared = true }) {
   const x = randArray(m * k, seed++);
-  const w = randArray(2 * f * k, seed++);
-  const b = randArray(2 * f, seed++);
+  const w = randArray(2 * f * k, seed++, -0.3, 0.3);
+  const b = bias ? randArray(2 * f, seed++) : undefined;
   const out = engine.empty([m, f]);
+  const wt = engine.tensor(w, [2 * f, k]);
   engine.opSync('linear_geglu', {
     x: engine.tensor(x, [m, k]),
-    w: engine.prepareWeight(engine.tensor(w, [2 * f, k]), 'linear'),
-    bias: engine.tensor(b, [2 * f]),
+    w: prepared ? engine.prepareWeight(wt, 'linear') : wt,
+    bias: b && engine.tensor(b, [2 * f]),
     out,
   });
   const proj = linearRef(x, w, { m, k, n: 2 * f, bias: b });
   const want = new Float64Array(m * f);
   for (let i = 0; i < m; i++)
     for (let j = 0; j < f; j++) want[i * f + j] = proj[i * 2 * f + j] * activate(proj[i * 2 * f + f + j], 'gelu');
-  assertClose(out.readSync(), want, { atol: 2e-5, rtol: 1e-5 }, 'linear_geglu');
+  assertClose(out.readSync(), want, { atol: 2e-5 * Math.sqrt(k), rtol: 1e-5 }, label);
+}
+
+test('linear_geglu and geglu: a · gelu(g) of the two halves', () => {
+  gegluCase('one K block, F not a multiple of the vector', { m: 23, k: 19, f: 21 });
+  gegluCase('three K blocks (partial sums), 10 panels split in two', { m: 50, k: 600, f: 150 });
+  gegluCase('plain weight, no bias', { m: 13, k: 40, f: 32, bias: false, prepared: false });
 
   const xs = randArray(3 * 5 * 2 * 17, seed++, -6, 6);
   const g = engine.empty([3, 5, 17]);

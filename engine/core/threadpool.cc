@@ -72,7 +72,9 @@ class Pool {
 
   void start_workers() {
     stop_ = false;
-    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { loop(); });
+    // New workers (after set_num_threads) must not take the last finished job for a new one.
+    const uint64_t current = generation_;
+    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, current] { loop(current); });
   }
 
   void stop_workers() {
@@ -100,8 +102,7 @@ class Pool {
     tl_in_parallel = false;
   }
 
-  void loop() {
-    uint64_t seen = 0;
+  void loop(uint64_t seen) {
     while (true) {
       {
         std::unique_lock<std::mutex> lk(m_);

@@ -112,7 +112,7 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, co
             "attention: k_ref ", kr.describe(), " has no keys");
 
   const AttentionKernels& kern = attention_kernels();
-  const int64_t qb = kern.max_queries;
+  const int64_t qb = kern.max_queries(d);
   const int64_t q_blocks = ceil_div(lq, qb);
   const int64_t tasks = frames * heads * q_blocks;
   const int workers = task_workers(tasks);

@@ -36,7 +36,7 @@ struct AttnTask {
 };
 
 struct AttentionKernels {
-  int64_t max_queries;                    // queries per task (a multiple of the query tile)
+  int64_t (*max_queries)(int64_t d);     // queries per task for head dimension d
   int64_t (*scratch_floats)(int64_t d);  // per worker
   void (*run)(const AttnTask& t);
 };

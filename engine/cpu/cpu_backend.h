@@ -29,6 +29,7 @@ class CpuBackend : public Backend {
 
   void linear(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor* residual, Tensor& out,
               const LinearParams& p) override;
+  void linear_geglu(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) override;
   void geglu(const Tensor& x, Tensor& out) override;
   void conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor* frame_bias, const Tensor* residual,
               Tensor& out, const Conv2dParams& p) override;

@@ -4,10 +4,12 @@
 // im2col matrix is ever materialised.
 //
 // Structure (BLIS-like): B is packed once into panels of NR columns ([panel][K][NR], zero-padded;
-// prepare_weight does this at load time), A is packed per (MC × KC) block into MR-row panels
-// ([tile][KC][MR]) in per-worker scratch, and an MR × NR register-tiled micro-kernel
-// (AVX-512: 12 × 32, AVX2: 6 × 16, portable: 4 × 8) accumulates into C. Tasks are MC-row blocks
-// (split along N too when M is small). The epilogue runs on each block while it is in cache.
+// prepare_weight does this at load time), A is copied per (MC × KC) block into per-worker scratch
+// as rows of a fixed stride (kPackLd: plain copies of contiguous runs, even for the im2col of a
+// convolution), and an MR × NR register-tiled micro-kernel (AVX-512: 12 × 32, AVX2: 6 × 16,
+// portable: 4 × 8) broadcasts A from its MR rows and accumulates into C. Tasks are MC-row blocks
+// (split along N too when M is small). The epilogue is applied in registers when the last K
+// block is stored, so C is written once.
 #pragma once
 #include <cstdint>
 
@@ -16,6 +18,24 @@
 namespace indetail {
 namespace cpu {
 
+// Row stride of the packed A block: at least the K block (512), padded so that the rows of a tile
+// do not all fall into the same L1 sets.
+constexpr int64_t kPackLd = 528;
+
+// c = (act(c + bias + frame_bias) + residual) * scale, fused into the store of the last K block.
+struct GemmEpilogue {
+  const float* bias = nullptr;        // [N]
+  const float* frame_bias = nullptr;  // [frames, N]: row m uses frame m / rows_per_frame
+  int64_t rows_per_frame = 1;
+  const float* residual = nullptr;    // [M, N]; must not alias c
+  Activation act = Activation::None;  // before the residual
+  float scale = 1.0f;                 // after everything
+  // GEGLU instead (gemm_geglu): B panels hold W columns of a and the same W columns of g, and
+  // the last K block stores a · gelu(g) (bias: [2F], a's then g's) to geglu_out [M, F].
+  float* geglu_out = nullptr;
+  int64_t geglu_f = 0;
+};
+
 // --- per-ISA kernels (gemm_kernels.inc, compiled by gemm_avx512.cc / gemm_avx2.cc / gemm_generic.cc)
 
 // One block: for every NR panel p < panels and MR tile t < tiles,
@@ -23,7 +43,7 @@ namespace cpu {
 // storing only rows < rows and columns < cols.
 struct GemmBlock {
   int64_t kc = 0;
-  const float* a = nullptr;  // [tiles][kc][MR]
+  const float* a = nullptr;  // row r of the block at a + r·kPackLd (tile t = rows t·MR ..)
   int64_t rows = 0;
   int64_t tiles = 0;
   const float* b = nullptr;      // panel p at b + p·b_panel_stride, [kc][NR]
@@ -31,24 +51,16 @@ struct GemmBlock {
   int64_t cols = 0;
   int64_t panels = 0;
   float* c = nullptr;
-  int64_t ldc = 0;
+  int64_t ldc = 0;  // also the row stride of residual and frame_bias
   bool accumulate = false;  // add to C (later K blocks) instead of overwriting it
-};
-
-// c[j] = (act(c[j] + bias[j] + row_bias[j]) + residual[j]) * scale for j < n (null = absent)
-struct GemmRowEpilogue {
-  const float* bias = nullptr;
-  const float* row_bias = nullptr;
-  const float* residual = nullptr;
-  Activation act = Activation::None;
-  float scale = 1.0f;
+  const GemmEpilogue* ep = nullptr;  // the last K block: apply it while storing
+  int64_t row0 = 0, col0 = 0;        // where the block is in C (rows / columns of the epilogue terms)
 };
 
 struct GemmKernels {
   const char* isa;
   int mr, nr;
   void (*block)(const GemmBlock& g);
-  void (*epilogue_row)(float* c, int64_t n, const GemmRowEpilogue& e);
 };
 
 namespace isa_avx512 { const GemmKernels& gemm_kernel_table(); }
@@ -82,19 +94,15 @@ struct GemmA {
   int kh = 0, kw = 0, stride = 1, pad = 0;
 };
 
-struct GemmEpilogue {
-  const float* bias = nullptr;        // [N]
-  const float* frame_bias = nullptr;  // [frames, N]: row m uses frame m / rows_per_frame
-  int64_t rows_per_frame = 1;
-  const float* residual = nullptr;    // [M, N]; must not alias c
-  Activation act = Activation::None;  // before the residual
-  float scale = 1.0f;                 // after everything
-};
-
 // c [M, N] (row stride N) = epilogue(A · Bᵀ). b is [N, K] in `b_layout` (0 or a packed tag);
 // scratch comes from `backend`'s allocator. c must not alias A's data or the residual.
 void gemm(Backend& backend, const GemmA& a, const float* b, uint32_t b_layout, int64_t n, float* c,
           const GemmEpilogue& ep);
+
+// out [M, F] = a · gelu(g) with [a | g] = A · Bᵀ + bias, B = w [2F, K] in `w_layout`: the GEGLU
+// projection without writing the 2F-wide product (bias [2F] or null; out must not alias A).
+void gemm_geglu(Backend& backend, const GemmA& a, const float* w, uint32_t w_layout, int64_t f, const float* bias,
+                float* out);
 
 }  // namespace cpu
 }  // namespace indetail

@@ -1,4 +1,4 @@
-// linear: out = act(x · wᵀ + bias) + residual, on the GEMM of gemm.h.
+// linear: out = act(x · wᵀ + bias) + residual, and linear_geglu, on the GEMM of gemm.h.
 #include "../core/tensor.h"
 #include "cpu_backend.h"
 #include "gemm.h"
@@ -50,6 +50,38 @@ void CpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, co
   ep.residual = residual ? res.data<float>() : nullptr;
   ep.act = p.act;
   cpu::gemm(*this, a, w.data<float>(), w.layout(), n, out.data<float>(), ep);
+}
+
+// The GEGLU projection with a · gelu(g) applied as the product is stored: the 2F-wide
+// intermediate never reaches memory.
+void CpuBackend::linear_geglu(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) {
+  using namespace cpu;
+  const char* op = "linear_geglu";
+  check_f32(op, "x", x);
+  check_f32(op, "w", w);
+  check_f32(op, "out", out);
+  check_arg(w.dim() == 2 && w.size(0) % 2 == 0, "linear_geglu: w must be [2F, K], got ", w.describe());
+  check_arg(x.dim() >= 1, "linear_geglu: x must be [..., K], got ", x.describe());
+  const int64_t f = w.size(0) / 2, k = w.size(1);
+  check_arg(x.size(-1) == k, "linear_geglu: x ", x.describe(), " does not match w ", w.describe(), " (K = ", k, ")");
+  Shape out_shape = x.shape();
+  out_shape.back() = f;
+  check_shape(op, "out", out, out_shape);
+  if (bias) {
+    check_f32(op, "bias", *bias);
+    check_shape(op, "bias", *bias, {2 * f});
+  }
+  Tensor xin = x;
+  if (overlaps(x, out)) {
+    xin = empty(x.shape());
+    copy(x, xin);
+  }
+  GemmA a;
+  a.x = xin.data<float>();
+  a.m = k ? x.numel() / k : (f ? out.numel() / f : 0);
+  a.k = k;
+  a.lda = k;
+  gemm_geglu(*this, a, w.data<float>(), w.layout(), f, bias ? bias->data<float>() : nullptr, out.data<float>());
 }
 
 }  // namespace indetail

@@ -39,6 +39,15 @@ namespace indetail {
 namespace cpu {
 namespace INDETAIL_ISA {
 
+// Taylor coefficients of 2^r = exp(r ln 2): (ln 2)^k / k!
+constexpr float EXP2_C1 = 6.9314718056e-01f;
+constexpr float EXP2_C2 = 2.4022650696e-01f;
+constexpr float EXP2_C3 = 5.5504108665e-02f;
+constexpr float EXP2_C4 = 9.6181291076e-03f;
+constexpr float EXP2_C5 = 1.3333558146e-03f;
+constexpr float EXP2_C6 = 1.5403530393e-04f;
+constexpr float EXP2_C7 = 1.5252733804e-05f;
+
 #if defined(__AVX512F__)
 
 constexpr int W = 16;
@@ -86,6 +95,23 @@ INDETAIL_KERNEL_INLINE V vexp(V x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
   p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return {_mm512_scalef_ps(p, n)};
+}
+
+// 2^x: n = round(x), 2^(x - n) by its Taylor polynomial of degree 7 on [-1/2, 1/2] (error 1e-9),
+// then scalef (0 below -150, +inf above 128).
+INDETAIL_KERNEL_INLINE V vexp2(V x) {
+  __m512 t = _mm512_min_ps(_mm512_max_ps(x.v, _mm512_set1_ps(-160.0f)), _mm512_set1_ps(160.0f));
+  __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_sub_ps(t, n);
+  __m512 p = _mm512_set1_ps(EXP2_C7);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP2_C6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP2_C5));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP2_C4));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP2_C3));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP2_C2));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP2_C1));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   return {_mm512_scalef_ps(p, n)};
 }
 
@@ -152,6 +178,25 @@ INDETAIL_KERNEL_INLINE V vexp(V x) {
   return {_mm256_andnot_ps(_mm256_cmp_ps(x.v, _mm256_set1_ps(-87.3f), _CMP_LT_OQ), y)};
 }
 
+// 2^x as above; 2^n from the exponent bits: 0 below -126, +inf above 128.
+INDETAIL_KERNEL_INLINE V vexp2(V x) {
+  __m256 t = _mm256_min_ps(_mm256_max_ps(x.v, _mm256_set1_ps(-126.0f)), _mm256_set1_ps(127.0f));
+  __m256 n = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_sub_ps(t, n);
+  __m256 p = _mm256_set1_ps(EXP2_C7);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP2_C6));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP2_C5));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP2_C4));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP2_C3));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP2_C2));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP2_C1));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+  y = _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x.v, _mm256_set1_ps(128.0f), _CMP_GE_OQ));
+  return {_mm256_andnot_ps(_mm256_cmp_ps(x.v, _mm256_set1_ps(-126.0f), _CMP_LT_OQ), y)};
+}
+
 #else  // portable: four lanes in plain C++ (the compiler vectorises with SSE2), libm functions
 
 constexpr int W = 4;
@@ -191,6 +236,7 @@ INDETAIL_KERNEL_INLINE V vselect_neginf(V x, V a, V b) {
   return b;
 }
 INDETAIL_KERNEL_INLINE V vexp(V a) { INDETAIL_LANES a.v[i_] = std::exp(a.v[i_]); return a; }
+INDETAIL_KERNEL_INLINE V vexp2(V a) { INDETAIL_LANES a.v[i_] = std::exp2(a.v[i_]); return a; }
 #undef INDETAIL_LANES
 
 #endif

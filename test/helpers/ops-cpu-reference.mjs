@@ -155,28 +155,29 @@ export function attentionRef(q, k, v, o) {
   // softmax(q·K) V over the concatenation of `srcs`
   const attend = (qi, pos, h, srcs) => {
     const scores = [];
-    const vals = [];
+    const rows = [];
+    let mx = -Infinity;
     for (const s of srcs) {
       for (let j = 0; j < s.len; j++) {
         if (s.causal && j > pos) continue;
+        const ko = (s.frame * s.len + j) * s.kw + s.kc + h * d;
         let dot = 0;
-        for (let c = 0; c < d; c++) dot += q[qi + c] * s.k[(s.frame * s.len + j) * s.kw + s.kc + h * d + c];
-        scores.push(dot * scale);
-        vals.push({ s, off: (s.frame * s.len + j) * s.vw + s.vc + h * d });
+        for (let c = 0; c < d; c++) dot += q[qi + c] * s.k[ko + c];
+        dot *= scale;
+        if (dot > mx) mx = dot;
+        scores.push(dot);
+        rows.push(s.v, (s.frame * s.len + j) * s.vw + s.vc + h * d);
       }
     }
-    const mx = Math.max(...scores);
     let sum = 0;
-    const p = scores.map((x) => {
-      const e = Math.exp(x - mx);
-      sum += e;
-      return e;
-    });
+    for (let i = 0; i < scores.length; i++) sum += scores[i] = Math.exp(scores[i] - mx);
     const res = new Float64Array(d);
-    p.forEach((pj, idx) => {
-      const { s, off } = vals[idx];
-      for (let c = 0; c < d; c++) res[c] += (pj / sum) * s.v[off + c];
-    });
+    for (let i = 0; i < scores.length; i++) {
+      const vs = rows[2 * i];
+      const off = rows[2 * i + 1];
+      const p = scores[i] / sum;
+      for (let c = 0; c < d; c++) res[c] += p * vs[off + c];
+    }
     return res;
   };
   for (let bi = 0; bi < frames; bi++) {
