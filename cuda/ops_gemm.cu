@@ -141,10 +141,11 @@ void CudaBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, c
             x.describe());
   check_arg(p.stride >= 1, "conv2d: stride must be at least 1, got ", p.stride);
   check_arg(p.pad >= 0, "conv2d: pad must not be negative, got ", p.pad);
-  check_arg(H + 2 * p.pad >= KH && W + 2 * p.pad >= KW, "conv2d: the ", KH, "x", KW, " kernel does not fit x ",
-            x.describe(), " with pad ", p.pad);
-  const int64_t Ho = (H + 2 * p.pad - KH) / p.stride + 1;
-  const int64_t Wo = (W + 2 * p.pad - KW) / p.stride + 1;
+  const int64_t pad_end = p.pad_end < 0 ? p.pad : p.pad_end;  // bottom/right; the kernel bounds-checks reads
+  check_arg(H + p.pad + pad_end >= KH && W + p.pad + pad_end >= KW, "conv2d: the ", KH, "x", KW, " kernel does not fit x ",
+            x.describe(), " with pad ", p.pad, ", ", pad_end);
+  const int64_t Ho = (H + p.pad + pad_end - KH) / p.stride + 1;
+  const int64_t Wo = (W + p.pad + pad_end - KW) / p.stride + 1;
   const Shape os = {N, Ho, Wo, Cout};
   check_shape(op, "out", out, os);
   if (bias) check_param(op, "bias", *bias, Cout);

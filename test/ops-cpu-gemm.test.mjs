@@ -100,13 +100,13 @@ test('linear_geglu and geglu: a · gelu(g) of the two halves', () => {
 });
 
 function convCase(label, o) {
-  const { n, h, wd, cin, cout, kh, kw, stride = 1, pad = 0, prepared = true } = o;
+  const { n, h, wd, cin, cout, kh, kw, stride = 1, pad = 0, padEnd = pad, prepared = true } = o;
   const x = randArray(n * h * wd * cin, seed++);
   const w = randArray(cout * kh * kw * cin, seed++, -0.5, 0.5);
   const bias = o.bias ? randArray(cout, seed++) : undefined;
   const frameBias = o.frameBias ? randArray(n * cout, seed++) : undefined;
-  const ho = convOutSize(h, kh, stride, pad);
-  const wo = convOutSize(wd, kw, stride, pad);
+  const ho = convOutSize(h, kh, stride, pad, padEnd);
+  const wo = convOutSize(wd, kw, stride, pad, padEnd);
   const residual = o.residual ? randArray(n * ho * wo * cout, seed++) : undefined;
   const wt = engine.tensor(w, [cout, kh, kw, cin]);
   const out = engine.empty([n, ho, wo, cout]);
@@ -119,6 +119,7 @@ function convCase(label, o) {
     out,
     stride,
     pad,
+    padEnd,
     outScale: o.outScale ?? 1,
   });
   const want = conv2dRef(x, w, { ...o, bias, frameBias, residual });
@@ -134,6 +135,8 @@ test('conv2d 3x3 and 1x1, stride 1 and 2, zero padding, odd sizes', () => {
   convCase('3x3 with taps split across K blocks (Cin 40)', { n: 2, h: 6, wd: 5, cin: 40, cout: 20, kh: 3, kw: 3, pad: 1, bias: true });
   convCase('3x3 pad 2, larger than one row block', { n: 1, h: 15, wd: 17, cin: 5, cout: 9, kh: 3, kw: 3, pad: 2 });
   convCase('conv_out to 4 channels', { n: 2, h: 6, wd: 6, cin: 32, cout: 4, kh: 3, kw: 3, pad: 1, bias: true });
+  convCase('3x3 stride 2, asymmetric pad (0, 1) of the VAE downsampler', { n: 2, h: 8, wd: 10, cin: 6, cout: 5, kh: 3, kw: 3, stride: 2, pad: 0, padEnd: 1, bias: true });
+  convCase('3x3 stride 2, asymmetric pad (0, 1), odd input', { n: 1, h: 7, wd: 9, cin: 4, cout: 3, kh: 3, kw: 3, stride: 2, pad: 0, padEnd: 1 });
 });
 
 test('conv2d fuses bias, per-frame bias, residual and out_scale; plain weights work too', () => {

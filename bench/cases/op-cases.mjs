@@ -112,9 +112,9 @@ gegluLinearCase('linear_geglu odd K72 M150 F100', { lead: [3, 50], K: 72, F: 100
 gegluLinearCase('linear_geglu odd K37 M9 F13 no bias', { lead: [9], K: 37, F: 13, bias: false });
 
 // conv2d: x [N, H, W, Cin] * w [Cout, KH, KW, Cin]
-function convCase(name, { n, h, w, cin, cout, k = 3, stride = 1, pad = k === 3 ? 1 : 0, bias = true, frameBias = false, residual = false, outScale = 1, sd = false }) {
-  const ho = Math.floor((h + 2 * pad - k) / stride) + 1;
-  const wo = Math.floor((w + 2 * pad - k) / stride) + 1;
+function convCase(name, { n, h, w, cin, cout, k = 3, stride = 1, pad = k === 3 ? 1 : 0, padEnd = pad, bias = true, frameBias = false, residual = false, outScale = 1, sd = false }) {
+  const ho = Math.floor((h + pad + padEnd - k) / stride) + 1;
+  const wo = Math.floor((w + pad + padEnd - k) / stride) + 1;
   add({
     name,
     op: 'conv2d',
@@ -125,7 +125,7 @@ function convCase(name, { n, h, w, cin, cout, k = 3, stride = 1, pad = k === 3 ?
       if (bias) tensors.bias = vector(rng, cout);
       if (frameBias) tensors.frameBias = act(rng, [n, cout], { std: 0.5 });
       if (residual) tensors.residual = act(rng, [n, ho, wo, cout]);
-      return { tensors, params: { stride, pad, outScale }, out: { name: 'out', shape: [n, ho, wo, cout] } };
+      return { tensors, params: { stride, pad, padEnd, outScale }, out: { name: 'out', shape: [n, ho, wo, cout] } };
     },
   });
 }
@@ -144,6 +144,7 @@ convCase('conv2d odd 3x3 s2 p1 15x17 16->24 +tbias +res x0.7', { n: 2, h: 15, w:
 convCase('conv2d odd 1x1 s2 9x9 16->8 no bias', { n: 2, h: 9, w: 9, cin: 16, cout: 8, k: 1, stride: 2, bias: false });
 convCase('conv2d odd 3x3 s1 p2 5x6 3->130', { n: 2, h: 5, w: 6, cin: 3, cout: 130, pad: 2 });
 convCase('conv2d odd 3x3 s1 p1 6x6 264->136 (split-K)', { n: 1, h: 6, w: 6, cin: 264, cout: 136, residual: true });
+convCase('conv2d 3x3 s2 pad (0,1) 128->128 64x64 (VAE downsampler)', { n: 1, h: 64, w: 64, cin: 128, cout: 128, stride: 2, pad: 0, padEnd: 1 });
 
 function geluGateCase(name, { lead, F, sd = false }) {
   add({

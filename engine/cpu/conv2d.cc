@@ -19,13 +19,14 @@ void CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, co
   check_rank(op, "out", out, 4);
   check_arg(p.stride >= 1, "conv2d: stride must be at least 1, got ", p.stride);
   check_arg(p.pad >= 0, "conv2d: pad must not be negative, got ", p.pad);
+  const int64_t pad_end = p.pad_end < 0 ? p.pad : p.pad_end;  // bottom/right; the input reads are bounds-checked
   const int64_t frames = x.size(0), h = x.size(1), wd = x.size(2), cin = x.size(3);
   const int64_t cout = w.size(0), kh = w.size(1), kw = w.size(2);
   check_arg(w.size(3) == cin, "conv2d: w ", w.describe(), " must be [Cout, KH, KW, Cin] with Cin = ", cin,
             " of x ", x.describe());
-  check_arg(h + 2 * p.pad >= kh && wd + 2 * p.pad >= kw, "conv2d: kernel ", kh, "x", kw, " larger than the padded input ",
-            x.describe(), " (pad ", p.pad, ")");
-  const int64_t ho = (h + 2 * p.pad - kh) / p.stride + 1, wo = (wd + 2 * p.pad - kw) / p.stride + 1;
+  check_arg(h + p.pad + pad_end >= kh && wd + p.pad + pad_end >= kw, "conv2d: kernel ", kh, "x", kw,
+            " larger than the padded input ", x.describe(), " (pad ", p.pad, ", ", pad_end, ")");
+  const int64_t ho = (h + p.pad + pad_end - kh) / p.stride + 1, wo = (wd + p.pad + pad_end - kw) / p.stride + 1;
   check_shape(op, "out", out, {frames, ho, wo, cout});
   if (bias) {
     check_f32(op, "bias", *bias);
@@ -54,7 +55,7 @@ void CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, co
   a.x = xin.data<float>();
   a.m = frames * ho * wo;
   a.k = kh * kw * cin;
-  if (kh == 1 && kw == 1 && p.stride == 1 && p.pad == 0) {
+  if (kh == 1 && kw == 1 && p.stride == 1 && p.pad == 0 && pad_end == 0) {
     a.lda = cin;  // a 1x1 convolution is a plain GEMM over the pixels
   } else {
     a.h = h;

@@ -51,7 +51,7 @@ VaeEncoder::VaeEncoder(const VaeConfig& cfg, WeightLoader& w, const WeightSource
     Down d;
     for (int64_t j = 0; j < cfg.layers_per_block; ++j)
       d.resnets.emplace_back(w, p + ".resnets." + std::to_string(j), j == 0 ? in : out, out, g);
-    if (i + 1 < ch.size()) d.down = std::make_unique<VaeDownsample>(w, src, b, p + ".downsamplers.0", out);
+    if (i + 1 < ch.size()) d.down = std::make_unique<VaeDownsample>(w, p + ".downsamplers.0", out);
     blocks_.push_back(std::move(d));
   }
   mid_ = std::make_unique<VaeMidBlock>(w, "encoder.mid_block", ch.back(), g);

@@ -94,56 +94,14 @@ Tensor VaeAttention::forward(Backend& b, const Tensor& x) const {
   return out.reshape(x.shape());
 }
 
-bool backend_honours_pad_end(Backend& b) {
-  // x = [[1, 2], [3, 4]], a 3×3 kernel of ones, pad (0, 1): one output, 1 + 2 + 3 + 4 = 10.
-  Tensor xh = Tensor::host(DType::F32, {1, 2, 2, 1});
-  for (int i = 0; i < 4; ++i) xh.data<float>()[i] = (float)(i + 1);
-  Tensor wh = Tensor::host(DType::F32, {1, 3, 3, 1});
-  for (int i = 0; i < 9; ++i) wh.data<float>()[i] = 1.0f;
-  Conv2dParams p;
-  p.stride = 2;
-  p.pad = 0;
-  p.pad_end = 1;
-  try {
-    Tensor x = b.upload(xh), w = b.upload(wh), out = b.empty({1, 1, 1, 1});  // a plain-layout weight
-    b.conv2d(x, w, nullptr, nullptr, nullptr, out, p);
-    return b.download(out).data<float>()[0] == 10.0f;
-  } catch (const Error&) {
-    return false;
-  }
-}
-
-VaeDownsample::VaeDownsample(WeightLoader& w, const WeightSource& src, Backend& b, const std::string& prefix,
-                             int64_t channels)
-    : emulate_pad_end_(!backend_honours_pad_end(b)) {
-  const int64_t c = channels;
-  b_ = w.vector(prefix + ".conv.bias", c);
-  if (!emulate_pad_end_) {
-    w_ = w.conv(prefix + ".conv.weight", c, c, 3, 3);
-    return;
-  }
-  w.conv(prefix + ".conv.weight", c, c, 3, 3);  // checks the shape and counts the weight as used
-  Tensor w3 = src.host_f32(prefix + ".conv.weight", {c, c, 3, 3});  // OIHW
-  Tensor w5 = Tensor::host(DType::F32, {c, 5, 5, c});                // OHWI, zeros
-  const float* s = w3.data<float>();
-  float* d = w5.data<float>();
-  for (int64_t o = 0; o < c; ++o)
-    for (int64_t i = 0; i < c; ++i)
-      for (int64_t y = 0; y < 3; ++y)
-        for (int64_t x = 0; x < 3; ++x) d[((o * 5 + y + 2) * 5 + x + 2) * c + i] = s[((o * c + i) * 3 + y) * 3 + x];
-  w_ = b.prepare_weight(w5, WeightUse::Conv);
-}
+VaeDownsample::VaeDownsample(WeightLoader& w, const std::string& prefix, int64_t channels)
+    : w_(w.conv(prefix + ".conv.weight", channels, channels, 3, 3)), b_(w.vector(prefix + ".conv.bias", channels)) {}
 
 Tensor VaeDownsample::forward(Backend& b, const Tensor& x) const {
   Conv2dParams p;
   p.stride = 2;
-  if (emulate_pad_end_) {
-    p.pad = 2;
-  } else {
-    p.pad = 0;
-    p.pad_end = 1;
-  }
-  // Both give Ho = (H + 1 - 3) / 2 + 1 = (H + 4 - 5) / 2 + 1.
+  p.pad = 0;
+  p.pad_end = 1;
   Tensor out = b.empty({x.size(0), (x.size(1) - 2) / 2 + 1, (x.size(2) - 2) / 2 + 1, x.size(3)});
   b.conv2d(x, w_, &b_, nullptr, nullptr, out, p);
   return out;

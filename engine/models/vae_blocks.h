@@ -58,25 +58,15 @@ class VaeAttention {
 
 // Downsample2D(use_conv, padding 0): zero pad (0, 1, 0, 1), then a 3×3 stride-2 convolution
 // (Conv2dParams pad 0, pad_end 1).
-//
-// TEMPORARY workaround, until every backend's conv2d honours Conv2dParams::pad_end: when a probe
-// shows the backend does not, the same result is computed exactly by a 5×5 stride-2 convolution
-// with symmetric pad 2 whose kernel holds the 3×3 one in its bottom-right corner (output (y, x)
-// reads rows 2y..2y+2 and columns 2x..2x+2, the bottom/right row of zeros comes from the pad),
-// at 25/9 of the cost of this (small) layer. Remove with backend_honours_pad_end().
 class VaeDownsample {
  public:
-  VaeDownsample(WeightLoader& w, const WeightSource& src, Backend& b, const std::string& prefix, int64_t channels);
+  VaeDownsample(WeightLoader& w, const std::string& prefix, int64_t channels);
   Tensor forward(Backend& b, const Tensor& x) const;  // [N, H, W, C] -> [N, H/2, W/2, C] (H, W even)
 
  private:
-  bool emulate_pad_end_ = false;
-  Tensor w_;  // [C, 3, 3, C], or [C, 5, 5, C] for the workaround
+  Tensor w_;  // [C, 3, 3, C]
   Tensor b_;
 };
-
-// TEMPORARY (see VaeDownsample): whether b.conv2d applies Conv2dParams::pad_end, by a 2×2 probe.
-bool backend_honours_pad_end(Backend& b);
 
 // Upsample2D(use_conv): nearest ×2, then a 3×3 convolution.
 class VaeUpsample {

@@ -66,14 +66,14 @@ export function linearRef(x, w, { m, k, n, bias, act, residual }) {
   return out;
 }
 
-export function convOutSize(size, kernel, stride, pad) {
-  return Math.floor((size + 2 * pad - kernel) / stride) + 1;
+export function convOutSize(size, kernel, stride, pad, padEnd = pad) {
+  return Math.floor((size + pad + padEnd - kernel) / stride) + 1;
 }
 
 // x [N, H, W, Cin], w [Cout, KH, KW, Cin] -> (conv + bias + frameBias + residual) * outScale
-export function conv2dRef(x, w, { n, h, wd, cin, cout, kh, kw, stride = 1, pad = 0, bias, frameBias, residual, outScale = 1 }) {
-  const ho = convOutSize(h, kh, stride, pad);
-  const wo = convOutSize(wd, kw, stride, pad);
+export function conv2dRef(x, w, { n, h, wd, cin, cout, kh, kw, stride = 1, pad = 0, padEnd = pad, bias, frameBias, residual, outScale = 1 }) {
+  const ho = convOutSize(h, kh, stride, pad, padEnd);
+  const wo = convOutSize(wd, kw, stride, pad, padEnd);
   const out = new Float64Array(n * ho * wo * cout);
   for (let b = 0; b < n; b++)
     for (let oy = 0; oy < ho; oy++)
