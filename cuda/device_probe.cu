@@ -8,6 +8,7 @@
 
 #include "../engine/backend.h"
 #include "cuda_check.h"
+#include "self_test.h"
 
 namespace indetail {
 
@@ -75,7 +76,7 @@ const Probe& probe() {
 }  // namespace
 
 bool cuda_compiled() { return true; }
-std::string cuda_unavailable_reason() { return probe().reason; }
+std::string cuda_unavailable_reason() { return cuda_self_tested_reason(probe().reason, probe().devices); }
 std::vector<DeviceInfo> cuda_devices() { return probe().devices; }
 
 void throw_cuda_error(cudaError_t err, const char* what, const char* file, int line) {

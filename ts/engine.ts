@@ -4,6 +4,7 @@
 import { addon, type NativeEngine, type NativeMemoryStats, type NativeTiming } from './native/addon.js';
 import { IndetailError, nativeAsync, nativeSync } from './errors.js';
 import { Tensor, type DType } from './tensor.js';
+import { resolveBackend } from './backend-select.js';
 
 export type BackendName = 'cpu' | 'cuda' | `cuda:${number}`;
 export type WeightUse = 'linear' | 'conv' | 'vector' | 'table';
@@ -11,8 +12,13 @@ export type MemoryStats = NativeMemoryStats;
 export type OpTiming = NativeTiming;
 
 export interface EngineOptions {
-  /** 'cpu' (default) or 'cuda' / 'cuda:<index>'. */
-  backend?: BackendName;
+  /**
+   * 'cpu' (default), 'cuda' / 'cuda:<index>', or 'auto': CUDA when the device probe and GPU
+   * self-test pass, else the CPU with one warning naming the reason (see onWarning).
+   */
+  backend?: 'auto' | BackendName;
+  /** For 'auto': receives the CPU-fallback warning (default: process.emitWarning, once per process). */
+  onWarning?: (message: string) => void;
   /** CUDA storage type: 'f16' (default) or 'bf16'. Ignored on the CPU (always f32). */
   precision?: 'f16' | 'bf16';
 }
@@ -30,17 +36,18 @@ export class Engine implements Disposable {
   readonly native: NativeEngine;
 
   constructor(options: EngineOptions = {}) {
-    const backend = options.backend ?? 'cpu';
-    if (typeof backend !== 'string' || !/^(cpu|cuda(:\d+)?)$/.test(backend)) {
+    const requested = options.backend ?? 'cpu';
+    if (typeof requested !== 'string' || !/^(auto|cpu|cuda(:\d+)?)$/.test(requested)) {
       throw new IndetailError(
         'ERR_INDETAIL_INVALID_ARGUMENT',
-        `Expected 'cpu', 'cuda' or 'cuda:<index>' for backend but received ${JSON.stringify(backend)}`,
+        `Expected 'cpu', 'cuda' or 'cuda:<index>' for backend but received ${JSON.stringify(requested)} (or 'auto': CUDA when usable, else the CPU)`,
       );
     }
     const precision = options.precision ?? 'f16';
     if (precision !== 'f16' && precision !== 'bf16') {
       throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected 'f16' or 'bf16' for precision but received ${JSON.stringify(precision)}`);
     }
+    const backend = resolveBackend(requested, options.onWarning ? { onWarning: options.onWarning } : {});
     const Native = addon().Engine;
     this.native = nativeSync(() => new Native(backend, JSON.stringify({ precision })));
   }

@@ -4,6 +4,7 @@ export { Engine, opNames, type BackendName, type EngineOptions, type MemoryStats
 export { IndetailError, isUserError, type ErrorCode } from './errors.js';
 export { SafetensorsFile, openSafetensors, openSafetensorsSync, type SafetensorsEntry } from './safetensors.js';
 export { backends, buildInfo, devices, setThreads, type BuildInfo, type DeviceInfo } from './system.js';
+export { probeCuda, type BackendChoiceOptions } from './backend-select.js';
 export { Tensor, type DType } from './tensor.js';
 export { CLIPTokenizer, type BatchEncoding, type CLIPTokenizerOptions, type EncodeOptions, type Encoding, type TokenizerCacheStats, type TokenizerWarning, type WarningHandler } from './text/tokenizer.js';
 export { version } from './version.js';

@@ -115,6 +115,7 @@ async function handler(task: Task, a: GenerateArgs): Promise<void> {
     ...(a.controlnet ? { controlnet: a.controlnet } : {}),
     backend: a.backend as 'auto' | 'cpu' | 'cuda',
     onInfo: info,
+    onWarning: (m) => process.stderr.write(`indetail: warning: ${m}\n`),
   });
   try {
     const result = await pipe[task]({

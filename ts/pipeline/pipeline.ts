@@ -15,7 +15,7 @@ import { locateControlNet, locateModel, randomModel, shippedControlNetConfigDir,
 import { UNet } from '../models/unet.js';
 import { VAE } from '../models/vae.js';
 import { REFERENCE_DDIM_CONFIG, DDIMScheduler } from '../scheduler/index.js';
-import { backends } from '../system.js';
+import { probeCuda, resolveBackend } from '../backend-select.js';
 import { CLIPTokenizer } from '../text/tokenizer.js';
 import { version } from '../version.js';
 import type { Task } from './defaults.js';
@@ -43,6 +43,11 @@ export interface PipelineLoadOptions {
   precision?: 'f16' | 'bf16';
   /** Called with one-line notes (which backend was chosen and why). */
   onInfo?: (message: string) => void;
+  /**
+   * Called once when 'auto' falls back to the CPU because CUDA failed (no driver, driver too old,
+   * unsupported GPU, failed self-test), with the reason. Default: one process.emitWarning per process.
+   */
+  onWarning?: (message: string) => void;
 }
 
 export interface GeneratedImage {
@@ -70,11 +75,14 @@ export type PipelineCallOptions = GenerateOptions & {
   trace?: GenerationTrace;
 };
 
-function chooseBackend(requested: PipelineLoadOptions['backend'], onInfo?: (m: string) => void): BackendName {
-  if (requested && requested !== 'auto') return requested;
-  const usable = backends().includes('cuda');
-  onInfo?.(usable ? 'using the CUDA backend' : 'using the CPU backend (no usable CUDA device)');
-  return usable ? 'cuda' : 'cpu';
+async function chooseBackend(options: PipelineLoadOptions): Promise<BackendName> {
+  const requested = options.backend ?? 'auto';
+  if (requested !== 'auto') return requested;
+  await probeCuda(); // off the JavaScript thread; the synchronous choice below reuses its result
+  return resolveBackend('auto', {
+    ...(options.onInfo ? { onInfo: options.onInfo } : {}),
+    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+  });
 }
 
 export class IndetailPipeline implements Disposable {
@@ -98,7 +106,7 @@ export class IndetailPipeline implements Disposable {
       options.randomWeights !== undefined
         ? await randomModel(options.randomWeights, options.model === 'sd15' ? undefined : options.model)
         : await locateModel(options.model, options.config);
-    const engine = new Engine({ backend: chooseBackend(options.backend, options.onInfo), ...(options.precision ? { precision: options.precision } : {}) });
+    const engine = new Engine({ backend: await chooseBackend(options), ...(options.precision ? { precision: options.precision } : {}) });
     const loaded: Array<{ dispose(): void }> = [engine];
     try {
       const tokenizer = await CLIPTokenizer.fromFolder(files.tokenizerDir);
