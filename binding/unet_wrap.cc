@@ -1,5 +1,6 @@
 // JavaScript UNet: loadUNet(engine, configJson, weights) -> Promise<UNet>;
-// unet.forward({sample, timesteps, context, control?, attention?}) -> Promise<Tensor>.
+// unet.forward({sample, timesteps, context, control?, attention?, recordKV?, refKV?}) -> Promise<Tensor>;
+// unet.createKVCache(steps, rows) -> ImagePromptKVCache (kv_cache_wrap.cc).
 // All engine work runs off the JavaScript thread under the engine's lock.
 #include <napi.h>
 
@@ -10,6 +11,7 @@
 #include "async.h"
 #include "convert.h"
 #include "engine_wrap.h"
+#include "kv_cache_wrap.h"
 #include "model_common.h"
 #include "registry.h"
 #include "tensor_wrap.h"
@@ -42,6 +44,24 @@ RefAttention attention_from_js(const Napi::Value& v, const std::string& name) {
   return a;
 }
 
+// {cache, step} of recordKV / refKV, checked against the model.
+struct KVTarget {
+  std::shared_ptr<ImagePromptKVCache> cache;
+  int64_t step = -1;
+};
+
+KVTarget kv_target_from_js(const Napi::Value& v, const std::string& name, const UNetModel& model) {
+  Napi::Object o = to_object(v, name);
+  KVTarget t;
+  t.cache = KVCacheWrap::FromJs(o.Get("cache"), name + ".cache");
+  if (t.cache->model_id() != model.id()) throw_type_error(v.Env(), name + ".cache was created by another UNet");
+  t.step = to_int(o.Get("step"), name + ".step");
+  if (t.step < 0 || t.step >= t.cache->steps())
+    throw_type_error(v.Env(), name + ".step must be in [0, " + std::to_string(t.cache->steps()) + "), got " +
+                                  std::to_string(t.step));
+  return t;
+}
+
 }  // namespace
 
 class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
@@ -51,7 +71,9 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
                                       {
                                           InstanceAccessor<&UNetWrap::Disposed>("disposed"),
                                           InstanceAccessor<&UNetWrap::SkipCount>("skipCount"),
+                                          InstanceAccessor<&UNetWrap::KVLayers>("kvLayers"),
                                           InstanceMethod<&UNetWrap::Forward>("forward"),
+                                          InstanceMethod<&UNetWrap::CreateKVCache>("createKVCache"),
                                           InstanceMethod<&UNetWrap::Dispose>("dispose"),
                                       });
     addon_data(env).constructors["UNet"] = Napi::Persistent(ctor);
@@ -100,8 +122,25 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
     return Napi::Number::New(info.Env(), (double)model_->skip_count());
   }
 
+  Napi::Value KVLayers(const Napi::CallbackInfo& info) {
+    check_live(info.Env());
+    return Napi::Number::New(info.Env(), (double)model_->kv_layers());
+  }
+
+  // createKVCache(steps, rows): an empty image-prompt K/V cache for this model.
+  Napi::Value CreateKVCache(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    check_live(env);
+    int64_t steps = to_int(info[0], "steps");
+    int64_t rows = to_int(info[1], "rows");
+    auto cache = guard(env, [&] { return std::make_shared<ImagePromptKVCache>(model_->id(), model_->kv_layers(), steps, rows); });
+    return KVCacheWrap::New(env, cache);
+  }
+
   // forward({sample, timesteps: number[], context, control?: {down: Tensor[], mid, frameScale?: number[]},
-  //          attention?: {mode, ref, lambdaRef, lambdaSelf}})
+  //          attention?: {mode, ref, lambdaRef, lambdaSelf},
+  //          recordKV?: {cache, step, rows: number[]},  // store these rows' decoder attn1 K/V at step
+  //          refKV?: {cache, step}})                    // reference K/V from the cache; ref indexes its rows
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     check_live(env);
@@ -124,14 +163,33 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
     }
     auto policy = std::make_shared<RefAttention>();
     if (!a.Get("attention").IsUndefined() && !a.Get("attention").IsNull()) *policy = attention_from_js(a.Get("attention"), "attention");
+    KVTarget record, ref;
+    if (!a.Get("recordKV").IsUndefined()) {
+      record = kv_target_from_js(a.Get("recordKV"), "recordKV", *model_);
+      policy->record_rows = to_int_array(a.Get("recordKV").As<Napi::Object>().Get("rows"), "recordKV.rows");
+      if ((int64_t)policy->record_rows.size() != record.cache->rows())
+        throw_type_error(env, "recordKV.rows must name " + std::to_string(record.cache->rows()) +
+                                  " rows (the cache's row count), got " + std::to_string(policy->record_rows.size()));
+    }
+    if (!a.Get("refKV").IsUndefined()) ref = kv_target_from_js(a.Get("refKV"), "refKV", *model_);
+    if (record.cache && record.cache == ref.cache) throw_type_error(env, "recordKV and refKV must be different caches");
 
     auto state = state_;
     auto model = model_;
-    return run_async(env, "indetail.unet.forward", [state, model, sample, context, timesteps, control, has_control, policy]() -> Finish {
+    return run_async(env, "indetail.unet.forward", [state, model, sample, context, timesteps, control, has_control, policy, record, ref]() -> Finish {
       Tensor out;
       {
         std::lock_guard<std::mutex> lk(state->mutex);
+        DecoderKV cached, recorded;
+        if (ref.cache) {
+          cached = ref.cache->at(ref.step);
+          policy->ref_kv = &cached;
+        }
+        if (record.cache) policy->record = &recorded;
         out = model->forward(sample, timesteps, context, has_control ? control.get() : nullptr, policy.get());
+        policy->ref_kv = nullptr;
+        policy->record = nullptr;
+        if (record.cache) record.cache->put(record.step, std::move(recorded));
         state->backend->synchronize();
       }
       return [state, out](Napi::Env env) -> Napi::Value { return TensorWrap::New(env, out, state->backend); };

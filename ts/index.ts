@@ -13,7 +13,7 @@ export { philox4x32, randn, type RandnOptions, type Seed } from './random/index.
 export { DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, floatToU8, loadImage, readImage, readPngText, resizeBicubicPillow, u8ToFloatSigned, u8ToFloatUnit, writePng, type ReadImageOptions, type RgbImage, type TargetSize, type WritePngOptions } from './image/index.js';
 export { CLIPTextEncoder, type TextEncodeOptions, type TextEncoderOutput, type TextEncoderSource } from './models/clip-text.js';
 export { parseClipTextConfig, type ClipTextActivation, type ClipTextConfig } from './models/clip-text-config.js';
-export { UNet, type AttentionMode, type AttentionPolicy, type ModelSource, type UNetControl, type UNetForwardArgs } from './models/unet.js';
+export { UNet, ImagePromptKVCache, decoderKVBytesPerStep, decoderKVLayers, type AttentionMode, type AttentionPolicy, type DecoderKVLayer, type ModelSource, type RecordKV, type RefKV, type UNetControl, type UNetForwardArgs } from './models/unet.js';
 export { normalizeUNetConfig, type UNetConfig, type UNetEncoderConfig } from './models/unet-config.js';
 export { ControlNet, type ControlNetForwardArgs, type ControlNetResiduals } from './models/controlnet.js';
 export { normalizeControlNetConfig, type ControlNetConfig } from './models/controlnet-config.js';
@@ -23,4 +23,5 @@ export { IndetailPipeline, type GeneratedImage, type GenerationResult, type Pipe
 export { DEFAULT_NEGATIVE_PROMPT, PROMPT_SUFFIX, TASK_DEFAULTS, type Task } from './pipeline/defaults.js';
 export type { GenerateOptions, ImageInput, ProgressEvent } from './pipeline/options.js';
 export type { GenerationTrace } from './pipeline/trace.js';
+export type { KVCacheStats, KVCacheUse } from './pipeline/kv-cache.js';
 export type { AttentionVariant, GuidanceMode } from './pipeline/layout.js';

@@ -1,11 +1,15 @@
 #include "unet.h"
 
+#include <atomic>
+
 #include "../core/error.h"
 
 namespace indetail {
 
 UNetModel::UNetModel(std::shared_ptr<Backend> backend, const std::string& config_json, const WeightSource& weights)
     : backend_(std::move(backend)) {
+  static std::atomic<uint64_t> next_id{1};
+  id_ = next_id.fetch_add(1);
   UNetConfig c = read_unet_config(ConfigReader(config_json, "UNet config"), true, "UNet config");
   WeightLoader L(weights, *backend_, "UNet");
   enc_ = UNetEncoder::load(L, c);
@@ -30,6 +34,9 @@ UNetModel::UNetModel(std::shared_ptr<Backend> backend, const std::string& config
                                 c.up_transformer_layers[i], i + 1 < n));
   }
   check_arg(skips.empty(), "UNet config: the up blocks leave ", skips.size(), " skip connections unused");
+  for (auto& u : up_)
+    for (auto& a : u.attentions)
+      for (auto& b : a.blocks) b.attn1.kv_slot = (int)kv_layers_++;
   norm_out_ = NormLayer::load(L, "conv_norm_out", boc[0]);
   conv_out_ = ConvLayer::load(L, "conv_out", c.out_channels, boc[0], c.conv_out_kernel);
 }
@@ -63,11 +70,26 @@ Tensor UNetModel::forward(const Tensor& sample, const std::vector<float>& timest
       check_activation(be, "UNet", "control.down[" + std::to_string(i) + "]", control->down[i]);
     check_activation(be, "UNet", "control.mid", control->mid);
   }
+  if (policy && (policy->ref_kv || policy->record))
+    check_arg(kv_layers_ > 0, "UNet: the decoder has no self-attention layers whose keys/values could be cached");
+  if (policy && policy->ref_kv) {
+    check_arg((int64_t)policy->ref_kv->size() == kv_layers_, "UNet: the cached keys/values hold ", policy->ref_kv->size(),
+              " layers but the decoder has ", kv_layers_, " self-attention layers");
+  }
   if (policy && policy->mode != RefMode::None) {
+    // ref indexes the cached rows when reference keys/values are given, else the batch's frames.
+    int64_t refs = policy->ref_kv ? (*policy->ref_kv)[0].k.size(0) : n;
+    const char* what = policy->ref_kv ? "a cached row index below " : "a frame index below ";
     check_arg(policy->ref.empty() || (int64_t)policy->ref.size() == n, "UNet: attention.ref must have one entry per frame (",
               n, "), got ", policy->ref.size());
     for (int32_t r : policy->ref)
-      check_arg(r >= -1 && r < n, "UNet: attention.ref entries must be -1 or a frame index below ", n, ", got ", r);
+      check_arg(r >= -1 && r < refs, "UNet: attention.ref entries must be -1 or ", what, refs, ", got ", r);
+  }
+  if (policy && policy->record) {
+    check_arg(!policy->record_rows.empty(), "UNet: recording keys/values needs at least one row");
+    for (int32_t r : policy->record_rows)
+      check_arg(r >= 0 && r < n, "UNet: rows to record must be frame indices below ", n, ", got ", r);
+    policy->record->assign((size_t)kv_layers_, AttnKV{});
   }
 
   Tensor temb = enc_.time_embedding(be, timesteps);

@@ -2,7 +2,9 @@
 // weights resident on one backend. Forward: noisy latents NHWC [N, H, W, Cin], one timestep per
 // frame, text context [N, L, C]; optional ControlNet residuals (one per skip connection plus the
 // mid block, in diffusers' order) with an optional per-frame scale; and the image-prompt
-// attention policy, applied to the self-attention (attn1) of the up blocks only.
+// attention policy, applied to the self-attention (attn1) of the up blocks only. Those layers can
+// also record the keys/values of chosen rows, or read the reference keys/values from such a
+// record instead of the batch (RefAttention::record / ref_kv; the image-prompt K/V cache).
 #pragma once
 #include <memory>
 #include <string>
@@ -27,6 +29,10 @@ class UNetModel {
                  const UNetControl* control, const RefAttention* decoder_self_attention) const;
 
   const UNetConfig& config() const { return enc_.cfg; }
+  // Number of decoder self-attention layers (the length of a DecoderKV of this model).
+  int64_t kv_layers() const { return kv_layers_; }
+  // Unique per loaded model (a K/V cache is only read by the model that recorded it).
+  uint64_t id() const { return id_; }
   size_t skip_count() const { return enc_.skip_channels.size(); }
   const std::shared_ptr<Backend>& backend() const { return backend_; }
 
@@ -34,6 +40,8 @@ class UNetModel {
   void add_residual(const Tensor& skip, const Tensor& residual, const std::vector<float>& scale, Tensor& out) const;
 
   std::shared_ptr<Backend> backend_;
+  uint64_t id_ = 0;
+  int64_t kv_layers_ = 0;
   UNetEncoder enc_;
   std::vector<UpBlock> up_;
   NormLayer norm_out_;

@@ -1,6 +1,7 @@
 // The Stable Diffusion UNet (diffusers UNet2DConditionModel) on an Engine: weights resident
 // once, one forward per denoising step, with optional ControlNet residuals and the image-prompt
-// attention policy on the decoder's self-attention.
+// attention policy on the decoder's self-attention, whose keys/values of chosen rows can be
+// recorded into an ImagePromptKVCache and read back by later forwards (DESIGN.md §5).
 import path from 'node:path';
 import { addon, type NativeEngine, type NativeTensor } from '../native/addon.js';
 import type { Engine } from '../engine.js';
@@ -39,6 +40,21 @@ export interface UNetControl {
   frameScale?: number[];
 }
 
+/** Where a forward records the decoder self-attention keys/values of some of its rows. */
+export interface RecordKV {
+  cache: ImagePromptKVCache;
+  /** Denoising step index in [0, cache.steps). */
+  step: number;
+  /** Batch rows to record; cache row j = rows[j] (as many as cache.rows). */
+  rows: number[];
+}
+
+/** A recorded step whose keys/values the decoder self-attention reads as the reference. */
+export interface RefKV {
+  cache: ImagePromptKVCache;
+  step: number;
+}
+
 export interface UNetForwardArgs {
   /** Noisy latents NHWC [N, H, W, in_channels]. */
   sample: Tensor;
@@ -48,13 +64,123 @@ export interface UNetForwardArgs {
   context: Tensor;
   control?: UNetControl;
   attention?: AttentionPolicy;
+  /** Record the decoder self-attention keys/values of `rows` (whatever the attention mode). */
+  recordKV?: RecordKV;
+  /** Take the reference keys/values from a recorded step: attention.ref then indexes the cache's rows (-1: none), not the batch. */
+  refKV?: RefKV;
+}
+
+interface NativeKVCache {
+  readonly steps: number;
+  readonly rows: number;
+  readonly layers: number;
+  readonly bytes: number;
+  readonly recordedSteps: number;
+  readonly disposed: boolean;
+  has(step: number): boolean;
+  delete(step: number): void;
+  clear(): void;
+  dispose(): void;
 }
 
 interface NativeUNet {
   readonly disposed: boolean;
   readonly skipCount: number;
+  readonly kvLayers: number;
   forward(args: Record<string, unknown>): Promise<NativeTensor>;
+  createKVCache(steps: number, rows: number): NativeKVCache;
   dispose(): void;
+}
+
+/**
+ * The image prompt's decoder self-attention keys and values, per denoising step: one K and one V
+ * tensor [rows, tokens, width] per attn1 layer of the up blocks, resident on the UNet's engine
+ * (device memory on CUDA). Filled by `unet.forward({ recordKV })`, read by `unet.forward({ refKV })`.
+ */
+export class ImagePromptKVCache implements Disposable {
+  /** @internal */
+  readonly native: NativeKVCache;
+  /** @internal */
+  readonly owner: UNet;
+
+  /** @internal */
+  constructor(owner: UNet, native: NativeKVCache) {
+    this.owner = owner;
+    this.native = native;
+  }
+  get steps(): number {
+    return nativeSync(() => this.native.steps);
+  }
+  /** Reference rows per step (the image prompt's positive row, and its negative row under conflicting guidance). */
+  get rows(): number {
+    return nativeSync(() => this.native.rows);
+  }
+  /** Decoder self-attention layers per step. */
+  get layers(): number {
+    return nativeSync(() => this.native.layers);
+  }
+  /** Bytes of every K/V tensor held (0 once disposed). */
+  get bytes(): number {
+    return this.native.bytes;
+  }
+  get recordedSteps(): number {
+    return this.native.recordedSteps;
+  }
+  get disposed(): boolean {
+    return this.native.disposed;
+  }
+  has(step: number): boolean {
+    return nativeSync(() => this.native.has(step));
+  }
+  delete(step: number): void {
+    nativeSync(() => this.native.delete(step));
+  }
+  /** Forgets every step (the memory goes back to the engine's allocator). */
+  clear(): void {
+    nativeSync(() => this.native.clear());
+  }
+  /** Releases the tensors once no running forward uses them. */
+  dispose(): void {
+    this.native.dispose();
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/** One decoder self-attention layer: tokens per frame and key width (= value width). */
+export interface DecoderKVLayer {
+  tokens: number;
+  width: number;
+}
+
+function downsampled(size: number, padding: number): number {
+  const padEnd = padding === 0 ? 1 : padding; // diffusers pads (0, 1) itself when the conv has no padding
+  return Math.floor((size + padding + padEnd - 3) / 2) + 1;
+}
+
+/** The decoder self-attention layers (in the engine's order) of a UNet run on latents of latentHeight × latentWidth. */
+export function decoderKVLayers(config: UNetConfig, latentHeight: number, latentWidth: number): DecoderKVLayer[] {
+  const n = config.block_out_channels.length;
+  const sizes: Array<[number, number]> = [[latentHeight, latentWidth]];
+  for (let level = 1; level < n; level++) {
+    const [h, w] = sizes[level - 1]!;
+    sizes.push([downsampled(h, config.downsample_padding), downsampled(w, config.downsample_padding)]);
+  }
+  const layers: DecoderKVLayer[] = [];
+  config.up_block_types.forEach((type, i) => {
+    if (type !== 'CrossAttnUpBlock2D') return;
+    const level = n - 1 - i;
+    const [h, w] = sizes[level]!;
+    const count = (config.layers_per_block[level]! + 1) * config.reverse_transformer_layers_per_block[i]!;
+    for (let j = 0; j < count; j++) layers.push({ tokens: h * w, width: config.block_out_channels[level]! });
+  });
+  return layers;
+}
+
+/** Bytes of one step of an ImagePromptKVCache: K and V of every decoder self-attention layer for `rows` rows. */
+export function decoderKVBytesPerStep(config: UNetConfig, latentHeight: number, latentWidth: number, rows: number, bytesPerValue: number): number {
+  return decoderKVLayers(config, latentHeight, latentWidth).reduce((sum, l) => sum + 2 * rows * l.tokens * l.width * bytesPerValue, 0);
 }
 
 function invalid(message: string): never {
@@ -93,13 +219,15 @@ export function frameCount(sample: Tensor, name = 'sample'): number {
   return s[0] ?? 0;
 }
 
-function nativeAttention(a: AttentionPolicy, frames: number): Record<string, unknown> {
+function nativeAttention(a: AttentionPolicy, frames: number, refRows?: number): Record<string, unknown> {
   const modes: AttentionMode[] = ['none', 'concat', 'stratified', 'replace'];
   if (!modes.includes(a.mode)) invalid(`Expected one of ${modes.map((m) => `'${m}'`).join(', ')} for attention.mode but received ${JSON.stringify(a.mode)}`);
   const ref = a.ref ?? Array(frames).fill(-1);
   if (!Array.isArray(ref) || ref.length !== frames) invalid(`Expected ${frames} frame indices (one per frame) for attention.ref but received ${JSON.stringify(a.ref)}`);
+  const limit = refRows ?? frames;
+  const what = refRows === undefined ? 'a frame index' : 'a row of refKV.cache';
   ref.forEach((r, i) => {
-    if (!Number.isInteger(r) || r < -1 || r >= frames) invalid(`Expected -1 or a frame index in [0, ${frames}) for attention.ref[${i}] but received ${r}`);
+    if (!Number.isInteger(r) || r < -1 || r >= limit) invalid(`Expected -1 or ${what} in [0, ${limit}) for attention.ref[${i}] but received ${r}`);
   });
   const lambdaRef = a.lambdaRef ?? 1;
   const lambdaSelf = a.lambdaSelf ?? 1;
@@ -141,6 +269,17 @@ export class UNet implements Disposable {
   get disposed(): boolean {
     return this.native.disposed;
   }
+  /** Number of decoder self-attention layers (what an ImagePromptKVCache holds per step). */
+  get kvLayers(): number {
+    return nativeSync(() => this.native.kvLayers);
+  }
+
+  /** An empty image-prompt K/V cache for `steps` denoising steps of `rows` reference rows each. */
+  createKVCache(steps: number, rows = 1): ImagePromptKVCache {
+    if (!Number.isInteger(steps) || steps < 1) invalid(`Expected a positive integer for steps but received ${steps}`);
+    if (!Number.isInteger(rows) || rows < 1) invalid(`Expected a positive integer for rows but received ${rows}`);
+    return new ImagePromptKVCache(this, nativeSync(() => this.native.createKVCache(steps, rows)));
+  }
 
   /** Predicted noise NHWC [N, H, W, out_channels]. */
   async forward(args: UNetForwardArgs): Promise<Tensor> {
@@ -163,8 +302,30 @@ export class UNet implements Disposable {
         (a.control as Record<string, unknown>).frameScale = frameScale;
       }
     }
-    if (args.attention) a.attention = nativeAttention(args.attention, frames);
+    if (args.refKV) {
+      a.refKV = this.kvTarget(args.refKV, 'refKV');
+      if (args.recordKV?.cache === args.refKV.cache) invalid('Expected different caches for recordKV and refKV');
+    }
+    if (args.recordKV) {
+      a.recordKV = this.kvTarget(args.recordKV, 'recordKV');
+      const { rows } = args.recordKV;
+      const want = args.recordKV.cache.rows;
+      if (!Array.isArray(rows) || rows.length !== want || !rows.every((r) => Number.isInteger(r) && r >= 0 && r < frames)) {
+        invalid(`Expected ${want} row indices in [0, ${frames}) for recordKV.rows but received ${JSON.stringify(rows)}`);
+      }
+      (a.recordKV as Record<string, unknown>).rows = rows;
+    }
+    if (args.attention) a.attention = nativeAttention(args.attention, frames, args.refKV?.cache.rows);
     return new Tensor(await nativeAsync(() => this.native.forward(a)));
+  }
+
+  private kvTarget(t: RecordKV | RefKV, name: string): Record<string, unknown> {
+    if (!(t?.cache instanceof ImagePromptKVCache)) invalid(`Expected an ImagePromptKVCache for ${name}.cache but received ${String(t?.cache)}`);
+    if (t.cache.owner !== this) invalid(`Expected ${name}.cache to be created by this UNet (unet.createKVCache)`);
+    if (t.cache.disposed) throw new IndetailError('ERR_INDETAIL_DISPOSED', `${name}.cache is disposed`);
+    const steps = t.cache.steps;
+    if (!Number.isInteger(t.step) || t.step < 0 || t.step >= steps) invalid(`Expected an integer in [0, ${steps}) for ${name}.step but received ${t.step}`);
+    return { cache: t.cache.native, step: t.step };
   }
 
   dispose(): void {

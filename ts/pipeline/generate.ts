@@ -4,13 +4,21 @@
 // image prompt (Stratified Attention for the first steps, KV concatenation after), the image
 // prompt's latent following the inversion chain. Everything large stays on the engine; the host
 // sees only the per-step scalars, the small initial noise and the final images.
+//
+// With the image-prompt cache (kv-cache.ts) a call whose key was seen before reuses the inversion
+// chain and, at every step the entry holds, leaves the image prompt's rows out of the batch and
+// reads their decoder self-attention K/V from the cache; a call that finds no entry records one.
+// The outputs are the same bits either way (test/kvcache-pipeline.test.mjs).
+import { createHash } from 'node:crypto';
 import { IndetailError } from '../errors.js';
 import { cropAndResize, loadImage, u8ToFloatSigned, u8ToFloatUnit, type RgbImage } from '../image/index.js';
 import { randn } from '../random/index.js';
 import type { Tensor } from '../tensor.js';
 import { adain } from './adain.js';
 import { withSuffix } from './defaults.js';
-import { batchLayout, controlRowScales, stepAttentionMode, type BatchLayout } from './layout.js';
+import { decoderKVBytesPerStep } from '../models/unet.js';
+import type { CacheEntry, ImagePromptCache, KVCacheUse } from './kv-cache.js';
+import { batchLayout, cachedBatchLayout, controlRowScales, imagePromptCacheRows, stepAttentionMode, type BatchLayout } from './layout.js';
 import type { ImageInput, ResolvedOptions } from './options.js';
 import type { PipelineParts } from './parts.js';
 import { gatherFrames } from './tensors.js';
@@ -24,6 +32,7 @@ export interface GenerationOutput {
   width: number;
   height: number;
   timings: { encode: number; inversion: number; denoise: number; decode: number; total: number };
+  kvCache: KVCacheUse;
 }
 
 async function prepareImage(input: ImageInput, width: number, height: number): Promise<RgbImage> {
@@ -66,7 +75,21 @@ function rowPrompts(layout: BatchLayout, o: ResolvedOptions): string[] {
   });
 }
 
-export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?: GenerationTrace): Promise<GenerationOutput> {
+/**
+ * The cache key: everything the image prompt's rows depend on besides the pipeline's model,
+ * engine and scheduler (the cache belongs to one pipeline): the image as the VAE sees it, the
+ * inversion prompt, the steps, the size, which P rows are cached, and whether a ControlNet runs
+ * (it adds P's residuals scaled by 0).
+ */
+function cacheKey(image: RgbImage, o: ResolvedOptions, controlnet: boolean): string {
+  const h = createHash('sha256');
+  const fields = { inversionPrompt: withSuffix(o.inversionPrompt), steps: o.steps, width: image.width, height: image.height, rows: imagePromptCacheRows(o.guidanceMode), controlnet };
+  h.update(JSON.stringify(fields));
+  h.update(image.data);
+  return h.digest('hex');
+}
+
+export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?: GenerationTrace, cache?: ImagePromptCache): Promise<GenerationOutput> {
   const { engine, unet, vae, scheduler } = parts;
   const clock = new Clock();
   const timings = { encode: 0, inversion: 0, denoise: 0, decode: 0, total: 0 };
@@ -78,6 +101,9 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
     owned.push(t);
     return t;
   };
+  const kvCache: KVCacheUse = { status: 'off', reusedSteps: 0, recordedSteps: 0, entryBytes: 0 };
+  let entry: CacheEntry | undefined;
+  const chain: Tensor[] = []; // owned by the call unless a cache entry takes it
   if (o.task === 'structure' && !parts.controlnet) {
     throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', 'the structure-guided task needs a ControlNet (load the pipeline with controlnet)');
   }
@@ -99,8 +125,14 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
     if (trace) trace.inversionContext = await inversionContext.readFloat32();
 
     const image = await prepareImage(o.image, width, height);
-    const pixels = keep(engine.tensor(u8ToFloatSigned(image.data), [1, height, width, 3]));
-    const z0 = keep(await vae.encodeScaled(pixels));
+    const key = cache ? cacheKey(image, o, parts.controlnet !== undefined && o.task === 'structure') : '';
+    entry = cache?.acquire(key);
+    if (cache) kvCache.status = entry ? 'hit' : 'miss';
+    if (!entry) {
+      const pixels = keep(engine.tensor(u8ToFloatSigned(image.data), [1, height, width, 3]));
+      chain.push(await vae.encodeScaled(pixels));
+    }
+    const z0 = entry ? entry.chain[o.steps]! : chain[0]!;
     if (trace) trace.z0 = await z0.readFloat32();
     let cond: Tensor | undefined;
     if (o.control !== undefined) {
@@ -110,25 +142,36 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
     timings.encode = clock.lap();
     progress('encode', 1, 1);
 
-    // 2. DDIM inversion of the image prompt (no guidance, batch 1, plain attention).
-    const chain: Tensor[] = [z0];
-    let z = z0;
-    for (const step of scheduler.inversionSteps(o.steps)) {
-      checkAbort(o.signal);
-      const eps = await unet.forward({ sample: z, timesteps: [step.timestep], context: inversionContext });
-      const next = keep(engine.empty([1, h, w, c]));
-      await engine.op('guidance_step', { eps, x: z, out: next, alphaFrom: step.alphaFrom, alphaTo: step.alphaTo, uncondRow: [-1], condRow: [0] });
-      eps.dispose();
-      chain.push(next);
-      z = next;
-      progress('inversion', step.index + 1, o.steps);
+    // 2. DDIM inversion of the image prompt (no guidance, batch 1, plain attention), or the
+    //    cached chain.
+    if (entry) {
+      for (let k = 1; k <= o.steps; k++) progress('inversion', k, o.steps);
+    } else {
+      let z = z0;
+      for (const step of scheduler.inversionSteps(o.steps)) {
+        checkAbort(o.signal);
+        const eps = await unet.forward({ sample: z, timesteps: [step.timestep], context: inversionContext });
+        const next = engine.empty([1, h, w, c]);
+        chain.push(next);
+        await engine.op('guidance_step', { eps, x: z, out: next, alphaFrom: step.alphaFrom, alphaTo: step.alphaTo, uncondRow: [-1], condRow: [0] });
+        eps.dispose();
+        z = next;
+        progress('inversion', step.index + 1, o.steps);
+      }
+      chain.reverse(); // zts[0] = most noisy, zts[steps] = z0
+      if (cache) {
+        const kv = unet.createKVCache(o.steps, imagePromptCacheRows(o.guidanceMode).length);
+        entry = cache.add(key, [...chain], kv);
+        if (entry) chain.length = 0; // the entry owns the chain now
+        else kv.dispose();
+      }
     }
-    chain.reverse(); // zts[0] = most noisy, zts[steps] = z0
-    if (trace) trace.inversionLatents = await Promise.all(chain.map((t) => t.readFloat32()));
+    const zts = entry ? entry.chain : chain;
+    if (trace) trace.inversionLatents = await Promise.all(zts.map((t) => t.readFloat32()));
     timings.inversion = clock.lap();
 
     // 3. Initial latents: frame 0 = z_T, samples = AdaIN(noise, z_T).
-    const zT = await chain[0]!.readFloat32();
+    const zT = await zts[0]!.readFloat32();
     const noise = o.initialNoise ?? randn(o.seed, o.samples * h * w * c);
     const adained = adain(noise, zT, { n: o.samples, h, w, c });
     const init = new Float32Array((o.samples + 1) * h * w * c);
@@ -136,28 +179,43 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
     init.set(adained, zT.length);
     if (trace) trace.initialLatents = init;
     let latents = keep(engine.tensor(init, [o.samples + 1, h, w, c]));
-    const rowFrames = layout.rows.map((r) => r.frame);
     if (trace) trace.stepLatents = [];
+
+    // With a cache entry: the batch without P's rows for the steps it holds (their contexts
+    // gathered once), recording the other steps while the budget has room.
+    const cached = entry ? cachedBatchLayout(o.samples, o.guidanceMode) : undefined;
+    const cachedContext = cached ? keep(await gatherFrames(engine, texts.table, rowPrompts(cached, o).map((p) => texts.index.get(p)!))) : undefined;
+    const bytesPerValue = engine.computeDtype === 'f32' ? 4 : 2;
+    const stepBytes = entry ? decoderKVBytesPerStep(unet.config, h, w, entry.kv.rows, bytesPerValue) : 0;
 
     // 4. Denoising with the image prompt in the decoder self-attention.
     for (const step of scheduler.denoisingSteps(o.steps)) {
       checkAbort(o.signal);
       const i = step.index;
+      const reuse = entry !== undefined && entry.kv.has(i);
+      const record = entry !== undefined && !reuse && cache!.reserve(entry, stepBytes);
+      const L = reuse ? cached! : layout;
+      const rowFrames = L.rows.map((r) => r.frame);
+      const rowContext = reuse ? cachedContext! : context;
       const sample = await gatherFrames(engine, latents, rowFrames);
       const timesteps = rowFrames.map(() => step.timestep);
       const mode = stepAttentionMode(o.attention, i, o.stratifiedSteps);
       let control;
       if (parts.controlnet && cond) {
-        const res = await parts.controlnet.forward({ sample, timesteps, context, cond, scale: o.controlScale });
-        control = { ...res, frameScale: controlRowScales(layout, i, o.controlGuidanceEndStep) };
+        const res = await parts.controlnet.forward({ sample, timesteps, context: rowContext, cond, scale: o.controlScale });
+        control = { ...res, frameScale: controlRowScales(L, i, o.controlGuidanceEndStep) };
       }
       const eps = await unet.forward({
         sample,
         timesteps,
-        context,
+        context: rowContext,
         ...(control ? { control } : {}),
-        attention: { mode, ref: layout.ref, lambdaRef: o.lambdaImage, lambdaSelf: o.lambdaSelf },
+        attention: { mode, ref: L.ref, lambdaRef: o.lambdaImage, lambdaSelf: o.lambdaSelf },
+        ...(reuse ? { refKV: { cache: entry!.kv, step: i } } : {}),
+        ...(record ? { recordKV: { cache: entry!.kv, step: i, rows: L.imagePromptRows } } : {}),
       });
+      if (reuse) kvCache.reusedSteps++;
+      if (record) kvCache.recordedSteps++;
       sample.dispose();
       if (control) {
         for (const t of control.down) t.dispose();
@@ -167,14 +225,15 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
       await engine.op('guidance_step', {
         eps,
         x: latents,
-        reset: chain[i + 1]!,
+        reset: zts[i + 1]!,
         out: next,
         guidanceScale: o.guidanceScale,
         alphaFrom: step.alphaFrom,
         alphaTo: step.alphaTo,
         vPrediction: scheduler.config.predictionType === 'v_prediction',
-        uncondRow: layout.uncondRow,
-        condRow: layout.condRow,
+        uncondRow: L.uncondRow,
+        // Without P's rows frame 0 has none; the op still wants one for it, though the reset overwrites it.
+        condRow: L.condRow.map((r, f) => (f === 0 && r < 0 && L.uncondRow[0]! < 0 ? 0 : r)),
         resetFrame: 0,
       });
       eps.dispose();
@@ -195,8 +254,15 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
     timings.decode = clock.lap();
     progress('decode', 1, 1);
     timings.total = clock.elapsed();
-    return { decoded, frames, width, height, timings };
+    if (entry) kvCache.entryBytes = entry.bytes;
+    if (trace) trace.kvCache = { ...kvCache };
+    return { decoded, frames, width, height, timings, kvCache };
   } finally {
     for (const t of owned) t.dispose();
+    for (const t of chain) t.dispose();
+    if (entry) {
+      cache!.countSteps(kvCache.reusedSteps, kvCache.recordedSteps);
+      cache!.release(entry);
+    }
   }
 }

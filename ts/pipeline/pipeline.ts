@@ -4,6 +4,7 @@
 //   const { images } = await pipe.variation({ image: 'cat.png', prompt: 'a photograph of a cat', seed: 1 });
 //   await writeFile('out.png', images[0].png);
 //   pipe.dispose();
+import { totalmem } from 'node:os';
 import path from 'node:path';
 import { Engine, type BackendName } from '../engine.js';
 import { readConfigFile } from '../models/config-check.js';
@@ -16,10 +17,12 @@ import { UNet } from '../models/unet.js';
 import { VAE } from '../models/vae.js';
 import { REFERENCE_DDIM_CONFIG, DDIMScheduler } from '../scheduler/index.js';
 import { probeCuda, resolveBackend } from '../backend-select.js';
+import { devices } from '../system.js';
 import { CLIPTokenizer } from '../text/tokenizer.js';
 import { version } from '../version.js';
 import type { Task } from './defaults.js';
 import { generate } from './generate.js';
+import { defaultKVCacheBudget, ImagePromptCache, type KVCacheStats, type KVCacheUse } from './kv-cache.js';
 import { resolveOptions, type GenerateOptions, type ResolvedOptions } from './options.js';
 import type { PipelineParts } from './parts.js';
 import type { GenerationTrace } from './trace.js';
@@ -48,6 +51,15 @@ export interface PipelineLoadOptions {
    * unsupported GPU, failed self-test), with the reason. Default: one process.emitWarning per process.
    */
   onWarning?: (message: string) => void;
+  /**
+   * The image-prompt cache: calls with the same image, inversion prompt, steps and size reuse the
+   * inversion and the image prompt's decoder self-attention keys/values, and leave the image
+   * prompt out of the denoising batch (same output bits, less work). `false` disables it;
+   * `{ maxBytes }` sets its budget (default: min(4 GiB, ¼ of the GPU's memory) on CUDA,
+   * min(3 GiB, ⅛ of RAM) on the CPU). One SD1.5 entry at 512×512 and 50 steps holds 2.75 GB in
+   * float32 (CPU), 1.38 GB in float16; steps are cached while the budget has room.
+   */
+  kvCache?: boolean | { maxBytes?: number };
 }
 
 export interface GeneratedImage {
@@ -68,11 +80,15 @@ export interface GenerationResult {
   parameters: Record<string, unknown>;
   backend: string;
   timings: { encode: number; inversion: number; denoise: number; decode: number; total: number };
+  /** What the call did with the image-prompt cache. */
+  kvCache: KVCacheUse;
 }
 
 export type PipelineCallOptions = GenerateOptions & {
   /** Fill this object with intermediate tensors (golden tests, debugging). */
   trace?: GenerationTrace;
+  /** false: neither read nor fill the pipeline's image-prompt cache in this call (default true). */
+  kvCache?: boolean;
 };
 
 async function chooseBackend(options: PipelineLoadOptions): Promise<BackendName> {
@@ -85,22 +101,42 @@ async function chooseBackend(options: PipelineLoadOptions): Promise<BackendName>
   });
 }
 
+function kvCacheBudget(option: PipelineLoadOptions['kvCache'], engine: Engine): number {
+  if (option === false) return 0;
+  if (option === undefined || option === true) {
+    const cuda = engine.device === 'cuda' ? devices().find((d) => engine.backend === `cuda:${d.index}`) ?? devices()[0] : undefined;
+    return Math.floor(defaultKVCacheBudget(engine.device, cuda ? cuda.totalMemory : totalmem()));
+  }
+  const max = typeof option === 'object' && option !== null ? option.maxBytes : undefined;
+  if (max === undefined) return kvCacheBudget(true, engine);
+  if (typeof max !== 'number' || !Number.isFinite(max) || max < 0) {
+    throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a non-negative number of bytes for kvCache.maxBytes but received ${String(max)}`);
+  }
+  return Math.floor(max);
+}
+
 export class IndetailPipeline implements Disposable {
   readonly engine: Engine;
   readonly files: ModelFiles;
   /** @internal */
   readonly parts: PipelineParts;
+  private readonly kvCache: ImagePromptCache | undefined;
   private disposedFlag = false;
 
-  private constructor(engine: Engine, files: ModelFiles, parts: PipelineParts) {
+  private constructor(engine: Engine, files: ModelFiles, parts: PipelineParts, kvCacheBytes: number) {
     this.engine = engine;
     this.files = files;
     this.parts = parts;
+    this.kvCache = kvCacheBytes > 0 ? new ImagePromptCache(kvCacheBytes) : undefined;
   }
 
   static async load(options: PipelineLoadOptions): Promise<IndetailPipeline> {
     if (typeof options !== 'object' || options === null) {
       throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', 'Expected an options object with at least { model }');
+    }
+    const kvOption = options.kvCache;
+    if (kvOption !== undefined && typeof kvOption !== 'boolean' && (typeof kvOption !== 'object' || kvOption === null)) {
+      throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a boolean or { maxBytes } for kvCache but received ${String(kvOption)}`);
     }
     const files =
       options.randomWeights !== undefined
@@ -128,7 +164,8 @@ export class IndetailPipeline implements Disposable {
       }
       // The reference hard-codes this DDIM configuration whatever the checkpoint ships.
       const scheduler = new DDIMScheduler(REFERENCE_DDIM_CONFIG);
-      return new IndetailPipeline(engine, files, { engine, tokenizer, textEncoder, unet, vae, scheduler, ...(controlnet ? { controlnet } : {}) });
+      const kvCacheBytes = kvCacheBudget(kvOption, engine);
+      return new IndetailPipeline(engine, files, { engine, tokenizer, textEncoder, unet, vae, scheduler, ...(controlnet ? { controlnet } : {}) }, kvCacheBytes);
     } catch (err) {
       for (const x of loaded.reverse()) x.dispose();
       throw err;
@@ -137,6 +174,16 @@ export class IndetailPipeline implements Disposable {
 
   get backend(): string {
     return this.engine.backend;
+  }
+
+  /** The image-prompt cache: budget, bytes held, entries, hits, misses, evictions, steps reused. */
+  kvCacheStats(): KVCacheStats {
+    return this.kvCache?.stats() ?? { enabled: false, budget: 0, bytes: 0, entries: 0, hits: 0, misses: 0, evictions: 0, reusedSteps: 0, recordedSteps: 0 };
+  }
+
+  /** Empties the image-prompt cache (entries in use by a running call are freed when it ends). */
+  clearKVCache(): void {
+    this.kvCache?.clear();
   }
 
   /** Image variation: new images like the image prompt, described by the prompt. */
@@ -160,7 +207,10 @@ export class IndetailPipeline implements Disposable {
     if (task === 'structure' && !this.parts.controlnet) {
       throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', 'the structure-guided task needs a ControlNet: load the pipeline with { controlnet }');
     }
-    const out = await generate(this.parts, o, options.trace);
+    if (options.kvCache !== undefined && typeof options.kvCache !== 'boolean') {
+      throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a boolean for kvCache but received ${String(options.kvCache)}`);
+    }
+    const out = await generate(this.parts, o, options.trace, options.kvCache === false ? undefined : this.kvCache);
     const parameters = describeCall(o, this.backend, this.files.path);
     const text = { parameters: JSON.stringify(parameters), Software: `indetail ${version}` };
     const pixels = o.width * o.height * 3;
@@ -173,12 +223,13 @@ export class IndetailPipeline implements Disposable {
       if (frame === 0) reconstruction = img;
       else images.push(img);
     }
-    return { images, ...(reconstruction ? { reconstruction } : {}), parameters, backend: this.backend, timings: out.timings };
+    return { images, ...(reconstruction ? { reconstruction } : {}), parameters, backend: this.backend, timings: out.timings, kvCache: out.kvCache };
   }
 
   dispose(): void {
     if (this.disposedFlag) return;
     this.disposedFlag = true;
+    this.kvCache?.clear();
     this.parts.controlnet?.dispose();
     this.parts.vae.dispose();
     this.parts.unet.dispose();

@@ -1,5 +1,7 @@
 // Intermediate results of a generation, read back to the host when the caller asks for them
 // (golden tests, debugging). All latents are NHWC.
+import type { KVCacheUse } from './kv-cache.js';
+
 export interface GenerationTrace {
   /** Text embeddings of the inversion prompt [1, 77, C]. */
   inversionContext?: Float32Array;
@@ -13,4 +15,6 @@ export interface GenerationTrace {
   stepLatents?: Float32Array[];
   /** Decoded frames [frames or samples, H, W, 3] in [-1, 1], before quantisation. */
   decoded?: Float32Array;
+  /** What the call did with the image-prompt cache. */
+  kvCache?: KVCacheUse;
 }
