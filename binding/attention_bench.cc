@@ -2,8 +2,9 @@
 //   naiveAttention(engine, args, {warmup, iterations})
 //       -> Promise<{seconds, min, samples, extraBytes}>   the materialised reference way
 //   timeAttention(engine, args, {kernel = 'auto', warmup, iterations})
-//       -> Promise<{seconds, min, samples, kernel}>      the fused op ('auto' on any backend;
-//                                                         'flash', 'flash:<n>', 'simple' on CUDA)
+//       -> Promise<{seconds, min, samples, kernel, extraBytes}>   the fused op ('auto' on any
+//          backend; 'flash', 'flash:<n>', 'simple' on CUDA); extraBytes: device scratch on CUDA,
+//          null on the CPU (measure the engine's allocator instead)
 // `args` are the attention op's arguments (q, k, v, out, kRef, vRef, heads, scale, causal, mode,
 // lambdaRef, lambdaSelf, ref, qCol, kCol, vCol). Each call of the timed function is followed by a
 // synchronize; the median is reported.
@@ -158,6 +159,7 @@ Napi::Value TimeAttention(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lk(st->mutex);
     Backend& b = *st->backend;
     std::string ran = b.device() == Device::CPU ? "cpu op" : kernel;
+    double extra = b.device() == Device::CPU ? -1.0 : 0.0;
     auto once = [&] {
       AttentionCall& c = *call;
       if (kernel == "auto" && b.device() == Device::CPU) {
@@ -165,15 +167,18 @@ Napi::Value TimeAttention(const Napi::CallbackInfo& info) {
         return;
       }
 #ifdef INDETAIL_WITH_CUDA
-      ran = cuda::attention_with_kernel(b, c.q, c.k, c.v, c.kr(), c.vr(), c.out, c.p, kernel);
+      cuda::AttentionKernelRun r = cuda::attention_with_kernel(b, c.q, c.k, c.v, c.kr(), c.vr(), c.out, c.p, kernel);
+      ran = r.kernel;
+      extra = (double)r.extra_bytes;
 #else
       fail(ErrorKind::Unsupported, "attention kernel '", kernel, "': this build has no CUDA backend");
 #endif
     };
     std::vector<double> samples = time_calls(b, t, once);
-    return [samples, ran](Napi::Env env) -> Napi::Value {
+    return [samples, ran, extra](Napi::Env env) -> Napi::Value {
       Napi::Object o = timing_object(env, samples);
       o.Set("kernel", Napi::String::New(env, ran));
+      o.Set("extraBytes", extra < 0 ? env.Null() : Napi::Number::New(env, extra));
       return o;
     };
   });

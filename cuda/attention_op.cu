@@ -191,11 +191,11 @@ namespace {
 // choice: -1 auto, >= 0 flash tile variant, kSimple the general kernel
 constexpr int kAuto = -1, kSimple = 1000;
 
-std::string run(CudaBackend& be, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* k_ref,
+AttentionKernelRun run(CudaBackend& be, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* k_ref,
                 const Tensor* v_ref, Tensor& out, const AttentionParams& p, int choice) {
   be.ensure_usable();
   AttnPrepared pr = prepare_attention(q, k, v, k_ref, v_ref, out, p);
-  if (pr.empty) return "none (empty)";
+  if (pr.empty) return {"none (empty)", 0};
   AttnArgs& a = pr.args;
   const bool flash = choice == kAuto ? pr.flash_ok : choice != kSimple;
   if (flash && !pr.flash_ok)
@@ -207,7 +207,7 @@ std::string run(CudaBackend& be, const Tensor& q, const Tensor& k, const Tensor&
            " the CUDA attention kernels support");
     launch_attention_simple(a, pr.dtype, be.stream());
     be.check_launch(kOp);
-    return "simple";
+    return {"simple", 0};
   }
   const int variant = choice == kAuto ? 0 : choice;
   const FlashConfig cfg = flash_config(a.head_dim, variant);
@@ -225,14 +225,15 @@ std::string run(CudaBackend& be, const Tensor& q, const Tensor& k, const Tensor&
   }
   launch_flash_attention(a, pr.dtype, stash_in_smem, variant, be.stream());
   be.check_launch(kOp);
-  return "flash d" + std::to_string(cfg.dmax) + " v" + std::to_string(cfg.variant) + " (BR " +
-         std::to_string(cfg.block_rows) + ", BC " + std::to_string(cfg.block_keys) + ")" +
-         (stash_in_smem ? "" : ", global stash");
+  return {"flash d" + std::to_string(cfg.dmax) + " v" + std::to_string(cfg.variant) + " (BR " +
+              std::to_string(cfg.block_rows) + ", BC " + std::to_string(cfg.block_keys) + ")" +
+              (stash_in_smem ? "" : ", global stash"),
+          scratch.defined() ? (uint64_t)scratch.nbytes() : 0};
 }
 
 }  // namespace
 
-std::string attention_with_kernel(Backend& backend, const Tensor& q, const Tensor& k, const Tensor& v,
+AttentionKernelRun attention_with_kernel(Backend& backend, const Tensor& q, const Tensor& k, const Tensor& v,
                                   const Tensor* k_ref, const Tensor* v_ref, Tensor& out, const AttentionParams& p,
                                   const std::string& kernel) {
   auto* be = dynamic_cast<CudaBackend*>(&backend);

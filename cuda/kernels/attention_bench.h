@@ -9,10 +9,13 @@
 namespace indetail {
 namespace cuda {
 
+struct AttentionKernelRun {
+  std::string kernel;        // e.g. "flash d64 v0 (BR 128, BC 32)"
+  uint64_t extra_bytes = 0;  // device scratch beyond inputs and output (global stash, if any)
+};
 // The attention op with an explicit kernel choice: "auto" (what the op runs), "flash" (default
-// tile variant), "flash:<n>" (tile variant n of the head-dim group) or "simple". Returns the
-// kernel that ran, e.g. "flash d64 v0 (BR 128, BC 32)".
-std::string attention_with_kernel(Backend& backend, const Tensor& q, const Tensor& k, const Tensor& v,
+// tile variant), "flash:<n>" (tile variant n of the head-dim group) or "simple".
+AttentionKernelRun attention_with_kernel(Backend& backend, const Tensor& q, const Tensor& k, const Tensor& v,
                                   const Tensor* k_ref, const Tensor* v_ref, Tensor& out, const AttentionParams& p,
                                   const std::string& kernel);
 

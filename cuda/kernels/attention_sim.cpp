@@ -2,7 +2,7 @@
 // reference of the policy semantics, over head-dim groups, variants, modes, reference layouts,
 // causal masks, caches, column windows and ragged lengths. A development check for machines
 // without a GPU; the GPU parity tests (test/cuda/attention-parity.test.mjs) remain the proof.
-//   node scripts/... not needed: bench/attention-sim.sh builds and runs it (g++ with the CUDA headers).
+//   INDETAIL_ATTENTION_SIM=1 node --test test/cuda/attention-sim.test.mjs   (builds and runs this file)
 #define INDETAIL_ATTN_SIM 1
 #include <algorithm>
 #include <cstdio>

@@ -1,6 +1,7 @@
 // A CPU emulator for the attention kernels' device code, so their indexing, masking, segment
 // and pipeline logic can be checked on machines without a GPU (cuda/kernels/attention_sim.cpp).
-// Each CUDA thread of a CTA is a host thread; __syncthreads / __syncwarp are barriers; the warp
+// Each CUDA thread of a CTA is a fiber (ucontext) on one host thread, switched at barriers:
+// __syncthreads / __syncwarp and the warp
 // collectives (shuffles, ldmatrix, mma.m16n8k16) exchange operands through a per-warp buffer and
 // compute each lane's result from the PTX ISA fragment layouts. cp.async copies are deferred to
 // the wait that retires them (kCopyAtWait) or done at issue (kCopyAtIssue): the first exposes
@@ -11,13 +12,15 @@
 #include <cuda_fp16.h>
 #include <vector_types.h>
 
-#include <barrier>
+#include <ucontext.h>
+
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <mutex>
-#include <thread>
+#include <memory>
 #include <vector>
 
 #undef __global__
@@ -51,40 +54,78 @@ struct Cta {
   static constexpr int kThreads = 128, kWarps = 4;
   dim3 block, grid;
   std::vector<unsigned char> smem;
-  std::barrier<> all{kThreads};
-  std::barrier<> warp[kWarps] = {std::barrier<>(32), std::barrier<>(32), std::barrier<>(32), std::barrier<>(32)};
+  // barrier state: [0] the CTA, [1 + w] warp w
+  int arrived[1 + kWarps] = {};
+  unsigned generation[1 + kWarps] = {};
   uint64_t xbuf[kWarps][32][8];
   CopyMode copy_mode = kCopyAtWait;
   // per thread: committed groups (oldest first) and the open group
   std::vector<std::vector<Pending>> groups[kThreads];
   std::vector<Pending> open[kThreads];
+  ucontext_t sched;
+  ucontext_t ctx[kThreads];
+  bool done[kThreads] = {};
+  const std::function<void()>* body = nullptr;
 };
 
 inline Cta* g_cta = nullptr;
-inline thread_local int t_tid = 0;
+inline int t_tid = 0;  // the fiber running now
 
 inline int lane() { return t_tid & 31; }
 inline int warp_id() { return t_tid >> 5; }
-inline void warp_sync() { g_cta->warp[warp_id()].arrive_and_wait(); }
+
+inline void yield() { swapcontext(&g_cta->ctx[t_tid], &g_cta->sched); }
+
+// Returns when `count` fibers have arrived at barrier `id` (the same call site, by contract).
+inline void barrier(int id, int count) {
+  Cta& c = *g_cta;
+  if (++c.arrived[id] == count) {
+    c.arrived[id] = 0;
+    ++c.generation[id];
+    return;
+  }
+  const unsigned gen = c.generation[id];
+  while (c.generation[id] == gen) yield();
+}
+inline void warp_sync() { barrier(1 + warp_id(), 32); }
+
+inline void fiber_main() {
+  (*g_cta->body)();
+  g_cta->done[t_tid] = true;
+  // returning switches to uc_link (the scheduler)
+}
 
 template <typename F>
 void launch(dim3 grid, size_t smem_bytes, CopyMode mode, F&& body) {
+  constexpr size_t kStack = 256 * 1024;
+  static std::unique_ptr<char[]> stacks(new char[kStack * Cta::kThreads]);  // reused, never zeroed
+  const std::function<void()> fn = [&body] { body(); };
   for (unsigned z = 0; z < grid.z; ++z)
     for (unsigned y = 0; y < grid.y; ++y)
       for (unsigned x = 0; x < grid.x; ++x) {
-        Cta cta;
-        cta.block = dim3(x, y, z);
-        cta.grid = grid;
-        cta.copy_mode = mode;
-        cta.smem.assign(smem_bytes + 16, 0xCD);  // garbage, as on the device
-        g_cta = &cta;
-        std::vector<std::thread> threads;
-        for (int t = 0; t < Cta::kThreads; ++t)
-          threads.emplace_back([t, &body] {
+        auto cta = std::make_unique<Cta>();
+        cta->block = dim3(x, y, z);
+        cta->grid = grid;
+        cta->copy_mode = mode;
+        cta->smem.assign(smem_bytes + 16, 0xCD);  // garbage, as on the device
+        cta->body = &fn;
+        g_cta = cta.get();
+        for (int t = 0; t < Cta::kThreads; ++t) {
+          getcontext(&cta->ctx[t]);
+          cta->ctx[t].uc_stack.ss_sp = stacks.get() + kStack * t;
+          cta->ctx[t].uc_stack.ss_size = kStack;
+          cta->ctx[t].uc_link = &cta->sched;
+          makecontext(&cta->ctx[t], fiber_main, 0);
+        }
+        for (bool live = true; live;) {  // round robin until every fiber has finished
+          live = false;
+          for (int t = 0; t < Cta::kThreads; ++t) {
+            if (cta->done[t]) continue;
+            live = true;
             t_tid = t;
-            body();
-          });
-        for (auto& th : threads) th.join();
+            swapcontext(&cta->sched, &cta->ctx[t]);
+          }
+        }
         g_cta = nullptr;
       }
 }
@@ -106,7 +147,7 @@ inline unsigned char* smem_base() { return g_cta->smem.data(); }
 #define gridDim (::indetail::cuda::sim::g_cta->grid)
 #define blockDim (dim3(128u, 1u, 1u))
 
-inline void __syncthreads() { ::indetail::cuda::sim::g_cta->all.arrive_and_wait(); }
+inline void __syncthreads() { ::indetail::cuda::sim::barrier(0, 128); }
 inline void __syncwarp(unsigned = 0xffffffffu) { ::indetail::cuda::sim::warp_sync(); }
 
 template <typename V>

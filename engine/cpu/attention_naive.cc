@@ -21,15 +21,56 @@ namespace {
 #define INDETAIL_NAIVE_CLONES
 #endif
 
-// s[j] = scale * sum_d q[d] * kt[d * n + j]   (kt: [D, n], the keys transposed)
-INDETAIL_NAIVE_CLONES void scores_row(const float* __restrict q, const float* __restrict kt, float* __restrict s,
-                                      int D, int n, float scale) {
-  for (int j = 0; j < n; ++j) s[j] = 0.f;
+// Rows r < R (R <= 4, a register block: each streamed row of K^T / V serves R query rows):
+// s_r[j] = scale * sum_d q_r[d] * kt[d * n + j]   (kt: [D, n], the keys transposed)
+INDETAIL_NAIVE_CLONES void scores_rows(const float* q, int64_t ldq, const float* __restrict kt, float* s, int64_t lds,
+                                       int R, int D, int n, float scale) {
+  float* __restrict s0 = s;
+  float* __restrict s1 = s + (R > 1 ? lds : 0);
+  float* __restrict s2 = s + (R > 2 ? 2 * lds : 0);
+  float* __restrict s3 = s + (R > 3 ? 3 * lds : 0);
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < n; ++j) s[r * lds + j] = 0.f;
   for (int d = 0; d < D; ++d) {
-    const float qd = q[d] * scale;
     const float* __restrict row = kt + (size_t)d * n;
-    for (int j = 0; j < n; ++j) s[j] += qd * row[j];
+    const float a0 = q[d] * scale, a1 = R > 1 ? q[ldq + d] * scale : 0.f, a2 = R > 2 ? q[2 * ldq + d] * scale : 0.f,
+                a3 = R > 3 ? q[3 * ldq + d] * scale : 0.f;
+    if (R == 4) {
+      for (int j = 0; j < n; ++j) {
+        const float k = row[j];
+        s0[j] += a0 * k;
+        s1[j] += a1 * k;
+        s2[j] += a2 * k;
+        s3[j] += a3 * k;
+      }
+    } else {
+      for (int j = 0; j < n; ++j) s0[j] += a0 * row[j];
+      if (R > 1) for (int j = 0; j < n; ++j) s1[j] += a1 * row[j];
+      if (R > 2) for (int j = 0; j < n; ++j) s2[j] += a2 * row[j];
+    }
   }
+}
+
+// exp(x) for x <= 0 to a few ulp, branch-free so the loop vectorises (libm's expf does not here):
+// 2^(x log2 e) = 2^k * 2^f, k = round, |f| <= 1/2, 2^f by a degree-7 polynomial.
+inline float exp_nonpositive(float x) {
+  x = std::max(x, -87.0f);
+  const float t = x * 1.44269504088896341f;
+  const float k = std::nearbyint(t);
+  const float f = t - k;
+  float p = 1.5252734e-5f;  // Taylor coefficients ln(2)^i / i!, remainder < 1e-8 for |f| <= 1/2
+  p = p * f + 1.5403530e-4f;
+  p = p * f + 1.3333558e-3f;
+  p = p * f + 9.6181291e-3f;
+  p = p * f + 5.5504109e-2f;
+  p = p * f + 2.4022651e-1f;
+  p = p * f + 6.9314718e-1f;
+  p = p * f + 1.0f;
+  int32_t bits;
+  std::memcpy(&bits, &p, 4);
+  bits += (int32_t)k << 23;
+  std::memcpy(&p, &bits, 4);
+  return p;
 }
 
 INDETAIL_NAIVE_CLONES void softmax_row(float* __restrict s, int n) {
@@ -37,21 +78,39 @@ INDETAIL_NAIVE_CLONES void softmax_row(float* __restrict s, int n) {
   for (int j = 0; j < n; ++j) mx = std::max(mx, s[j]);
   float sum = 0.f;
   for (int j = 0; j < n; ++j) {
-    s[j] = std::exp(s[j] - mx);
+    s[j] = exp_nonpositive(s[j] - mx);
     sum += s[j];
   }
   const float inv = 1.f / sum;
   for (int j = 0; j < n; ++j) s[j] *= inv;
 }
 
-// o[x] = sum_j p[j] * v[j * ld + x]
-INDETAIL_NAIVE_CLONES void pv_row(const float* __restrict p, const float* __restrict v, float* __restrict o, int n,
-                                  int D, int64_t ld) {
-  for (int x = 0; x < D; ++x) o[x] = 0.f;
+// o_r[x] = sum_j p_r[j] * v[j * ld + x] for rows r < R (R <= 4)
+INDETAIL_NAIVE_CLONES void pv_rows(const float* p, int64_t ldp, const float* __restrict v, float* o, int64_t ldo, int R,
+                                   int n, int D, int64_t ld) {
+  float* __restrict o0 = o;
+  float* __restrict o1 = o + (R > 1 ? ldo : 0);
+  float* __restrict o2 = o + (R > 2 ? 2 * ldo : 0);
+  float* __restrict o3 = o + (R > 3 ? 3 * ldo : 0);
+  for (int r = 0; r < R; ++r)
+    for (int x = 0; x < D; ++x) o[r * ldo + x] = 0.f;
   for (int j = 0; j < n; ++j) {
-    const float pj = p[j];
     const float* __restrict vr = v + j * ld;
-    for (int x = 0; x < D; ++x) o[x] += pj * vr[x];
+    const float p0 = p[j], p1 = R > 1 ? p[ldp + j] : 0.f, p2 = R > 2 ? p[2 * ldp + j] : 0.f,
+                p3 = R > 3 ? p[3 * ldp + j] : 0.f;
+    if (R == 4) {
+      for (int x = 0; x < D; ++x) {
+        const float w = vr[x];
+        o0[x] += p0 * w;
+        o1[x] += p1 * w;
+        o2[x] += p2 * w;
+        o3[x] += p3 * w;
+      }
+    } else {
+      for (int x = 0; x < D; ++x) o0[x] += p0 * vr[x];
+      if (R > 1) for (int x = 0; x < D; ++x) o1[x] += p1 * vr[x];
+      if (R > 2) for (int x = 0; x < D; ++x) o2[x] += p2 * vr[x];
+    }
   }
 }
 
@@ -74,14 +133,23 @@ void attend_frame(const float* q, int64_t ldq, int Lq, int H, int D, const Keys&
       for (int d = 0; d < D; ++d) kt[(size_t)d * n + j] = kv.k[j * kv.ld_k + h * D + d];
     float* S = scores.data();
     const float* KT = kt.data();
-    parallel_for(Lq, 16, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) scores_row(q + i * ldq + h * D, KT, S + i * n, D, n, scale);
+    const int64_t blocks = (Lq + 3) / 4;
+    parallel_for(blocks, 4, [&](int64_t b0, int64_t b1) {
+      for (int64_t blk = b0; blk < b1; ++blk) {
+        const int64_t i = blk * 4;
+        const int R = (int)std::min<int64_t>(4, Lq - i);
+        scores_rows(q + i * ldq + h * D, ldq, KT, S + i * n, n, R, D, n, scale);
+      }
     });
     parallel_for(Lq, 16, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) softmax_row(S + i * n, n);
     });
-    parallel_for(Lq, 16, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) pv_row(S + i * n, kv.v + h * D, out + i * ldo + h * D, n, D, kv.ld_v);
+    parallel_for(blocks, 4, [&](int64_t b0, int64_t b1) {
+      for (int64_t blk = b0; blk < b1; ++blk) {
+        const int64_t i = blk * 4;
+        const int R = (int)std::min<int64_t>(4, Lq - i);
+        pv_rows(S + i * n, n, kv.v + h * D, out + i * ldo + h * D, ldo, R, n, D, kv.ld_v);
+      }
     });
   }
 }

@@ -156,8 +156,12 @@ function upload(engine, host, dtype) {
 async function runOp(engine, c, host) {
   const tensors = upload(engine, host);
   const out = engine.empty([c.frames, c.Lq, c.heads * c.D]);
-  await engine.op('attention', opArgs(c, tensors, out));
-  return out.readFloat32();
+  try {
+    await engine.op('attention', opArgs(c, tensors, out));
+    return await out.readFloat32();
+  } finally {
+    for (const t of [...Object.values(tensors), out]) t.dispose();
+  }
 }
 
 function nativeArgs(args) {
