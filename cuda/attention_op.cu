@@ -2,8 +2,10 @@
 // head dims that are multiples of 8 up to 256 with 16-byte aligned rows) or of the general kernel
 // (anything else up to head dim 512). See cuda/kernels/attention.cuh for the kernel contract.
 //
-// k_ref / v_ref (a stored K/V cache) are read with the same column windows as k / v (k_col,
-// v_col): a cache keeps the reference frame's projections in the layout they were produced in.
+// Semantics shared with the CPU op (engine/cpu/attention.cc): k_ref / v_ref (a stored K/V cache)
+// use the column window of k / v when their rows are as wide as k's / v's, else columns
+// [0, heads * head_dim); the causal mask applies to the own keys only; a frame whose reference is
+// itself gets plain attention. Unlike the CPU op the scale must be positive.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -108,14 +110,10 @@ AttnPrepared prepare_attention(const Tensor& q, const Tensor& k, const Tensor& v
   check_window("k", k, p.k_col, C, "k_col");
   check_window("v", v, p.v_col, C, "v_col");
   check_arg(std::isfinite(p.scale) && p.scale > 0.f, kOp, ": scale must be positive and finite, got ", p.scale);
-  check_arg(!p.causal || p.mode == RefMode::None || p.ref.empty() ||
-                std::all_of(p.ref.begin(), p.ref.end(), [](int32_t x) { return x < 0; }),
-            kOp, ": causal masking with reference keys is not defined (mode ", mode_name(p.mode),
-            " with ref entries >= 0); use causal only for plain attention");
   check_arg(p.ref.empty() || (int64_t)p.ref.size() == B, kOp, ": ref has ", p.ref.size(), " entries for ", B,
             " frames of q");
   check_arg((k_ref == nullptr) == (v_ref == nullptr), kOp, ": k_ref and v_ref must be given together");
-  int64_t R = 0, Lr = 0;
+  int64_t R = 0, Lr = 0, kr_col = 0, vr_col = 0;
   if (k_ref) {
     check_input("k_ref", *k_ref, dt);
     check_input("v_ref", *v_ref, dt);
@@ -123,13 +121,16 @@ AttnPrepared prepare_attention(const Tensor& q, const Tensor& k, const Tensor& v
     Lr = k_ref->size(1);
     check_arg(v_ref->size(0) == R && v_ref->size(1) == Lr, kOp, ": k_ref ", k_ref->describe(), " and v_ref ",
               v_ref->describe(), " must have the same frames and length");
-    check_window("k_ref", *k_ref, p.k_col, C, "k_col");
-    check_window("v_ref", *v_ref, p.v_col, C, "v_col");
+    kr_col = k_ref->size(2) == k.size(2) ? p.k_col : 0;
+    vr_col = v_ref->size(2) == v.size(2) ? p.v_col : 0;
+    check_window("k_ref", *k_ref, kr_col, C, kr_col ? "k_col" : "column");
+    check_window("v_ref", *v_ref, vr_col, C, vr_col ? "v_col" : "column");
   }
   const int64_t limit = k_ref ? R : B;
-  for (size_t b = 0; b < p.ref.size(); ++b)
-    check_arg(p.ref[b] >= -1 && p.ref[b] < limit, kOp, ": ref[", b, "] = ", p.ref[b], " is outside [-1, ", limit,
-              ") (", k_ref ? "frames of k_ref" : "frames of k/v", ")");
+  if (p.mode != RefMode::None)
+    for (size_t b = 0; b < p.ref.size(); ++b)
+      check_arg(p.ref[b] >= -1 && p.ref[b] < limit, kOp, ": ref[", b, "] = ", p.ref[b], " is outside [-1, ", limit,
+                ") (", k_ref ? "frames of k_ref" : "frames of k/v", ") in mode ", mode_name(p.mode));
   r.any_ref = p.mode != RefMode::None && std::any_of(p.ref.begin(), p.ref.end(), [](int32_t x) { return x >= 0; });
   if (p.mode == RefMode::Stratified)
     check_arg(std::isfinite(p.lambda_ref) && std::isfinite(p.lambda_self) && p.lambda_ref + p.lambda_self != 0.f, kOp,
@@ -159,8 +160,8 @@ AttnPrepared prepare_attention(const Tensor& q, const Tensor& k, const Tensor& v
   a.k_row = k.size(2), a.k_frame = Lk * k.size(2);
   a.v_row = v.size(2), a.v_frame = Lk * v.size(2);
   if (k_ref) {
-    a.k_ref = static_cast<const char*>(k_ref->raw()) + p.k_col * es;
-    a.v_ref = static_cast<const char*>(v_ref->raw()) + p.v_col * es;
+    a.k_ref = static_cast<const char*>(k_ref->raw()) + kr_col * es;
+    a.v_ref = static_cast<const char*>(v_ref->raw()) + vr_col * es;
     a.kr_row = k_ref->size(2), a.kr_frame = Lr * k_ref->size(2);
     a.vr_row = v_ref->size(2), a.vr_frame = Lr * v_ref->size(2);
   }

@@ -33,7 +33,7 @@ struct AttnArgs {
   const void* q = nullptr;
   const void* k = nullptr;
   const void* v = nullptr;
-  const void* k_ref = nullptr;  // nullptr: ref[b] indexes the frames of k/v
+  const void* k_ref = nullptr;  // nullptr: ref[b] indexes the frames of k/v (ref[b] == b: plain)
   const void* v_ref = nullptr;
   void* out = nullptr;          // [frames, q_len, heads * head_dim], contiguous
   int64_t q_frame = 0, q_row = 0;
@@ -44,7 +44,7 @@ struct AttnArgs {
   int frames = 0, heads = 0, head_dim = 0;
   int q_len = 0, k_len = 0, ref_len = 0;  // ref_len: rows of k_ref/v_ref (k_len without a cache)
   int mode = kAttnNone;
-  int causal = 0;                 // own keys j <= query i (only without active references)
+  int causal = 0;                 // own keys j <= query i (reference keys are never masked)
   float scale_log2 = 0.f;         // softmax scale * log2(e); > 0
   float w_ref = 0.f, w_self = 0.f;  // stratified: lambda / (lambda_ref + lambda_self)
   float* stash = nullptr;         // stratified scratch in global memory, nullptr = shared memory

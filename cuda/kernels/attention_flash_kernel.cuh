@@ -118,7 +118,8 @@ __global__ void __launch_bounds__(128) flash_attention_kernel(const __grid_const
   const int dchunks = D >> 3;
 
   // ---- key segments: seg 0 then seg 1 (len1 = 0: none) -----------------------------------
-  const int r = (a.has_ref && a.mode != kAttnNone) ? (int)a.ref[b] : -1;
+  int r = (a.has_ref && a.mode != kAttnNone) ? (int)a.ref[b] : -1;
+  if (!a.k_ref && r == b) r = -1;  // its own frame as reference: every mode is plain attention
   const T* own_k = static_cast<const T*>(a.k) + b * a.k_frame + (int64_t)h * D;
   const T* own_v = static_cast<const T*>(a.v) + b * a.v_frame + (int64_t)h * D;
   const T* k0 = own_k;
@@ -143,12 +144,14 @@ __global__ void __launch_bounds__(128) flash_attention_kernel(const __grid_const
     if (a.mode != kAttnReplace) len1 = a.k_len;  // concat / stratified: own keys follow
     split = a.mode == kAttnStratified;
   }
+  // The causal mask applies to the own keys (segment 0 without a reference, else segment 1);
+  // own-key tiles past the CTA's last query are skipped.
+  const bool causal0 = a.causal && r < 0;
   int n0 = (len0 + BC - 1) / BC;
-  if (a.causal) {  // causal implies seg 0 = own keys; tiles past the CTA's last query are skipped
-    const int last = (q0 + BR - 1) / BC + 1;
-    n0 = n0 < last ? n0 : last;
-  }
-  const int n1 = (len1 + BC - 1) / BC;
+  int n1 = (len1 + BC - 1) / BC;
+  const int last = (q0 + BR - 1) / BC + 1;
+  if (causal0) n0 = n0 < last ? n0 : last;
+  if (a.causal && n1 > last) n1 = last;
   const int ntiles = n0 + n1;
 
   // ---- prologue: zero the padding columns, load Q and K(0) --------------------------------
@@ -202,6 +205,7 @@ __global__ void __launch_bounds__(128) flash_attention_kernel(const __grid_const
     const bool first = t < n0;
     const int kstart = (first ? t : t - n0) * BC;
     const int len = first ? len0 : len1;
+    const bool causal = first ? causal0 : a.causal != 0;
 
     mma::cp_async_wait<0>();  // K(t) has landed
     __syncthreads();           // ... for every thread; and every warp is done with V(t-1)
@@ -243,7 +247,7 @@ __global__ void __launch_bounds__(128) flash_attention_kernel(const __grid_const
     }
 
     // mask keys past the segment and (causal) keys after the query
-    if (kstart + BC > len || (a.causal && kstart + BC - 1 > q0)) {
+    if (kstart + BC > len || (causal && kstart + BC - 1 > q0)) {
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
@@ -252,7 +256,7 @@ __global__ void __launch_bounds__(128) flash_attention_kernel(const __grid_const
           for (int e = 0; e < 4; ++e) {
             const int key = kstart + nt * 8 + 2 * t4 + (e & 1);
             const int row = q0 + wrow + mt * 16 + g + (e >> 1) * 8;
-            if (key >= len || (a.causal && key > row)) sc[mt][nt][e] = -INFINITY;
+            if (key >= len || (causal && key > row)) sc[mt][nt][e] = -INFINITY;
           }
     }
 

@@ -66,11 +66,12 @@ std::vector<double> reference(const Case& c, const Mat& q, const Mat& k, const M
                               double scale) {
   const int H = c.heads, D = c.D, C = H * D;
   std::vector<double> out((size_t)c.frames * c.Lq * C, 0.0);
+  // segment 1 (K, V) is causal when causal1, segment 2 (K2, V2: the own keys) when c.causal
   auto attend = [&](int b, int h, int i, const Mat& K, const Mat& V, int kf, int kcol, int vcol, int len,
-                    const Mat& K2, const Mat& V2, int kf2, int len2, bool causal, std::vector<double>& o) {
+                    const Mat& K2, const Mat& V2, int kf2, int len2, bool causal1, std::vector<double>& o) {
     std::vector<double> s;
     std::vector<std::pair<const float*, const float*>> rows;
-    auto add = [&](const Mat& KK, const Mat& VV, int f, int n) {
+    auto add = [&](const Mat& KK, const Mat& VV, int f, int n, bool causal) {
       for (int j = 0; j < n; ++j) {
         if (causal && j > i) break;
         const float* kp = &KK.f[((size_t)f * KK.L + j) * KK.W + kcol + h * D];
@@ -82,8 +83,8 @@ std::vector<double> reference(const Case& c, const Mat& q, const Mat& k, const M
         rows.push_back({kp, vp});
       }
     };
-    add(K, V, kf, len);
-    if (len2 > 0) add(K2, V2, kf2, len2);
+    add(K, V, kf, len, causal1);
+    if (len2 > 0) add(K2, V2, kf2, len2, c.causal);
     double mx = -1e300;
     for (double x : s) mx = std::max(mx, x);
     double sum = 0;
@@ -95,7 +96,8 @@ std::vector<double> reference(const Case& c, const Mat& q, const Mat& k, const M
   for (int b = 0; b < c.frames; ++b)
     for (int h = 0; h < H; ++h)
       for (int i = 0; i < c.Lq; ++i) {
-        const int r = c.ref.empty() || c.mode == kAttnNone ? -1 : c.ref[b];
+        int r = c.ref.empty() || c.mode == kAttnNone ? -1 : c.ref[b];
+        if (!kr && r == b) r = -1;
         std::vector<double> o, o2;
         const Mat& K0 = (r >= 0 && kr) ? *kr : k;
         const Mat& V0 = (r >= 0 && vr) ? *vr : v;
@@ -108,7 +110,7 @@ std::vector<double> reference(const Case& c, const Mat& q, const Mat& k, const M
           attend(b, h, i, K0, V0, r, c.kcol, c.vcol, len0, k, v, b, c.Lk, false, o);
         } else {
           attend(b, h, i, K0, V0, r, c.kcol, c.vcol, len0, k, v, b, 0, false, o);
-          attend(b, h, i, k, v, b, c.kcol, c.vcol, c.Lk, k, v, b, 0, false, o2);
+          attend(b, h, i, k, v, b, c.kcol, c.vcol, c.Lk, k, v, b, 0, c.causal, o2);
           for (int x = 0; x < c.D; ++x) o[x] = (c.lr * o[x] + c.ls * o2[x]) / (c.lr + c.ls);
         }
         for (int x = 0; x < c.D; ++x) out[((size_t)b * c.Lq + i) * C + h * c.D + x] = o[x];
@@ -329,6 +331,21 @@ int main(int argc, char** argv) {
     c.variant = 1, c.name = "causal D=64 L=77 variant 1";
     add(c);
     c.variant = 0, c.D = 160, c.Lq = c.Lk = 70, c.name = "causal D=160 L=70";
+    add(c);
+  }
+  {  // causal own keys next to (unmasked) reference keys; a frame referencing itself
+    Case c;
+    c.frames = 3, c.D = 64, c.Lq = 77, c.Lk = 77, c.causal = 1, c.mode = kAttnConcat, c.ref = {-1, 0, 2};
+    c.name = "causal concat D=64 L=77 (self-reference)";
+    add(c);
+    c.mode = kAttnStratified, c.D = 40, c.name = "causal stratified D=40 L=77 (self-reference)";
+    add(c);
+    c.kernel = 1, c.name = "simple causal stratified D=40 (self-reference)";
+    add(c);
+    c.kernel = 0, c.D = 96, c.Lq = c.Lk = 150, c.mode = kAttnConcat, c.ref = {-1, 0, 0};
+    c.name = "causal concat D=96 L=150 (own tiles skipped)";
+    add(c);
+    c.D = 40, c.mode = kAttnStratified, c.name = "causal stratified D=40 L=150 (own tiles skipped)";
     add(c);
   }
   {  // bf16

@@ -25,7 +25,8 @@ __global__ void __launch_bounds__(128) attention_simple_kernel(const __grid_cons
   if (i >= a.q_len) return;  // whole warps only; no block-level barrier follows
   const int h = blockIdx.y, b = blockIdx.z, D = a.head_dim;
 
-  const int r = (a.has_ref && a.mode != kAttnNone) ? (int)a.ref[b] : -1;
+  int r = (a.has_ref && a.mode != kAttnNone) ? (int)a.ref[b] : -1;
+  if (!a.k_ref && r == b) r = -1;  // its own frame as reference: every mode is plain attention
   const T* own_k = static_cast<const T*>(a.k) + b * a.k_frame + (int64_t)h * D;
   const T* own_v = static_cast<const T*>(a.v) + b * a.v_frame + (int64_t)h * D;
   const T *k0 = own_k, *v0 = own_v;
@@ -62,7 +63,7 @@ __global__ void __launch_bounds__(128) attention_simple_kernel(const __grid_cons
     const T* vp = seg == 0 ? v0 : own_v;
     const int64_t krow = seg == 0 ? k0row : a.k_row, vrow = seg == 0 ? v0row : a.v_row;
     int end = seg == 0 ? len0 : len1;
-    if (a.causal) end = end < i + 1 ? end : i + 1;  // causal implies a single own segment
+    if (a.causal && (seg == 1 || r < 0)) end = end < i + 1 ? end : i + 1;  // the own keys only
     for (int j = 0; j < end; ++j) {
       const T* kr = kp + j * krow;
       float s = 0.f;

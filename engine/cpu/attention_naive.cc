@@ -192,15 +192,19 @@ uint64_t naive_attention_cpu(const Tensor& q, const Tensor& k, const Tensor& v, 
   window("q", q, p.q_col);
   window("k", k, p.k_col);
   window("v", v, p.v_col);
+  // a cache as wide as k / v uses their column windows, else columns [0, C) (as the op)
+  const int64_t kr_col = k_ref && k_ref->size(2) != k.size(2) ? 0 : p.k_col;
+  const int64_t vr_col = v_ref && v_ref->size(2) != v.size(2) ? 0 : p.v_col;
   if (k_ref) {
-    window("k_ref", *k_ref, p.k_col);
-    window("v_ref", *v_ref, p.v_col);
+    window("k_ref", *k_ref, kr_col);
+    window("v_ref", *v_ref, vr_col);
     check_arg(v_ref->size(0) == k_ref->size(0) && v_ref->size(1) == Lr, op, ": k_ref and v_ref must match");
   }
   check_arg(p.ref.empty() || (int)p.ref.size() == B, op, ": ref has ", p.ref.size(), " entries for ", B, " frames");
   const int limit = k_ref ? (int)k_ref->size(0) : B;
-  for (size_t b = 0; b < p.ref.size(); ++b)
-    check_arg(p.ref[b] >= -1 && p.ref[b] < limit, op, ": ref[", b, "] = ", p.ref[b], " is outside [-1, ", limit, ")");
+  if (p.mode != RefMode::None)
+    for (size_t b = 0; b < p.ref.size(); ++b)
+      check_arg(p.ref[b] >= -1 && p.ref[b] < limit, op, ": ref[", b, "] = ", p.ref[b], " is outside [-1, ", limit, ")");
   check_arg(p.mode != RefMode::Stratified || p.lambda_ref + p.lambda_self != 0.f, op,
             ": lambda_ref + lambda_self must not be 0");
   if (B == 0 || Lq == 0) return 0;
@@ -237,12 +241,14 @@ uint64_t naive_attention_cpu(const Tensor& q, const Tensor& k, const Tensor& v, 
   extra += (kk.size() + vv.size()) * 4;
   for (int b = 0; b < B; ++b) {
     const int r = p.ref[b];
-    const Tensor& ks = r >= 0 && k_ref ? *k_ref : k;
-    const Tensor& vs = r >= 0 && v_ref ? *v_ref : v;
+    const bool cached = r >= 0 && k_ref;
+    const Tensor& ks = cached ? *k_ref : k;
+    const Tensor& vs = cached ? *v_ref : v;
+    const int64_t kc = cached ? kr_col : p.k_col, vc = cached ? vr_col : p.v_col;
     const int f = r >= 0 ? r : b, n = slen[b];
     for (int j = 0; j < n; ++j) {
-      std::memcpy(&kk[((size_t)b * keys + j) * C], ks.data<float>() + ((int64_t)f * ks.size(1) + j) * ks.size(2) + p.k_col, C * 4);
-      std::memcpy(&vv[((size_t)b * keys + j) * C], vs.data<float>() + ((int64_t)f * vs.size(1) + j) * vs.size(2) + p.v_col, C * 4);
+      std::memcpy(&kk[((size_t)b * keys + j) * C], ks.data<float>() + ((int64_t)f * ks.size(1) + j) * ks.size(2) + kc, C * 4);
+      std::memcpy(&vv[((size_t)b * keys + j) * C], vs.data<float>() + ((int64_t)f * vs.size(1) + j) * vs.size(2) + vc, C * 4);
     }
     if (concat)
       for (int j = 0; j < Lk; ++j) {

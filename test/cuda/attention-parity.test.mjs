@@ -106,6 +106,12 @@ add({ name: 'fused QKV column windows, concat D=80', D: 80, frames: 3, Lq: 150, 
 add({ name: 'cache concat Lr=77 D=40', D: 40, frames: 3, Lq: 100, Lk: 100, mode: 'concat', ref: [0, -1, 1], cache: { R: 2, Lr: 77 } });
 add({ name: 'cache stratified Lr=300 D=160', D: 160, frames: 3, Lq: 64, Lk: 64, mode: 'stratified', ref: [0, -1, 0], cache: { R: 1, Lr: 300 }, lambdaRef: 0.7 });
 add({ name: 'cache replace Lr=50 D=80', D: 80, frames: 2, Lq: 90, Lk: 90, mode: 'replace', ref: [0, 0], cache: { R: 1, Lr: 50 } });
+// a cache next to fused QKV rows: as wide as the rows (uses kCol / vCol) or [R, Lr, C] (columns 0..C)
+add({ name: 'fused QKV + narrow cache, stratified D=40', D: 40, frames: 3, Lq: 120, Lk: 120, fusedQkv: true, mode: 'stratified', ref: [0, -1, 0], cache: { R: 1, Lr: 77 } });
+add({ name: 'fused QKV + fused-layout cache, concat D=64', D: 64, frames: 3, Lq: 120, Lk: 120, fusedQkv: true, mode: 'concat', ref: [0, -1, 0], cache: { R: 1, Lr: 100, wide: true } });
+// causal masks the own keys only; a frame may reference itself (plain attention)
+add({ name: 'causal concat with references D=64 L=77', D: 64, frames: 3, Lq: 77, Lk: 77, causal: true, mode: 'concat', ref: [-1, 0, 2] });
+add({ name: 'causal stratified with references D=40 L=300', D: 40, frames: 3, Lq: 300, Lk: 300, causal: true, mode: 'stratified', ref: [-1, 0, 0] });
 // general kernel: head dims of the tiny test models, unaligned windows, the VAE's 512
 add({ name: 'tiny model D=4 heads=8 stratified (general kernel)', D: 4, heads: 8, frames: 6, Lq: 64, Lk: 64, mode: 'stratified', ref: layouts.conflicting });
 add({ name: 'tiny model D=8 heads=4 causal (general kernel)', D: 8, heads: 4, Lq: 77, Lk: 77, causal: true });
@@ -129,8 +135,9 @@ function makeInputs(c, seed) {
     t.v = { data: gaussian(seed + 2, c.frames * c.Lk * C), shape: [c.frames, c.Lk, C] };
   }
   if (c.cache) {
-    t.kRef = { data: gaussian(seed + 3, c.cache.R * c.cache.Lr * C, 1.3), shape: [c.cache.R, c.cache.Lr, C] };
-    t.vRef = { data: gaussian(seed + 4, c.cache.R * c.cache.Lr * C), shape: [c.cache.R, c.cache.Lr, C] };
+    const w = c.cache.wide ? 3 * C : C;
+    t.kRef = { data: gaussian(seed + 3, c.cache.R * c.cache.Lr * w, 1.3), shape: [c.cache.R, c.cache.Lr, w] };
+    t.vRef = c.cache.wide ? t.kRef : { data: gaussian(seed + 4, c.cache.R * c.cache.Lr * w), shape: [c.cache.R, c.cache.Lr, w] };
   }
   return t;
 }
@@ -262,7 +269,6 @@ test('attention argument errors name the problem', { skip: skip ?? false }, asyn
     });
   await expectError({ mode: 'concat', ref: [0] }, /ref has 1 entries for 2 frames/);
   await expectError({ mode: 'concat', ref: [0, 2] }, /ref\[1\] = 2 is outside \[-1, 2\)/);
-  await expectError({ mode: 'concat', ref: [-1, 0], causal: true }, /causal masking with reference keys/);
   await expectError({ qCol: 8 }, /columns \[8, 72\) of q/);
   await expectError({ heads: 3 }, /heads 3/);
   await expectError({ mode: 'stratified', ref: [-1, 0], lambdaRef: 1, lambdaSelf: -1 }, /non-zero sum/);
