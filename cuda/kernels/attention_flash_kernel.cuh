@@ -25,7 +25,8 @@ namespace cuda {
 
 // Tile shape per head-dim group and variant (variant 0 is the default the op uses; the others
 // exist to be measured by the attention benchmark). MT: 16-row tiles per warp, BC: keys per stage.
-// Registers on sm_90 (ptxas, no spills): d64 v0 188, d64 v1 163, d96 196, d160 254, d256 222.
+// Registers on sm_90 (ptxas -v, no spills): d64 v0 214, d64 v1 166, d96 198, d160 255, d256 221;
+// with 128 threads that is 2 CTAs (8 warps) per SM, 3 for d64 v1.
 template <int DMAX, int VARIANT>
 struct FlashTraits;
 template <>  // 8 warps/SM; half the shared-memory traffic per FLOP of v1
