@@ -5,6 +5,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isUserError } from '../errors.js';
 import { version } from '../version.js';
+import { benchCommand } from './bench.js';
 import { doctorCommand } from './doctor.js';
 import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
@@ -20,6 +21,7 @@ export async function main(argv: string[]): Promise<number> {
       .command(generateCommand('structure'))
       .command(infoCommand)
       .command(doctorCommand)
+      .command(benchCommand)
       .demandCommand(1, 'Name a command (see --help).')
       .strict()
       .fail((msg, err) => {

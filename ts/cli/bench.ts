@@ -1,0 +1,89 @@
+// `indetail bench <suite>`: runs a benchmark suite shipped in the package's bench/ folder
+// (e.g. `indetail bench attention`), prints its table and notes, writes its results as JSON and,
+// for suites that draw one, an SVG chart.
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { CommandModule } from 'yargs';
+import { IndetailError } from '../errors.js';
+import { packageRoot } from '../native/addon.js';
+
+interface BenchArgs {
+  suite: string;
+  quick?: boolean;
+  out?: string;
+  json?: string;
+  backend?: string[];
+  'peak-tflops'?: number;
+  'cpu-peak-gflops'?: number;
+}
+
+interface SuiteResult {
+  rows: Record<string, unknown>[];
+  columns?: string[];
+  notes?: string[];
+  skipped?: string;
+}
+
+interface Suite {
+  name: string;
+  description: string;
+  run(options: Record<string, unknown>): Promise<SuiteResult>;
+}
+
+const benchDir = path.join(packageRoot, 'bench');
+
+function suiteNames(): string[] {
+  const dir = path.join(benchDir, 'suites');
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.mjs')).map((f) => f.slice(0, -4)).sort() : [];
+}
+
+export const benchCommand: CommandModule<object, BenchArgs> = {
+  command: 'bench <suite>',
+  describe: 'Run a benchmark suite (attention: naive vs fused attention variants on CPU and CUDA)',
+  builder: (y) =>
+    y
+      .positional('suite', { type: 'string', demandOption: true, describe: `suite name (${suiteNames().join(', ') || 'none installed'})` })
+      .option('quick', { type: 'boolean', describe: 'smaller problem set' })
+      .option('out', { type: 'string', describe: 'SVG chart path (default: bench/out/<suite>.svg under the current directory)' })
+      .option('json', { type: 'string', describe: 'results JSON path (default: bench/out/<suite>.json under the current directory)' })
+      .option('backend', { type: 'string', array: true, choices: ['cpu', 'cuda'], describe: 'backends to measure (default: all found)' })
+      .option('peak-tflops', { type: 'number', describe: 'GPU peak for "% of peak" (default: 989 on H100/H200 SXM)' })
+      .option('cpu-peak-gflops', { type: 'number', describe: 'CPU fp32 peak for "% of peak" (default: estimated)' })
+      .strict(),
+  handler: async (argv) => {
+    const file = path.join(benchDir, 'suites', `${argv.suite}.mjs`);
+    if (!existsSync(file)) {
+      throw new IndetailError(
+        'ERR_INDETAIL_INVALID_ARGUMENT',
+        `Expected one of ${suiteNames().join(', ') || '(no suites installed)'} for suite but received ${JSON.stringify(argv.suite)} (looked in ${path.dirname(file)})`,
+      );
+    }
+    const suite = (await import(pathToFileURL(file).href)) as Suite;
+    const report = (await import(pathToFileURL(path.join(benchDir, 'lib', 'report.mjs')).href)) as {
+      formatTable(rows: Record<string, unknown>[], columns?: string[]): string;
+      machineInfo(): Record<string, unknown>;
+    };
+    const svgPath = path.resolve(argv.out ?? path.join('bench', 'out', `${suite.name}.svg`));
+    const jsonPath = path.resolve(argv.json ?? path.join('bench', 'out', `${suite.name}.json`));
+    process.stdout.write(`== ${suite.name}: ${suite.description}\n`);
+    const result = await suite.run({
+      quick: argv.quick ?? false,
+      svgPath,
+      backends: argv.backend ?? null,
+      peakTflops: argv['peak-tflops'] ?? null,
+      cpuPeakGflops: argv['cpu-peak-gflops'] ?? null,
+      log: (line: string) => process.stderr.write(`  ${line}\n`),
+    });
+    if (result.skipped) {
+      process.stdout.write(`skipped: ${result.skipped}\n`);
+    } else {
+      process.stdout.write(`${report.formatTable(result.rows, result.columns)}\n`);
+      for (const n of result.notes ?? []) process.stdout.write(`note: ${n}\n`);
+    }
+    mkdirSync(path.dirname(jsonPath), { recursive: true });
+    const payload = { machine: report.machineInfo(), date: new Date().toISOString(), suite: suite.name, ...result };
+    writeFileSync(jsonPath, `${JSON.stringify(payload, null, 2)}\n`);
+    process.stdout.write(`results written to ${jsonPath}\n`);
+  },
+};
