@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# One pass on a lent GPU machine: build the addon for that card, run the CUDA parity tests and
-# the CUDA op benchmark, and leave a compact summary plus the full log under $OUT.
-#
-# Assumes (nothing can be installed there): `node` on PATH, node_modules/ and test fixtures
-# present; dist/ is compiled here from ts/ when missing. Steps are independent: a failing step
-# is recorded and the next one still runs. Add steps (attention, end-to-end) with another
-# `step` line at the end; keep the result files few (at most 8 come back).
+# One pass on a lent GPU machine: the CUDA parity tests (every op and attention mode against the
+# CPU backend), the golden fixtures on the CUDA backend, CPU/CUDA agreement on the full-size
+# model, and the benchmarks (ops, attention variants, UNet step, end to end). Leaves a compact
+# summary, the full log and the JSON results under $OUT; every step has its own time limit and a
+# failing step does not stop the others.
 #
 #   OUT=/tmp/out bench/device-check.sh
-#   env: ARCH (default 90-real), BUILD_TIMEOUT / TEST_TIMEOUT / BENCH_TIMEOUT (seconds),
-#        PARITY_BUDGET_S (no new parity case after this; default TEST_TIMEOUT - 60),
-#        INDETAIL_PARITY_FILTER (regexp of parity cases to run)
+#
+# The machine has no internet: node, the runtime node_modules and a prebuilt addon can be
+# carried in .device/ (node.xz, node_modules/) and build/Release/; without a prebuilt addon the
+# script builds one for the card (ARCH, default 90-real). Environment: ARCH, STEP_* limits,
+# ONLY (a regexp of step names to run).
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/bench/out/device}
@@ -19,20 +19,22 @@ LOG="$OUT/device-check.log"
 SUMMARY="$OUT/summary.txt"
 : >"$LOG"
 : >"$SUMMARY"
-ARCH=${ARCH:-90-real}
 FAILED=0
+START=$SECONDS
 
 note() { echo "$*" | tee -a "$SUMMARY" >>"$LOG"; }
 
-# step NAME TIMEOUT_S COMMAND... : runs the command with its output in the log, one summary line.
+# step NAME LIMIT_S COMMAND...: output to the log, one summary line.
 step() {
   local name=$1 limit=$2
   shift 2
+  if [ -n "${ONLY:-}" ] && ! [[ $name =~ $ONLY ]]; then return 0; fi
   local t0=$SECONDS
   echo "" >>"$LOG"
-  echo "===== $name: $* (limit ${limit}s)" >>"$LOG"
-  timeout --kill-after=10 "$limit" "$@" >>"$LOG" 2>&1
+  echo "===== $name: $* (limit ${limit}s, at +$((SECONDS - START))s)" >>"$LOG"
+  timeout --kill-after=5 "$limit" "$@" >"$OUT/step-$name.log" 2>&1
   local rc=$?
+  cat "$OUT/step-$name.log" >>"$LOG"
   local status=ok
   [ $rc -ne 0 ] && status="FAILED rc=$rc" && FAILED=1
   [ $rc -eq 124 ] && status="TIMED OUT after ${limit}s"
@@ -40,39 +42,48 @@ step() {
   return $rc
 }
 
+# --- carried runtime ------------------------------------------------------------------------
+if ! command -v node >/dev/null 2>&1 && [ -f .device/node.xz ]; then
+  mkdir -p /tmp/indetail-node && xz -dc .device/node.xz >/tmp/indetail-node/node && chmod +x /tmp/indetail-node/node
+  export PATH="/tmp/indetail-node:$PATH"
+fi
+if [ ! -e node_modules ] && [ -d .device/node_modules ]; then ln -s .device/node_modules node_modules; fi
+if [ ! -f build/Release/indetail.node ] && [ -f .device/indetail.node.xz ]; then
+  mkdir -p build/Release && xz -dc .device/indetail.node.xz >build/Release/indetail.node
+fi
+
 note "device-check $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 note "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>/dev/null || echo 'nvidia-smi unavailable')"
-note "node $(node --version 2>/dev/null || echo MISSING), $(nvcc --version 2>/dev/null | tail -1), $(cmake --version 2>/dev/null | head -1), $(nproc) cpus"
+note "node $(node --version 2>/dev/null || echo MISSING), $(nproc) cpus"
 
-if [ ! -f dist/index.js ]; then
-  step tsc 300 node node_modules/typescript/bin/tsc -p tsconfig.json
+if [ ! -f build/Release/indetail.node ]; then
+  step build "${STEP_BUILD:-420}" env INDETAIL_CUDA_ARCHITECTURES="${ARCH:-90-real}" node scripts/install-native.mjs --from-source
 fi
+node -e "import('./dist/index.js').then(m => console.log('backends:', m.backends().join(','), JSON.stringify(m.devices()[0] ?? m.buildInfo().cudaUnavailableReason)))" >"$OUT/backends.txt" 2>&1
+note "$(head -c 600 "$OUT/backends.txt")"
 
-step build "${BUILD_TIMEOUT:-420}" env INDETAIL_CUDA_ARCHITECTURES="$ARCH" node scripts/install-native.mjs --from-source
-BUILD_RC=$?
-node -e "import('./dist/index.js').then(m => console.log('backends:', m.backends().join(','), JSON.stringify(m.devices()[0] ?? m.buildInfo().cudaUnavailableReason)))" \
-  >>"$LOG" 2>&1 && note "$(grep '^backends:' "$LOG" | tail -1)"
-
-if [ $BUILD_RC -eq 0 ]; then
-  # The parity tests: one diagnostic line per case (PASS/FAIL/ERROR op | case, error, tolerance).
-  # Case lines also stream to parity-cases.txt, so a run cut short still says what passed.
-  : >"$OUT/parity-cases.txt"
-  step test-cuda "${TEST_TIMEOUT:-300}" env INDETAIL_PARITY_LOG="$OUT/parity-cases.txt" \
-    INDETAIL_PARITY_BUDGET_S="${PARITY_BUDGET_S:-$(( ${TEST_TIMEOUT:-300} - 60 ))}" \
-    node --test --test-reporter=spec test/cuda/
-  step bench-cuda-ops "${BENCH_TIMEOUT:-240}" node bench/run.mjs cuda-ops --json "$OUT/cuda-ops.json"
-fi
+: >"$OUT/parity-cases.txt"
+step parity "${STEP_PARITY:-120}" env INDETAIL_PARITY_LOG="$OUT/parity-cases.txt" INDETAIL_PARITY_BUDGET_S=$(( ${STEP_PARITY:-120} - 30 )) \
+  node --test --test-reporter=spec test/cuda/ops-parity.test.mjs test/cuda/elementwise.test.mjs test/cuda/attention-parity.test.mjs test/cuda/attention-naive.test.mjs test/cuda/attention-golden.test.mjs
+step golden-cuda "${STEP_GOLDEN:-75}" node --test --test-reporter=spec test/cuda/pipeline-golden.test.mjs test/cuda/full-size-agreement.test.mjs
+step bench-ops "${STEP_OPS:-45}" node bench/run.mjs cuda-ops --json "$OUT/cuda-ops.json"
+step bench-attention "${STEP_ATTN:-45}" node bench/run.mjs attention --backend cuda --json "$OUT/attention.json" --svg-dir "$OUT"
+step bench-unet "${STEP_UNET:-45}" node bench/run.mjs unet-gpu --json "$OUT/unet-gpu.json"
+step bench-e2e "${STEP_E2E:-75}" node bench/run.mjs e2e-gpu --json "$OUT/e2e-gpu.json"
 
 {
   echo ""
-  echo "--- parity (failures and totals)"
-  grep -E "(FAIL|ERROR) |cases pass|skipped: no CUDA|^ *(✖|ℹ (tests|pass|fail|skipped))" "$LOG" | sed 's/^ *//' | head -80
+  echo "--- tests: failures and totals"
+  grep -hE "^not ok|^✖|ℹ (tests|pass|fail|skipped)|relative L2|max abs|outside" "$OUT"/step-parity.log "$OUT"/step-golden-cuda.log 2>/dev/null | sed 's/^ *//' | head -120
   echo ""
-  echo "--- parity (all cases, compact; full lines in parity-cases.txt)"
-  cut -c1-170 "$OUT/parity-cases.txt" 2>/dev/null | head -200
-  echo ""
-  echo "--- bench cuda-ops"
-  sed -n '/^== cuda-ops/,/^results written/p' "$LOG" | head -80
+  echo "--- parity cases (compact)"
+  cut -c1-150 "$OUT/parity-cases.txt" 2>/dev/null | head -150
+  for s in bench-ops bench-attention bench-unet bench-e2e; do
+    echo ""
+    echo "--- $s"
+    grep -vE "^machine:|^results written" "$OUT/step-$s.log" 2>/dev/null | head -70
+  done
 } >>"$SUMMARY"
-note "overall: $([ $FAILED -eq 0 ] && echo ok || echo 'SOME STEPS FAILED (see device-check.log)')"
-exit $FAILED
+note "overall: $([ $FAILED -eq 0 ] && echo ok || echo 'SOME STEPS FAILED') in $((SECONDS - START))s"
+rm -f "$OUT"/step-*.log "$OUT/backends.txt"
+exit 0

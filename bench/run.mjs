@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Benchmark runner: node bench/run.mjs [suite ...] [--quick] [--json FILE]
+// Benchmark runner: node bench/run.mjs [suite ...] [--quick] [--json FILE] [--backend cpu|cuda] [--svg-dir DIR]
 // Prints a table per suite and writes all results as JSON (default bench/out/results.json).
 // Benchmarks measure; they never assert speed (targets are checked by reading the output).
 import { readdirSync } from 'node:fs';
@@ -10,9 +10,15 @@ import { formatTable, machineInfo, writeJson } from './lib/report.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const jsonIdx = args.indexOf('--json');
-const jsonFile = jsonIdx >= 0 ? args[jsonIdx + 1] : path.join(here, 'out', 'results.json');
-const wanted = args.filter((a, i) => !a.startsWith('--') && (jsonIdx < 0 || i !== jsonIdx + 1));
+const valueOf = (flag) => {
+  const i = args.indexOf(flag);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const valueIdx = new Set(['--json', '--backend', '--svg-dir'].map((f) => args.indexOf(f)).filter((i) => i >= 0).map((i) => i + 1));
+const jsonFile = valueOf('--json') ?? path.join(here, 'out', 'results.json');
+const backendsWanted = valueOf('--backend')?.split(',') ?? null;
+const svgDir = valueOf('--svg-dir') ?? path.join(here, 'out');
+const wanted = args.filter((a, i) => !a.startsWith('--') && !valueIdx.has(i));
 
 const suites = [];
 for (const file of readdirSync(path.join(here, 'suites')).filter((f) => f.endsWith('.mjs')).sort()) {
@@ -29,7 +35,7 @@ const results = { machine: machineInfo(), date: new Date().toISOString(), suites
 console.log(`machine: ${JSON.stringify(results.machine)}`);
 for (const s of selected) {
   console.log(`\n== ${s.name}: ${s.description}`);
-  const r = await s.run({ quick });
+  const r = await s.run({ quick, backends: backendsWanted, svgPath: path.join(svgDir, `${s.name}.svg`) });
   if (r.skipped) {
     console.log(`skipped: ${r.skipped}`);
   } else {
