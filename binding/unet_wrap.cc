@@ -1,12 +1,16 @@
-// JavaScript UNet: loadUNet(engine, configJson, weights) -> Promise<UNet>;
+// JavaScript UNet: loadUNet(engine, configJson, weights, {cudaGraphs?}) -> Promise<UNet>;
 // unet.forward({sample, timesteps, context, control?, attention?, recordKV?, refKV?}) -> Promise<Tensor>;
-// unet.createKVCache(steps, rows) -> ImagePromptKVCache (kv_cache_wrap.cc).
+// unet.createKVCache(steps, rows) -> ImagePromptKVCache (kv_cache_wrap.cc);
+// unet.cudaGraphs (get/set), unet.graphStats(); unetGraphTotals() (every UNet of the process).
+// Forwards go through UNetGraphs (engine/models/unet_graphs.h): CUDA graph replays where the
+// backend can record them.
 // All engine work runs off the JavaScript thread under the engine's lock.
 #include <napi.h>
 
 #include <memory>
 
 #include "../engine/models/unet.h"
+#include "../engine/models/unet_graphs.h"
 #include "addon_data.h"
 #include "async.h"
 #include "convert.h"
@@ -62,6 +66,29 @@ KVTarget kv_target_from_js(const Napi::Value& v, const std::string& name, const 
   return t;
 }
 
+Napi::Object graph_stats_to_js(Napi::Env env, const UNetGraphStats& s, bool per_model) {
+  Napi::Object o = Napi::Object::New(env);
+  if (per_model) {
+    o.Set("enabled", Napi::Boolean::New(env, s.enabled));
+    o.Set("supported", Napi::Boolean::New(env, s.unsupported.empty()));
+    if (!s.unsupported.empty()) o.Set("unsupportedReason", Napi::String::New(env, s.unsupported));
+    o.Set("graphs", Napi::Number::New(env, (double)s.graphs));
+    o.Set("bytes", Napi::Number::New(env, (double)s.bytes));
+    o.Set("operations", Napi::Number::New(env, (double)s.operations));
+    if (!s.last_failure.empty()) o.Set("lastFailure", Napi::String::New(env, s.last_failure));
+  }
+  o.Set("captures", Napi::Number::New(env, (double)s.captures));
+  o.Set("replays", Napi::Number::New(env, (double)s.replays));
+  o.Set("eager", Napi::Number::New(env, (double)s.eager));
+  o.Set("failures", Napi::Number::New(env, (double)s.failures));
+  o.Set("evictions", Napi::Number::New(env, (double)s.evictions));
+  return o;
+}
+
+Napi::Value GraphTotals(const Napi::CallbackInfo& info) {
+  return graph_stats_to_js(info.Env(), UNetGraphs::totals(), false);
+}
+
 }  // namespace
 
 class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
@@ -72,6 +99,8 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
                                           InstanceAccessor<&UNetWrap::Disposed>("disposed"),
                                           InstanceAccessor<&UNetWrap::SkipCount>("skipCount"),
                                           InstanceAccessor<&UNetWrap::KVLayers>("kvLayers"),
+                                          InstanceAccessor<&UNetWrap::CudaGraphs, &UNetWrap::SetCudaGraphs>("cudaGraphs"),
+                                          InstanceMethod<&UNetWrap::GraphStats>("graphStats"),
                                           InstanceMethod<&UNetWrap::Forward>("forward"),
                                           InstanceMethod<&UNetWrap::CreateKVCache>("createKVCache"),
                                           InstanceMethod<&UNetWrap::Dispose>("dispose"),
@@ -79,6 +108,7 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
     addon_data(env).constructors["UNet"] = Napi::Persistent(ctor);
     exports.Set("UNet", ctor);
     exports.Set("loadUNet", Napi::Function::New(env, Load));
+    exports.Set("unetGraphTotals", Napi::Function::New(env, GraphTotals));
   }
 
   explicit UNetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UNetWrap>(info) {
@@ -86,23 +116,27 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
   }
 
  private:
-  // loadUNet(engine, configJson, weights)
+  // loadUNet(engine, configJson, weights, {cudaGraphs = true}?)
   static Napi::Value Load(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto st = EngineWrap::State(info[0], "engine");
     std::string config = config_json_from_js(info[1], "config");
     auto weights = weight_source_from_js(info[2], "weights");
-    return run_async(env, "indetail.unet.load", [st, config, weights]() -> Finish {
+    bool graphs_on = true;
+    if (info.Length() > 3 && !info[3].IsUndefined()) graphs_on = opt_bool(to_object(info[3], "options"), "cudaGraphs", true);
+    return run_async(env, "indetail.unet.load", [st, config, weights, graphs_on]() -> Finish {
       std::shared_ptr<UNetModel> model;
       {
         std::lock_guard<std::mutex> lk(st->mutex);
         model = std::make_shared<UNetModel>(st->backend, config, *weights);
       }
-      return [st, model](Napi::Env env) -> Napi::Value {
+      auto graphs = std::make_shared<UNetGraphs>(model, graphs_on);
+      return [st, model, graphs](Napi::Env env) -> Napi::Value {
         Napi::Object obj = addon_data(env).constructors["UNet"].New({Napi::External<void>::New(env, nullptr)});
         UNetWrap* w = Unwrap(obj);
         w->state_ = st;
         w->model_ = model;
+        w->graphs_ = graphs;
         return obj;
       };
     }, info[0].As<Napi::Object>());
@@ -125,6 +159,23 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
   Napi::Value KVLayers(const Napi::CallbackInfo& info) {
     check_live(info.Env());
     return Napi::Number::New(info.Env(), (double)model_->kv_layers());
+  }
+
+  Napi::Value CudaGraphs(const Napi::CallbackInfo& info) {
+    check_live(info.Env());
+    return Napi::Boolean::New(info.Env(), graphs_->enabled());
+  }
+
+  void SetCudaGraphs(const Napi::CallbackInfo& info, const Napi::Value& v) {
+    check_live(info.Env());
+    graphs_->set_enabled(to_bool(v, "cudaGraphs"));
+  }
+
+  // {enabled, supported, unsupportedReason?, graphs, bytes, operations, captures, replays, eager,
+  //  failures, evictions, lastFailure?}
+  Napi::Value GraphStats(const Napi::CallbackInfo& info) {
+    check_live(info.Env());
+    return graph_stats_to_js(info.Env(), graphs_->stats(), true);
   }
 
   // createKVCache(steps, rows): an empty image-prompt K/V cache for this model.
@@ -175,8 +226,8 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
     if (record.cache && record.cache == ref.cache) throw_type_error(env, "recordKV and refKV must be different caches");
 
     auto state = state_;
-    auto model = model_;
-    return run_async(env, "indetail.unet.forward", [state, model, sample, context, timesteps, control, has_control, policy, record, ref]() -> Finish {
+    auto graphs = graphs_;
+    return run_async(env, "indetail.unet.forward", [state, graphs, sample, context, timesteps, control, has_control, policy, record, ref]() -> Finish {
       Tensor out;
       {
         std::lock_guard<std::mutex> lk(state->mutex);
@@ -186,7 +237,7 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
           policy->ref_kv = &cached;
         }
         if (record.cache) policy->record = &recorded;
-        out = model->forward(sample, timesteps, context, has_control ? control.get() : nullptr, policy.get());
+        out = graphs->forward(sample, timesteps, context, has_control ? control.get() : nullptr, policy.get());
         policy->ref_kv = nullptr;
         policy->record = nullptr;
         if (record.cache) record.cache->put(record.step, std::move(recorded));
@@ -198,12 +249,14 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     model_.reset();  // a forward still running keeps its own reference
+    graphs_.reset();
     state_.reset();
     return info.Env().Undefined();
   }
 
   std::shared_ptr<EngineState> state_;
   std::shared_ptr<UNetModel> model_;
+  std::shared_ptr<UNetGraphs> graphs_;  // holds the model too
 };
 
 INDETAIL_BINDING(unet, UNetWrap::Init);

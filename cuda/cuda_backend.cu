@@ -32,11 +32,25 @@ CudaBackend::~CudaBackend() {
     cudaSetDevice(device_);
     cudaStreamSynchronize(stream_);
     cudaStreamDestroy(stream_);
-    cudaGetLastError();
   }
+  if (staging_done_) cudaEventDestroy(staging_done_);
+  if (staging_) cudaFreeHost(staging_);
+  cudaGetLastError();
 }
 
-void CudaBackend::make_current() const { CUDA_CHECK(cudaSetDevice(device_)); }
+// Only when another device is current: ops also run while a graph is being recorded.
+void CudaBackend::make_current() const {
+  int current = -1;
+  CUDA_CHECK(cudaGetDevice(&current));
+  if (current != device_) CUDA_CHECK(cudaSetDevice(device_));
+}
+
+void CudaBackend::note_error(cudaError_t err, const char* where) {
+  if (cuda_error_is_sticky(err)) {
+    broken_ = true;
+    broken_reason_ = std::string(cudaGetErrorName(err)) + " in " + where;
+  }
+}
 
 void CudaBackend::ensure_usable() const {
   if (broken_)
@@ -146,6 +160,42 @@ Tensor CudaBackend::upload(const Tensor& host, DType dtype) {
   CUDA_CHECK(cudaMemcpyAsync(out.raw(), staged.raw(), staged.nbytes(), cudaMemcpyHostToDevice, stream_));
   synchronize();  // the staging buffer may be freed when we return
   return out;
+}
+
+void CudaBackend::upload_into(const Tensor& host, Tensor& dst) {
+  ensure_usable();
+  check_arg(host.device() == Device::CPU, "upload_into: source must be a host tensor, got ", host.describe());
+  check_device("upload_into", "dst", dst, Device::CUDA);
+  check_arg(host.numel() == dst.numel(), "upload_into: ", host.describe(), " does not fit ", dst.describe());
+  Tensor staged;
+  if (host.dtype() == DType::I32 || dst.dtype() == DType::I32) {
+    check_arg(host.dtype() == DType::I32 && dst.dtype() == DType::I32, "upload_into: integer tensors stay I32, got ",
+              host.describe(), " -> ", dst.describe());
+    staged = host;
+  } else {
+    check_arg(is_float(dst.dtype()), "upload_into: cannot upload into ", dst.describe());
+    staged = host.dtype() == dst.dtype() ? host : convert_host(to_f32_host(host), dst.dtype());
+  }
+  const size_t n = staged.nbytes();
+  if (n == 0) return;
+  std::lock_guard<std::mutex> lk(staging_m_);
+  if (!staging_done_) CUDA_CHECK(cudaEventCreateWithFlags(&staging_done_, cudaEventDisableTiming));
+  cudaError_t err = cudaEventSynchronize(staging_done_);  // the previous copy has read the buffer
+  if (err != cudaSuccess) {
+    note_error(err, "upload_into");
+    CUDA_CHECK(err);
+  }
+  if (n > staging_bytes_) {
+    if (staging_) CUDA_CHECK(cudaFreeHost(staging_));
+    staging_ = nullptr;
+    staging_bytes_ = 0;
+    const size_t bytes = std::max<size_t>(n, 4096);
+    CUDA_CHECK(cudaHostAlloc(&staging_, bytes, cudaHostAllocDefault));
+    staging_bytes_ = bytes;
+  }
+  std::memcpy(staging_, staged.raw(), n);
+  CUDA_CHECK(cudaMemcpyAsync(dst.raw(), staging_, n, cudaMemcpyHostToDevice, stream_));
+  CUDA_CHECK(cudaEventRecord(staging_done_, stream_));
 }
 
 Tensor CudaBackend::download(const Tensor& t) {

@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include <memory>
+#include <mutex>
 
 #include "../engine/backend.h"
 #include "device_allocator.h"
@@ -26,6 +27,9 @@ class CudaBackend : public Backend {
   Tensor empty(DType dtype, const Shape& shape) override;
   Tensor upload(const Tensor& host, DType dtype) override;
   Tensor download(const Tensor& t) override;
+  void upload_into(const Tensor& host, Tensor& dst) override;
+  std::string recording_unsupported_reason() const override;
+  std::unique_ptr<RecordedWork> record_work(const std::function<void()>& body, std::string& why) override;
   Tensor prepare_weight(const Tensor& host_f32, WeightUse use) override;
   void synchronize() override;
   MemoryStats memory_stats() const override;
@@ -59,6 +63,13 @@ class CudaBackend : public Backend {
 
   // Throws if an earlier sticky CUDA error left the context unusable.
   void ensure_usable() const;
+  // Records a sticky error (the backend refuses work from now on) when `err` is one.
+  void note_error(cudaError_t err, const char* where);
+  void mark_broken(const std::string& reason) {
+    broken_ = true;
+    broken_reason_ = reason;
+  }
+  DeviceAllocator& allocator() { return *alloc_; }
   // Checks the last launch; marks the backend broken on a sticky error.
   void check_launch(const char* op);
   int num_sms() const { return num_sms_; }
@@ -81,6 +92,11 @@ class CudaBackend : public Backend {
   int l2_bytes_ = 0;
   bool broken_ = false;
   std::string broken_reason_;
+  // upload_into: pinned staging, reused once the event says the previous copy has read it.
+  std::mutex staging_m_;
+  void* staging_ = nullptr;
+  size_t staging_bytes_ = 0;
+  cudaEvent_t staging_done_ = nullptr;
 };
 
 }  // namespace indetail

@@ -111,6 +111,20 @@ struct DeviceInfo {
   int multiprocessors = 0;
 };
 
+// Work recorded once and replayed (CUDA graphs): the same kernels with the same arguments and
+// addresses every time. Tensors allocated while recording keep their memory reserved for the
+// recording until it is destroyed, so a replay never overwrites memory handed to other work.
+class RecordedWork {
+ public:
+  virtual ~RecordedWork() = default;
+  // Enqueues the recorded work again (ordered after earlier work, like an op). Throws Error(Device).
+  virtual void replay() = 0;
+  // Device memory reserved for the tensors the recording allocated.
+  virtual uint64_t reserved_bytes() const = 0;
+  // Recorded operations (kernels and copies), 0 when unknown.
+  virtual size_t operations() const { return 0; }
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -137,6 +151,27 @@ class Backend {
   virtual bool time_device(const std::function<void()>& run, int iterations, bool flush_l2,
                            std::vector<double>& seconds) {
     return false;
+  }
+
+  // Host tensor -> existing tensor `dst` of this backend (converted to dst's dtype as upload()
+  // converts) without waiting for the copy; later work is ordered after it. May be called while
+  // earlier work still runs. Default: upload + copy.
+  virtual void upload_into(const Tensor& host, Tensor& dst) {
+    Tensor staged = upload(host, dst.dtype());
+    copy(staged, dst);
+  }
+
+  // --- recorded work (CUDA graphs) ---------------------------------------------------------
+  // "" when record_work can succeed on this backend, else why not.
+  virtual std::string recording_unsupported_reason() const { return "the " + name() + " backend cannot record work"; }
+  // Runs `body` in recording mode: the ops it enqueues are recorded instead of run, and tensors
+  // it allocates come from memory reserved for the recording. Returns nullptr and sets `why` when
+  // recording failed (an op that synchronises or cannot be recorded, or body threw): then nothing
+  // ran, the reserved memory is released and the backend is usable as before (unless an earlier
+  // error left it unusable). The caller must not use this backend from another thread meanwhile.
+  virtual std::unique_ptr<RecordedWork> record_work(const std::function<void()>& body, std::string& why) {
+    why = recording_unsupported_reason();
+    return nullptr;
   }
 
   // --- ops -------------------------------------------------------------------------------

@@ -57,9 +57,25 @@ void UNetModel::add_residual(const Tensor& skip, const Tensor& residual, const s
 
 Tensor UNetModel::forward(const Tensor& sample, const std::vector<float>& timesteps, const Tensor& context,
                           const UNetControl* control, const RefAttention* policy) const {
+  enc_.check_inputs(*backend_, "UNet", sample, timesteps, context);
+  return run(sample, UNetEncoder::upload_timesteps(*backend_, timesteps), context, control, policy);
+}
+
+Tensor UNetModel::forward_with_device_timesteps(const Tensor& sample, const Tensor& timesteps, const Tensor& context,
+                                                const UNetControl* control, const RefAttention* policy) const {
+  Backend& be = *backend_;
+  check_arg(timesteps.defined() && timesteps.dim() == 1 && timesteps.device() == be.device() &&
+                timesteps.dtype() == be.compute_dtype(),
+            "UNet: device timesteps must be a [N] ", dtype_name(be.compute_dtype()), " tensor on ", be.name(),
+            ", got ", timesteps.defined() ? timesteps.describe() : std::string("nothing"));
+  enc_.check_inputs(be, "UNet", sample, timesteps.size(0), context);
+  return run(sample, timesteps, context, control, policy);
+}
+
+Tensor UNetModel::run(const Tensor& sample, const Tensor& timesteps, const Tensor& context, const UNetControl* control,
+                      const RefAttention* policy) const {
   Backend& be = *backend_;
   const UNetConfig& c = enc_.cfg;
-  enc_.check_inputs(be, "UNet", sample, timesteps, context);
   int64_t n = sample.size(0);
   if (control) {
     check_arg(control->down.size() == enc_.skip_channels.size(), "UNet: control.down must hold ",

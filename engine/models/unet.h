@@ -27,6 +27,10 @@ class UNetModel {
 
   Tensor forward(const Tensor& sample, const std::vector<float>& timesteps, const Tensor& context,
                  const UNetControl* control, const RefAttention* decoder_self_attention) const;
+  // The same with the timesteps already on the backend: [N] in its compute dtype, as
+  // UNetEncoder::upload_timesteps makes them (what a CUDA graph records: no upload inside).
+  Tensor forward_with_device_timesteps(const Tensor& sample, const Tensor& timesteps, const Tensor& context,
+                                       const UNetControl* control, const RefAttention* decoder_self_attention) const;
 
   const UNetConfig& config() const { return enc_.cfg; }
   // Number of decoder self-attention layers (the length of a DecoderKV of this model).
@@ -37,6 +41,8 @@ class UNetModel {
   const std::shared_ptr<Backend>& backend() const { return backend_; }
 
  private:
+  Tensor run(const Tensor& sample, const Tensor& timesteps, const Tensor& context, const UNetControl* control,
+             const RefAttention* policy) const;
   void add_residual(const Tensor& skip, const Tensor& residual, const std::vector<float>& scale, Tensor& out) const;
 
   std::shared_ptr<Backend> backend_;

@@ -31,11 +31,19 @@ UNetEncoder UNetEncoder::load(WeightLoader& L, const UNetConfig& c) {
   return e;
 }
 
-Tensor UNetEncoder::time_embedding(Backend& be, const std::vector<float>& timesteps) const {
+Tensor UNetEncoder::upload_timesteps(Backend& be, const std::vector<float>& timesteps) {
   int64_t n = (int64_t)timesteps.size();
   Tensor host = Tensor::host_uninitialized(DType::F32, {n});
   std::memcpy(host.raw(), timesteps.data(), n * sizeof(float));
-  Tensor t = be.upload(host);
+  return be.upload(host);
+}
+
+Tensor UNetEncoder::time_embedding(Backend& be, const std::vector<float>& timesteps) const {
+  return time_embedding(be, upload_timesteps(be, timesteps));
+}
+
+Tensor UNetEncoder::time_embedding(Backend& be, const Tensor& t) const {
+  int64_t n = t.numel();
   Tensor proj = be.empty({n, cfg.block_out_channels[0]});
   TimestepEmbeddingParams p;
   p.flip_sin_to_cos = cfg.flip_sin_to_cos;
@@ -60,14 +68,18 @@ void check_activation(const Backend& be, const char* what, const std::string& na
 
 void UNetEncoder::check_inputs(const Backend& be, const char* what, const Tensor& sample,
                                const std::vector<float>& timesteps, const Tensor& context) const {
+  check_inputs(be, what, sample, (int64_t)timesteps.size(), context);
+}
+
+void UNetEncoder::check_inputs(const Backend& be, const char* what, const Tensor& sample, int64_t timestep_count,
+                               const Tensor& context) const {
   check_activation(be, what, "sample", sample);
   check_activation(be, what, "context", context);
   check_arg(sample.dim() == 4 && sample.size(3) == cfg.in_channels && sample.size(0) > 0 && sample.size(1) > 0 &&
                 sample.size(2) > 0,
             what, ": sample must be NHWC [N, H, W, ", cfg.in_channels, "], got ", shape_str(sample.shape()));
   int64_t n = sample.size(0);
-  check_arg((int64_t)timesteps.size() == n, what, ": expected one timestep per frame (", n, "), got ",
-            timesteps.size());
+  check_arg(timestep_count == n, what, ": expected one timestep per frame (", n, "), got ", timestep_count);
   check_arg(context.dim() == 3 && context.size(0) == n && context.size(1) > 0, what,
             ": context (encoder hidden states) must be [", n, ", L, C], got ", shape_str(context.shape()));
   for (size_t i = 0; i < cfg.levels(); ++i) {

@@ -21,8 +21,15 @@ struct UNetEncoder {
 
   // One timestep per frame -> act(time embedding) [N, temb], the input of every resnet.
   Tensor time_embedding(Backend& be, const std::vector<float>& timesteps) const;
+  // The same from timesteps already on the backend (upload_timesteps; CUDA graphs refill such a
+  // tensor before each replay instead of uploading, which synchronises).
+  Tensor time_embedding(Backend& be, const Tensor& timesteps) const;
+  // Timesteps as time_embedding takes them: [N] in the backend's compute dtype.
+  static Tensor upload_timesteps(Backend& be, const std::vector<float>& timesteps);
   // Checks the inputs every forward takes; `what` names the model in messages.
   void check_inputs(const Backend& be, const char* what, const Tensor& sample, const std::vector<float>& timesteps,
+                    const Tensor& context) const;
+  void check_inputs(const Backend& be, const char* what, const Tensor& sample, int64_t timestep_count,
                     const Tensor& context) const;
 };
 

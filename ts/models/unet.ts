@@ -83,10 +83,54 @@ interface NativeKVCache {
   dispose(): void;
 }
 
+/** Options of UNet.load. */
+export interface UNetLoadOptions {
+  /**
+   * CUDA graphs (default true): on a CUDA engine each forward whose key (shapes, attention
+   * policy, ControlNet frame scales, cache shapes) was seen before replays a recorded graph, one
+   * launch instead of ~1000 kernel launches, same output bits. Keys whose recording fails run
+   * eagerly. INDETAIL_CUDA_GRAPHS=0 in the environment turns graphs off process-wide.
+   */
+  cudaGraphs?: boolean;
+}
+
+/** What the UNet's CUDA graphs did (counters since load). */
+export interface UNetGraphStats {
+  /** Graphs requested (the load option or the `cudaGraphs` setter). */
+  enabled: boolean;
+  /** Whether the engine can record graphs (false on the CPU, or with INDETAIL_CUDA_GRAPHS=0). */
+  supported: boolean;
+  unsupportedReason?: string;
+  /** Graphs held now (at most 8 per UNet, least recently used evicted). */
+  graphs: number;
+  /** Device memory the held graphs keep reserved (their activations and input/output buffers). */
+  bytes: number;
+  /** Kernels and copies recorded in the held graphs. */
+  operations: number;
+  captures: number;
+  replays: number;
+  /** Forwards run op by op (first forward of a key, keys that cannot be recorded, graphs off). */
+  eager: number;
+  /** Recordings or replays that failed (the key then runs eagerly). */
+  failures: number;
+  evictions: number;
+  lastFailure?: string;
+}
+
+/** Counters over every UNet of the process. */
+export type UNetGraphTotals = Pick<UNetGraphStats, 'captures' | 'replays' | 'eager' | 'failures' | 'evictions'>;
+
+/** @internal CUDA graph counters over every UNet of the process (tests). */
+export function unetGraphTotals(): UNetGraphTotals {
+  return nativeSync(() => (addon().unetGraphTotals as () => UNetGraphTotals)());
+}
+
 interface NativeUNet {
   readonly disposed: boolean;
   readonly skipCount: number;
   readonly kvLayers: number;
+  cudaGraphs: boolean;
+  graphStats(): UNetGraphStats;
   forward(args: Record<string, unknown>): Promise<NativeTensor>;
   createKVCache(steps: number, rows: number): NativeKVCache;
   dispose(): void;
@@ -253,12 +297,15 @@ export class UNet implements Disposable {
   }
 
   /** Loads a UNet from a diffusers `unet/` folder or from a config and weights ({ random: seed } for benchmarks). */
-  static async load(engine: Engine, from: ModelSource): Promise<UNet> {
+  static async load(engine: Engine, from: ModelSource, options: UNetLoadOptions = {}): Promise<UNet> {
+    if (typeof options !== 'object' || options === null) invalid(`Expected an options object for UNet.load but received ${String(options)}`);
+    const cudaGraphs = options.cudaGraphs ?? true;
+    if (typeof cudaGraphs !== 'boolean') invalid(`Expected a boolean for cudaGraphs but received ${String(cudaGraphs)}`);
     const { raw, weights, source } = await resolveModelSource(from, 'UNet');
     const config = normalizeUNetConfig(raw, source);
     const spec = nativeWeightSpec(weights);
-    const load = addon().loadUNet as (e: NativeEngine, config: string, weights: unknown) => Promise<NativeUNet>;
-    const native = await nativeAsync(() => load(engine.native, JSON.stringify(config), spec));
+    const load = addon().loadUNet as (e: NativeEngine, config: string, weights: unknown, options: { cudaGraphs: boolean }) => Promise<NativeUNet>;
+    const native = await nativeAsync(() => load(engine.native, JSON.stringify(config), spec, { cudaGraphs }));
     return new UNet(engine, config, native);
   }
 
@@ -272,6 +319,22 @@ export class UNet implements Disposable {
   /** Number of decoder self-attention layers (what an ImagePromptKVCache holds per step). */
   get kvLayers(): number {
     return nativeSync(() => this.native.kvLayers);
+  }
+
+  /** Whether forwards may replay CUDA graphs (see UNetLoadOptions.cudaGraphs). Turning it off drops the graphs held. */
+  get cudaGraphs(): boolean {
+    return nativeSync(() => this.native.cudaGraphs);
+  }
+  set cudaGraphs(on: boolean) {
+    if (typeof on !== 'boolean') invalid(`Expected a boolean for cudaGraphs but received ${String(on)}`);
+    nativeSync(() => {
+      this.native.cudaGraphs = on;
+    });
+  }
+
+  /** What the CUDA graphs of this UNet did and hold. */
+  graphStats(): UNetGraphStats {
+    return nativeSync(() => this.native.graphStats());
   }
 
   /** An empty image-prompt K/V cache for `steps` denoising steps of `rows` reference rows each. */

@@ -60,6 +60,11 @@ export interface PipelineLoadOptions {
    * float32 (CPU), 1.38 GB in float16; steps are cached while the budget has room.
    */
   kvCache?: boolean | { maxBytes?: number };
+  /**
+   * CUDA graphs for the UNet steps (default true; see UNetLoadOptions.cudaGraphs): each step
+   * whose shapes and attention policy were seen before is one graph launch. Same output bits.
+   */
+  cudaGraphs?: boolean;
 }
 
 export interface GeneratedImage {
@@ -135,6 +140,9 @@ export class IndetailPipeline implements Disposable {
       throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', 'Expected an options object with at least { model }');
     }
     const kvOption = options.kvCache;
+    if (options.cudaGraphs !== undefined && typeof options.cudaGraphs !== 'boolean') {
+      throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a boolean for cudaGraphs but received ${String(options.cudaGraphs)}`);
+    }
     if (kvOption !== undefined && typeof kvOption !== 'boolean' && (typeof kvOption !== 'object' || kvOption === null)) {
       throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a boolean or { maxBytes } for kvCache but received ${String(kvOption)}`);
     }
@@ -148,7 +156,7 @@ export class IndetailPipeline implements Disposable {
       const tokenizer = await CLIPTokenizer.fromFolder(files.tokenizerDir);
       const textEncoder = await CLIPTextEncoder.load(engine, { config: files.textEncoder.config, weights: files.textEncoder.weights, configSource: `${files.path} text encoder config` });
       loaded.push(textEncoder);
-      const unet = await UNet.load(engine, { config: files.unet.config, weights: files.unet.weights, source: `${files.path} UNet config` });
+      const unet = await UNet.load(engine, { config: files.unet.config, weights: files.unet.weights, source: `${files.path} UNet config` }, { cudaGraphs: options.cudaGraphs ?? true });
       loaded.push(unet);
       const vae = await VAE.load(engine, { config: files.vae.config, weights: files.vae.weights, source: `${files.path} VAE config` });
       loaded.push(vae);
