@@ -69,7 +69,23 @@ void CudaBackend::check_launch(const char* op) {
   fail(ErrorKind::Device, "CUDA error in ", op, ": ", cudaGetErrorName(err), " (", cudaGetErrorString(err), ")");
 }
 
+bool& CudaBackend::recording_on_this_thread() {
+  static thread_local bool recording = false;
+  return recording;
+}
+
+std::unique_lock<std::mutex> CudaBackend::pass_capture_gate() {
+  std::unique_lock<std::mutex> gate(capture_gate_, std::defer_lock);
+  if (!recording_on_this_thread()) gate.lock();
+  return gate;
+}
+
 void CudaBackend::synchronize() {
+  auto gate = pass_capture_gate();
+  sync_stream();
+}
+
+void CudaBackend::sync_stream() {
   ensure_usable();
   cudaError_t err = cudaStreamSynchronize(stream_);
   if (err != cudaSuccess) {
@@ -145,6 +161,7 @@ Tensor CudaBackend::empty(DType dtype, const Shape& shape) {
 }
 
 Tensor CudaBackend::upload(const Tensor& host, DType dtype) {
+  auto gate = pass_capture_gate();
   ensure_usable();
   check_arg(host.device() == Device::CPU, "upload: source must be a host tensor, got ", host.describe());
   Tensor staged;
@@ -158,11 +175,12 @@ Tensor CudaBackend::upload(const Tensor& host, DType dtype) {
   }
   Tensor out = alloc_->allocate(dtype, host.shape());
   CUDA_CHECK(cudaMemcpyAsync(out.raw(), staged.raw(), staged.nbytes(), cudaMemcpyHostToDevice, stream_));
-  synchronize();  // the staging buffer may be freed when we return
+  sync_stream();  // the staging buffer may be freed when we return
   return out;
 }
 
 void CudaBackend::upload_into(const Tensor& host, Tensor& dst) {
+  auto gate = pass_capture_gate();
   ensure_usable();
   check_arg(host.device() == Device::CPU, "upload_into: source must be a host tensor, got ", host.describe());
   check_device("upload_into", "dst", dst, Device::CUDA);
@@ -199,11 +217,12 @@ void CudaBackend::upload_into(const Tensor& host, Tensor& dst) {
 }
 
 Tensor CudaBackend::download(const Tensor& t) {
+  auto gate = pass_capture_gate();
   ensure_usable();
   check_device("download", "tensor", t, Device::CUDA);
   Tensor host = Tensor::host(t.dtype(), t.shape());
   CUDA_CHECK(cudaMemcpyAsync(host.raw(), t.raw(), t.nbytes(), cudaMemcpyDeviceToHost, stream_));
-  synchronize();
+  sync_stream();
   if (t.dtype() == DType::I32 || t.dtype() == DType::F32) return host;
   return to_f32_host(host);
 }

@@ -70,6 +70,12 @@ class CudaBackend : public Backend {
     broken_reason_ = reason;
   }
   DeviceAllocator& allocator() { return *alloc_; }
+  // Held by a thread while it records a graph. download, upload, upload_into and synchronize,
+  // which JavaScript may call without the engine lock (tensor reads), wait on it rather than
+  // put a copy or a synchronisation into the capture; on the recording thread itself they go
+  // ahead (and fail the recording, which then runs eagerly).
+  std::mutex& capture_gate() { return capture_gate_; }
+  static bool& recording_on_this_thread();
   // Checks the last launch; marks the backend broken on a sticky error.
   void check_launch(const char* op);
   int num_sms() const { return num_sms_; }
@@ -83,6 +89,8 @@ class CudaBackend : public Backend {
 
  private:
   void make_current() const;
+  std::unique_lock<std::mutex> pass_capture_gate();
+  void sync_stream();
   int device_;
   DType compute_;
   cudaStream_t stream_ = nullptr;
@@ -92,6 +100,7 @@ class CudaBackend : public Backend {
   int l2_bytes_ = 0;
   bool broken_ = false;
   std::string broken_reason_;
+  std::mutex capture_gate_;
   // upload_into: pinned staging, reused once the event says the previous copy has read it.
   std::mutex staging_m_;
   void* staging_ = nullptr;

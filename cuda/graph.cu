@@ -50,6 +50,13 @@ struct PoolScope {
   ~PoolScope() { alloc.end_pool(); }
 };
 
+// Marks the calling thread as recording while it holds the backend's capture gate.
+struct RecordingScope {
+  std::lock_guard<std::mutex> gate;
+  explicit RecordingScope(CudaBackend& be) : gate(be.capture_gate()) { CudaBackend::recording_on_this_thread() = true; }
+  ~RecordingScope() { CudaBackend::recording_on_this_thread() = false; }
+};
+
 }  // namespace
 
 std::string graphs_disabled_reason() {
@@ -62,6 +69,8 @@ std::unique_ptr<RecordedWork> record_graph(CudaBackend& be, const std::function<
   why = graphs_disabled_reason();
   if (!why.empty()) return nullptr;
   be.ensure_usable();
+  check_arg(!CudaBackend::recording_on_this_thread(), "CUDA graphs: recording inside a recording");
+  RecordingScope recording(be);  // other threads' downloads wait; released after the capture has ended
   cudaStream_t stream = be.stream();
   cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
   CUDA_CHECK(cudaStreamIsCapturing(stream, &status));
