@@ -66,7 +66,7 @@ note "$(head -c 600 "$OUT/backends.txt")"
 step parity "${STEP_PARITY:-120}" env INDETAIL_PARITY_LOG="$OUT/parity-cases.txt" INDETAIL_PARITY_BUDGET_S=$(( ${STEP_PARITY:-120} - 30 )) \
   node --test --test-reporter=spec test/cuda/ops-parity.test.mjs test/cuda/elementwise.test.mjs test/cuda/attention-parity.test.mjs test/cuda/attention-naive.test.mjs test/cuda/attention-golden.test.mjs
 step golden-cuda "${STEP_GOLDEN:-75}" node --test --test-reporter=spec test/cuda/pipeline-golden.test.mjs test/cuda/full-size-agreement.test.mjs
-step graphs "${STEP_GRAPHS:-120}" node --test --test-reporter=spec test/cuda/graphs.test.mjs
+step graphs "${STEP_GRAPHS:-120}" node --test --test-reporter=spec test/cuda/graphs.test.mjs test/cuda/kvcache-cuda.test.mjs
 step bench-ops "${STEP_OPS:-45}" node bench/run.mjs cuda-ops --json "$OUT/cuda-ops.json"
 step bench-attention "${STEP_ATTN:-45}" node bench/run.mjs attention --backend cuda --json "$OUT/attention.json" --svg-dir "$OUT"
 step bench-unet "${STEP_UNET:-45}" node bench/run.mjs unet-gpu --json "$OUT/unet-gpu.json"
@@ -75,7 +75,7 @@ step bench-e2e "${STEP_E2E:-75}" node bench/run.mjs e2e-gpu --json "$OUT/e2e-gpu
 {
   echo ""
   echo "--- tests: failures and totals"
-  grep -hE "^not ok|^✖|ℹ (tests|pass|fail|skipped)|relative L2|max abs|outside|lastFailure|graph" "$OUT"/step-parity.log "$OUT"/step-golden-cuda.log "$OUT"/step-graphs.log 2>/dev/null | sed 's/^ *//' | head -150
+  grep -hE "^not ok|^✖|ℹ (tests|pass|fail|skipped)|relative L2|max abs|outside|lastFailure|graph|differing" "$OUT"/step-parity.log "$OUT"/step-golden-cuda.log "$OUT"/step-graphs.log 2>/dev/null | sed 's/^ *//' | head -150
   echo ""
   echo "--- parity cases (compact)"
   cut -c1-150 "$OUT/parity-cases.txt" 2>/dev/null | head -150

@@ -1,5 +1,6 @@
 // linear, linear_geglu and conv2d: argument checks, then one implicit-GEMM launch
 // (cuda/kernels/implicit_gemm.cu) with the op's epilogue, split-K when the grid is small.
+#include <algorithm>
 #include <climits>
 
 #include "../engine/op_checks.h"
@@ -41,11 +42,17 @@ cuda::Epilogue make_epilogue(const Tensor& out, int64_t n_out, const Tensor* bia
 }  // namespace
 
 // Fills the operand part of `a` (x, w, geometry, M/Nv/K, vector flags), plans split-K, runs.
-static void run_gemm(CudaBackend& be, const char* op, cuda::GemmArgs& a) {
+// Split-K is planned from the rows of one frame (`rows_per_frame`) times a fixed frame count,
+// never from the batch: the split decides the summation order, so a frame's result must not
+// depend on how many frames share the batch (the image-prompt cache drops one and relies on the
+// others keeping their bits).
+static void run_gemm(CudaBackend& be, const char* op, cuda::GemmArgs& a, int64_t rows_per_frame) {
   a.M = a.N * a.Ho * a.Wo;
   a.vec_a = a.C % 8 == 0 && cuda::aligned16(a.x);
   a.vec_b = a.K % 8 == 0 && cuda::aligned16(a.w);
-  const cuda::SplitPlan plan = cuda::plan_split_k(a.M, a.Nv, a.K, be.num_sms());
+  constexpr int64_t kPlanFrames = 2;
+  const int64_t plan_rows = std::min<int64_t>(rows_per_frame * kPlanFrames, INT32_MAX);
+  const cuda::SplitPlan plan = cuda::plan_split_k((int)plan_rows, a.Nv, a.K, be.num_sms());
   a.splits = plan.splits;
   a.k_tiles_per_split = plan.k_tiles_per_split;
   a.ws_ld = plan.ws_ld;
@@ -90,7 +97,7 @@ void CudaBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, c
   a.K = (int)K;
   a.Nv = (int)N;
   a.ep = make_epilogue(out, N, bias, nullptr, 1, residual, p.act, 1.0f, false);
-  run_gemm(*this, op, a);
+  run_gemm(*this, op, a, x.dim() >= 3 ? x.size(-2) : 1);
 }
 
 void CudaBackend::linear_geglu(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) {
@@ -123,7 +130,7 @@ void CudaBackend::linear_geglu(const Tensor& x, const Tensor& w, const Tensor* b
   a.Nv = (int)N2;
   a.geglu = 1;
   a.ep = make_epilogue(out, F, bias, nullptr, 1, nullptr, Activation::None, 1.0f, true);
-  run_gemm(*this, op, a);
+  run_gemm(*this, op, a, x.dim() >= 3 ? x.size(-2) : 1);
 }
 
 void CudaBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor* frame_bias,
@@ -171,7 +178,7 @@ void CudaBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, c
   a.K = (int)(KH * KW * C);
   a.Nv = (int)Cout;
   a.ep = make_epilogue(out, Cout, bias, frame_bias, Ho * Wo, residual, Activation::None, p.out_scale, false);
-  run_gemm(*this, op, a);
+  run_gemm(*this, op, a, Ho * Wo);
 }
 
 }  // namespace indetail

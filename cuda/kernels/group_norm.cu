@@ -183,8 +183,12 @@ GroupNormPlan plan_group_norm(int64_t N, int64_t HW, int64_t C, bool vec_ok, int
   p.cvb = (int)std::min<int64_t>(cv, p.vw == 8 ? 64 : 256);
   p.zs = (int)((cv + p.cvb - 1) / p.cvb);
   p.rpi = kThreads / p.cvb;
+  // The chunking (and so the order in which a frame's statistics are merged) depends on the frame
+  // shape only, never on N: a frame gets the same bits whatever else is in the batch (the
+  // image-prompt cache drops a frame from the batch and must not change the others).
   const int64_t target = 2LL * std::max(num_sms, 1);
-  int64_t chunks = (target + N * p.zs - 1) / (N * p.zs);
+  const int64_t plan_frames = kPlanFrames;
+  int64_t chunks = (target + plan_frames * p.zs - 1) / (plan_frames * p.zs);
   chunks = std::max<int64_t>(1, std::min(chunks, HW / 16));
   p.rows_per_chunk = (int)((HW + chunks - 1) / chunks);
   p.chunks = (int)((HW + p.rows_per_chunk - 1) / p.rows_per_chunk);

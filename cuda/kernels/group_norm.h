@@ -19,6 +19,8 @@ struct GroupNormPlan {
   int64_t partial_floats = 0;  // workspace: [N, chunks, C] (mean, M2) pairs, then [N, C] (scale, shift)
 };
 
+// Plans are made for this many frames whatever the batch, so results are batch-invariant.
+constexpr int64_t kPlanFrames = 2;
 GroupNormPlan plan_group_norm(int64_t N, int64_t HW, int64_t C, bool vec_ok, int num_sms);
 
 // x, out: [N, HW, C] compute dtype; gamma, beta: [C] F32; workspace: plan.partial_floats + 2*N*C floats.
