@@ -180,16 +180,21 @@ Napi::Value EngineWrap::Synchronize(const Napi::CallbackInfo& info) {
   }, info.This().As<Napi::Object>());
 }
 
-// op(name, args): runs one op of the interface off the JavaScript thread; resolves when done.
+// op(name, args, {sync = true}): runs one op of the interface off the JavaScript thread. With
+// sync false the promise resolves once the op is queued on the backend's stream (later ops on
+// the engine are ordered after it; reading a tensor waits for it), so a denoising step makes no
+// device round trip; errors of the op then surface at the next synchronising call.
 Napi::Value EngineWrap::Op(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto st = live(env);
   std::string name = to_string(info[0], "op name");
   PreparedOp op = guard(env, [&] { return prepare_op(name, to_object(info[1], "op arguments")); });
-  return run_async(env, "indetail.engine.op", [st, op]() -> Finish {
+  bool sync = true;
+  if (info.Length() > 2 && !info[2].IsUndefined()) sync = opt_bool(to_object(info[2], "op options"), "sync", true);
+  return run_async(env, "indetail.engine.op", [st, op, sync]() -> Finish {
     std::lock_guard<std::mutex> lk(st->mutex);
     op(*st->backend);
-    st->backend->synchronize();
+    if (sync) st->backend->synchronize();
     return nullptr;
   }, info.This().As<Napi::Object>());
 }

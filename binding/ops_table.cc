@@ -63,6 +63,23 @@ const std::map<std::string, Parser>& table() {
          float s = (float)to_number(a.o.Get("a"), "a");
          return [x, y, s](Backend& b) mutable { b.axpy(s, x, y); };
        }},
+      {"gather_frames",
+       // out[r] = src[index[r]] along dimension 0 (one call for a whole batch of frame copies)
+       [](const Args& a) -> PreparedOp {
+         Tensor src = a.tensor("src"), out = a.tensor("out");
+         std::vector<int32_t> index = to_int_array(a.o.Get("index"), "index");
+         check_arg(out.dim() >= 1 && (int64_t)index.size() == out.size(0), "gather_frames: index has ", index.size(),
+                   " entries but out ", out.describe(), " has ", out.dim() >= 1 ? out.size(0) : 0, " frames");
+         for (size_t r = 0; r < index.size(); ++r)
+           check_arg(index[r] >= 0 && src.dim() >= 1 && index[r] < src.size(0), "gather_frames: index[", r, "] = ",
+                     index[r], " is not a frame of src ", src.describe());
+         return [=](Backend& b) mutable {
+           for (size_t r = 0; r < index.size(); ++r) {
+             Tensor dst = out.slice0((int64_t)r, 1);
+             b.copy(src.slice0(index[r], 1), dst);
+           }
+         };
+       }},
       {"copy",
        [](const Args& a) -> PreparedOp {
          Tensor src = a.tensor("src"), dst = a.tensor("dst");

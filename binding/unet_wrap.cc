@@ -223,11 +223,13 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
                                   " rows (the cache's row count), got " + std::to_string(policy->record_rows.size()));
     }
     if (!a.Get("refKV").IsUndefined()) ref = kv_target_from_js(a.Get("refKV"), "refKV", *model_);
+    // sync false: resolve once the step is queued on the stream (see EngineWrap::Op).
+    const bool sync = opt_bool(a, "sync", true);
     if (record.cache && record.cache == ref.cache) throw_type_error(env, "recordKV and refKV must be different caches");
 
     auto state = state_;
     auto graphs = graphs_;
-    return run_async(env, "indetail.unet.forward", [state, graphs, sample, context, timesteps, control, has_control, policy, record, ref]() -> Finish {
+    return run_async(env, "indetail.unet.forward", [state, graphs, sample, context, timesteps, control, has_control, policy, record, ref, sync]() -> Finish {
       Tensor out;
       {
         std::lock_guard<std::mutex> lk(state->mutex);
@@ -241,7 +243,7 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
         policy->ref_kv = nullptr;
         policy->record = nullptr;
         if (record.cache) record.cache->put(record.step, std::move(recorded));
-        state->backend->synchronize();
+        if (sync) state->backend->synchronize();
       }
       return [state, out](Napi::Env env) -> Napi::Value { return TensorWrap::New(env, out, state->backend); };
     }, info.This().As<Napi::Object>());

@@ -94,3 +94,13 @@ test('slice and reshape are views sharing memory with their tensor', async () =>
   s.dispose();
   assert.equal(t.readSync().length, 24, 'disposing a view leaves its tensor alive');
 });
+
+test('gather_frames copies frames by index in one call, and refuses indices outside the source', async () => {
+  const engine = new Engine();
+  const src = engine.tensor(Float32Array.from({ length: 12 }, (_, i) => i), [3, 2, 2]);
+  const out = engine.empty([4, 2, 2]);
+  await engine.op('gather_frames', { src, index: [2, 0, 2, 1], out }, { sync: false });
+  assert.deepEqual(Array.from(out.readSync()), [8, 9, 10, 11, 0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7]);
+  assert.throws(() => engine.opSync('gather_frames', { src, index: [0, 3, 0, 0], out }), /gather_frames: index\[1\] = 3 is not a frame of src/);
+  assert.throws(() => engine.opSync('gather_frames', { src, index: [0], out }), /index has 1 entries but out/);
+});

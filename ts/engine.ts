@@ -88,10 +88,13 @@ export class Engine implements Disposable {
     return nativeAsync(() => this.native.synchronize());
   }
 
-  /** Runs one op of the native op interface off the main thread. */
-  op(name: string, args: OpArgs): Promise<void> {
+  /**
+   * Runs one op of the native op interface off the main thread. `sync: false` resolves once the
+   * op is queued on the backend's stream (later ops and reads are ordered after it).
+   */
+  op(name: string, args: OpArgs, options?: { sync?: boolean }): Promise<void> {
     const a = toNativeArgs(args);
-    return nativeAsync(() => this.native.op(name, a));
+    return nativeAsync(() => this.native.op(name, a, options));
   }
   opSync(name: string, args: OpArgs): void {
     const a = toNativeArgs(args);

@@ -68,6 +68,11 @@ export interface UNetForwardArgs {
   recordKV?: RecordKV;
   /** Take the reference keys/values from a recorded step: attention.ref then indexes the cache's rows (-1: none), not the batch. */
   refKV?: RefKV;
+  /**
+   * false: resolve once the forward is queued on the backend's stream instead of after it ran
+   * (the pipelines' steps: later ops are ordered after it; reading the output waits for it).
+   */
+  sync?: boolean;
 }
 
 interface NativeKVCache {
@@ -379,6 +384,7 @@ export class UNet implements Disposable {
       (a.recordKV as Record<string, unknown>).rows = rows;
     }
     if (args.attention) a.attention = nativeAttention(args.attention, frames, args.refKV?.cache.rows);
+    if (args.sync === false) a.sync = false;
     return new Tensor(await nativeAsync(() => this.native.forward(a)));
   }
 

@@ -46,7 +46,7 @@ export interface NativeEngine {
   prepareWeight(t: NativeTensor, use: 'linear' | 'conv' | 'vector' | 'table'): NativeTensor;
   memoryStats(): NativeMemoryStats;
   synchronize(): Promise<void>;
-  op(name: string, args: Record<string, unknown>): Promise<void>;
+  op(name: string, args: Record<string, unknown>, options?: { sync?: boolean }): Promise<void>;
   opSync(name: string, args: Record<string, unknown>): void;
   timeOp(name: string, args: Record<string, unknown>, options?: { warmup?: number; iterations?: number; flushL2?: boolean }): Promise<NativeTiming>;
   dispose(): void;

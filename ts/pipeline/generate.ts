@@ -150,7 +150,7 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
       let z = z0;
       for (const step of scheduler.inversionSteps(o.steps)) {
         checkAbort(o.signal);
-        const eps = await unet.forward({ sample: z, timesteps: [step.timestep], context: inversionContext });
+        const eps = await unet.forward({ sample: z, timesteps: [step.timestep], context: inversionContext, sync: false });
         const next = engine.empty([1, h, w, c]);
         chain.push(next);
         await engine.op('guidance_step', { eps, x: z, out: next, alphaFrom: step.alphaFrom, alphaTo: step.alphaTo, uncondRow: [-1], condRow: [0] });
@@ -213,6 +213,9 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
         attention: { mode, ref: L.ref, lambdaRef: o.lambdaImage, lambdaSelf: o.lambdaSelf },
         ...(reuse ? { refKV: { cache: entry!.kv, step: i } } : {}),
         ...(record ? { recordKV: { cache: entry!.kv, step: i, rows: L.imagePromptRows } } : {}),
+        // Queued only: the step's one device synchronisation is the guidance step's (below), so
+        // progress and cancellation follow the device while no data comes back to the host.
+        sync: false,
       });
       if (reuse) kvCache.reusedSteps++;
       if (record) kvCache.recordedSteps++;

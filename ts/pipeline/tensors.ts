@@ -2,13 +2,10 @@
 import type { Engine } from '../engine.js';
 import type { Tensor } from '../tensor.js';
 
-/** out[r] = src[index[r]] for every row r (frames along dimension 0). */
+/** out[r] = src[index[r]] for every row r (frames along dimension 0), queued without a device round trip. */
 export async function gatherFrames(engine: Engine, src: Tensor, index: number[]): Promise<Tensor> {
-  const shape = src.shape;
-  const out = engine.empty([index.length, ...shape.slice(1)], src.dtype);
-  for (let r = 0; r < index.length; r++) {
-    await engine.op('copy', { src: src.slice(index[r]!, 1), dst: out.slice(r, 1) });
-  }
+  const out = engine.empty([index.length, ...src.shape.slice(1)], src.dtype);
+  await engine.op('gather_frames', { src, index, out }, { sync: false });
   return out;
 }
 
