@@ -6,24 +6,9 @@
 
 namespace indetail {
 
-size_t DeviceAllocator::size_class(size_t bytes) {
-  if (bytes <= (1u << 20)) return (bytes + 511) / 512 * 512;
-  size_t p = 1;
-  while (p < bytes) p <<= 1;
-  size_t step = p >> 3;
-  return (bytes + step - 1) / step * step;
-}
-
 namespace {
-
-void* take_class(std::multimap<size_t, void*>& blocks, size_t cls) {
-  auto it = blocks.find(cls);
-  if (it == blocks.end()) return nullptr;
-  void* p = it->second;
-  blocks.erase(it);
-  return p;
-}
-
+// 512-byte granularity up to 1 MiB.
+size_t size_class(size_t bytes) { return block_size_class(bytes, 512, 1u << 20); }
 }  // namespace
 
 Tensor DeviceAllocator::allocate(DType dtype, const Shape& shape) {
@@ -38,13 +23,12 @@ Tensor DeviceAllocator::allocate(DType dtype, const Shape& shape) {
   bool from_pool = false;
   if (pool) {
     std::lock_guard<std::mutex> lk(pool->m_);
-    p = take_class(pool->free_, cls);
+    p = take_block(pool->free_, cls);
     from_pool = p != nullptr;
   }
   if (!p) {
     std::lock_guard<std::mutex> lk(m_);
-    p = take_class(free_, cls);
-    if (p) cached_ -= cls;
+    p = cache_.take(cls);
   }
   if (!p) {
     cudaError_t err;
@@ -77,8 +61,7 @@ Tensor DeviceAllocator::allocate(DType dtype, const Shape& shape) {
   }
   {
     std::lock_guard<std::mutex> lk(m_);
-    in_use_ += cls;
-    if (in_use_ > peak_) peak_ = in_use_;
+    cache_.acquired(cls);
   }
   std::weak_ptr<DeviceAllocator> self = shared_from_this();
   std::weak_ptr<DevicePool> wpool = pool;
@@ -96,15 +79,14 @@ Tensor DeviceAllocator::allocate(DType dtype, const Shape& shape) {
 
 void DeviceAllocator::give_back(void* p, size_t bytes) {
   std::lock_guard<std::mutex> lk(m_);
-  in_use_ -= bytes;
-  free_.emplace(bytes, p);
-  cached_ += bytes;
+  cache_.released(bytes);
+  cache_.put(p, bytes);
 }
 
 void DeviceAllocator::give_back_to_pool(DevicePool& pool, void* p, size_t bytes) {
   {
     std::lock_guard<std::mutex> lk(m_);
-    in_use_ -= bytes;
+    cache_.released(bytes);
   }
   std::lock_guard<std::mutex> lk(pool.m_);
   pool.free_.emplace(bytes, p);
@@ -112,10 +94,7 @@ void DeviceAllocator::give_back_to_pool(DevicePool& pool, void* p, size_t bytes)
 
 void DeviceAllocator::take_blocks(std::multimap<size_t, void*>& blocks) {
   std::lock_guard<std::mutex> lk(m_);
-  for (auto& kv : blocks) {
-    free_.emplace(kv.first, kv.second);
-    cached_ += kv.first;
-  }
+  for (auto& kv : blocks) cache_.put(kv.second, kv.first);
   blocks.clear();
 }
 
@@ -136,14 +115,12 @@ void DeviceAllocator::end_pool() {
 
 void DeviceAllocator::release_cache() {
   std::lock_guard<std::mutex> lk(m_);
-  for (auto& kv : free_) cudaFree(kv.second);
-  free_.clear();
-  cached_ = 0;
+  cache_.clear([](void* p) { cudaFree(p); });
 }
 
-uint64_t DeviceAllocator::in_use() const { std::lock_guard<std::mutex> lk(m_); return in_use_; }
-uint64_t DeviceAllocator::peak() const { std::lock_guard<std::mutex> lk(m_); return peak_; }
-uint64_t DeviceAllocator::cached() const { std::lock_guard<std::mutex> lk(m_); return cached_; }
+uint64_t DeviceAllocator::in_use() const { std::lock_guard<std::mutex> lk(m_); return cache_.in_use; }
+uint64_t DeviceAllocator::peak() const { std::lock_guard<std::mutex> lk(m_); return cache_.peak; }
+uint64_t DeviceAllocator::cached() const { std::lock_guard<std::mutex> lk(m_); return cache_.cached; }
 
 DeviceAllocator::~DeviceAllocator() { release_cache(); }
 

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <thread>
 
+#include "../engine/core/block_cache.h"
 #include "../engine/core/tensor.h"
 
 namespace indetail {
@@ -55,15 +56,13 @@ class DeviceAllocator : public std::enable_shared_from_this<DeviceAllocator> {
 
  private:
   friend class DevicePool;
-  static size_t size_class(size_t bytes);
   void give_back(void* p, size_t bytes);
   void give_back_to_pool(DevicePool& pool, void* p, size_t bytes);
   void take_blocks(std::multimap<size_t, void*>& blocks);  // a dying pool's free blocks
 
   int device_;
   mutable std::mutex m_;
-  std::multimap<size_t, void*> free_;
-  uint64_t in_use_ = 0, peak_ = 0, cached_ = 0;
+  BlockCache cache_;  // the shared cache
   std::shared_ptr<DevicePool> pool_;  // the recording pool, used by pool_thread_ only
   std::thread::id pool_thread_;
 };

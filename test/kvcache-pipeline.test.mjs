@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { IndetailPipeline, decoderKVBytesPerStep, loadImage } from '../dist/index.js';
+import { sameBits } from './helpers/compare.mjs';
 import { fixturePath } from './helpers/fixtures.mjs';
 
 const model = fixturePath('tiny-sd15');
@@ -23,17 +24,6 @@ before(async () => {
 });
 after(() => plain?.dispose());
 const load = (kvCache) => IndetailPipeline.load({ model, controlnet, backend: 'cpu', ...(kvCache !== undefined ? { kvCache } : {}) });
-
-function sameBits(a, b) {
-  assert.equal(a.length, b.length);
-  let maxAbs = 0, differ = 0;
-  for (let i = 0; i < a.length; i++) {
-    if (Object.is(a[i], b[i])) continue;
-    differ++;
-    maxAbs = Math.max(maxAbs, Math.abs(a[i] - b[i]));
-  }
-  return { equal: differ === 0, maxAbs, differ };
-}
 
 /** Runs `options` on `pipe` and on the cache-less pipeline; asserts every step's latents and the images are the same bits. */
 async function compareWithPlain(t, pipe, task, options, label) {

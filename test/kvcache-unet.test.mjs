@@ -4,45 +4,27 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Engine, IndetailError, UNet, decoderKVBytesPerStep, decoderKVLayers } from '../dist/index.js';
+import { sameBits } from './helpers/compare.mjs';
 import { fixturePath } from './helpers/fixtures.mjs';
+import { xorshiftNoise } from './helpers/random.mjs';
 
 const unetDir = fixturePath('tiny-sd15', 'unet');
 const engine = new Engine({ backend: 'cpu' });
 let tinyUNet;
 const tiny = () => (tinyUNet ??= UNet.load(engine, { dir: unetDir }));
 
-function noise(n, seed) {
-  let s = seed >>> 0 || 1;
-  return Float32Array.from({ length: n }, () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 31 - 1;
-  });
-}
 const H = 16, W = 16, C = 4;
 const per = H * W * C;
 // Frames with independent content: frame f of seed s is the same whatever batch it is in.
 const frames = (seeds, shape) => {
   const n = shape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(seeds.length * n);
-  seeds.forEach((s, i) => out.set(noise(n, s), i * n));
+  seeds.forEach((s, i) => out.set(xorshiftNoise(n, s), i * n));
   return engine.tensor(out, [seeds.length, ...shape]);
 };
 const latents = (seeds) => frames(seeds, [H, W, C]);
 const contexts = (seeds) => frames(seeds.map((s) => s + 1000), [77, 32]);
 
-/** Bitwise comparison; max abs difference and count of differing values for the diagnostics. */
-function sameBits(a, b) {
-  assert.equal(a.length, b.length);
-  let maxAbs = 0, differ = 0;
-  for (let i = 0; i < a.length; i++) {
-    if (Object.is(a[i], b[i])) continue;
-    differ++;
-    maxAbs = Math.max(maxAbs, Math.abs(a[i] - b[i]));
-  }
-  return { equal: differ === 0, maxAbs, differ };
-}
 const rowsOf = (data, first, count) => data.subarray(first * per, (first + count) * per);
 
 test('a step holds one K and V per decoder self-attention layer, of the size the config implies', async () => {
@@ -69,7 +51,7 @@ test('a step holds one K and V per decoder self-attention layer, of the size the
   assert.deepEqual(decoderKVLayers(unet.config, 9, 9).map((l) => l.tokens), [9, 9, 9, 25, 25, 25, 81, 81, 81]);
   for (const [h, w] of [[20, 28], [9, 9]]) {
     const cache = unet.createKVCache(1, 1);
-    const sample = engine.tensor(noise(h * w * C, 5), [1, h, w, C]);
+    const sample = engine.tensor(xorshiftNoise(h * w * C, 5), [1, h, w, C]);
     await unet.forward({ sample, timesteps: 10, context: contexts([1]), recordKV: { cache, step: 0, rows: [0] } });
     assert.equal(cache.bytes, decoderKVBytesPerStep(unet.config, h, w, 1, 4), `${h}x${w}`);
     cache.dispose();
@@ -154,7 +136,7 @@ test('misuse of the cache is refused with messages that say what is wrong', asyn
   await assert.rejects(unet.forward({ ...args, refKV: { cache, step: 1 }, attention: { mode: 'concat', ref: [0, 0] } }), /step 1 is not recorded/);
   await assert.rejects(unet.forward({ ...args, refKV: { cache, step: 0 }, recordKV: { cache, step: 1, rows: [0] } }), refused(bad, 'different caches'));
   await assert.rejects(
-    unet.forward({ sample: engine.tensor(noise(2 * 8 * 8 * 4, 3), [2, 8, 8, 4]), timesteps: 10, context: contexts([1, 2]), refKV: { cache, step: 0 }, attention: { mode: 'concat', ref: [0, 0] } }),
+    unet.forward({ sample: engine.tensor(xorshiftNoise(2 * 8 * 8 * 4, 3), [2, 8, 8, 4]), timesteps: 10, context: contexts([1, 2]), refKV: { cache, step: 0 }, attention: { mode: 'concat', ref: [0, 0] } }),
     /recorded at another image size/,
   );
   assert.throws(() => unet.createKVCache(0), refused(bad, 'steps'));

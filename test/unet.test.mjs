@@ -9,6 +9,7 @@ import { after, test } from 'node:test';
 import { ControlNet, Engine, IndetailError, UNet, openSafetensors } from '../dist/index.js';
 import { maxAbsDiff } from './helpers/compare.mjs';
 import { fixturePath, repoRoot } from './helpers/fixtures.mjs';
+import { xorshiftNoise } from './helpers/random.mjs';
 
 const unetDir = fixturePath('tiny-sd15', 'unet');
 const controlnetDir = fixturePath('tiny-sd15-controlnet');
@@ -21,17 +22,7 @@ const engine = new Engine();
 let tinyUNet;
 const tiny = () => (tinyUNet ??= UNet.load(engine, { dir: unetDir }));
 
-// Deterministic pseudo-random data in [-1, 1).
-function noise(n, seed) {
-  let s = seed >>> 0 || 1;
-  return Float32Array.from({ length: n }, () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 31 - 1;
-  });
-}
-const tensor = (shape, seed) => engine.tensor(noise(shape.reduce((a, b) => a * b, 1), seed), shape);
+const tensor = (shape, seed) => engine.tensor(xorshiftNoise(shape.reduce((a, b) => a * b, 1), seed), shape);
 const read = (t) => t.readSync();
 // Frame f of an NHWC / [N, L, C] result.
 const frame = (data, shape, f) => {
@@ -246,7 +237,7 @@ test('ControlNet: one shared conditioning frame equals a repeated one; frameScal
   const shape = [2, 8, 8, 4];
   const sample = tensor(shape, 41);
   const context = tensor([2, 6, 32], 42);
-  const condData = noise(64 * 64 * 3, 43).map((x) => (x + 1) / 2);
+  const condData = xorshiftNoise(64 * 64 * 3, 43).map((x) => (x + 1) / 2);
   const cond1 = engine.tensor(condData, [1, 64, 64, 3]);
   const cond2 = engine.tensor(Float32Array.from([...condData, ...condData]), [2, 64, 64, 3]);
   const args = { sample, context, timesteps: 501 };

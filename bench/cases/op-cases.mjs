@@ -14,19 +14,13 @@
 //   out: { name ('out' or 'dst'), shape }
 // Inputs come from a seeded generator (mulberry32 + Box–Muller), so every run and every engine
 // sees the same values.
+import { mulberry32 } from '../lib/random.mjs';
 
 // ---------------------------------------------------------------------------------------------
 // Seeded random numbers
 
 export function makeRng(seed) {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = mulberry32(seed);
   const normal = () => {
     const u = Math.max(uniform(), 1e-12);
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());

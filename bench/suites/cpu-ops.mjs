@@ -9,19 +9,13 @@
 // distort.
 import { Engine, buildInfo, setThreads } from '../../dist/index.js';
 import { addon } from '../../dist/native/addon.js';
+import { lcgNoise } from '../lib/random.mjs';
 
 export const name = 'cpu-ops';
 export const description = 'CPU ops at SD1.5 shapes (GFLOP/s, best of N) vs the measured fp32 FMA peak';
 
 function randomTensor(engine, shape, seed) {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    data[i] = s / 2 ** 31 - 1;
-  }
-  return engine.tensor(data, shape);
+  return engine.tensor(lcgNoise(shape.reduce((a, b) => a * b, 1), seed), shape);
 }
 
 function convCase(engine, label, n, h, w, cin, cout) {

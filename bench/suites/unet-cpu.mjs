@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine, UNet } from '../../dist/index.js';
+import { lcgNoise } from '../lib/random.mjs';
 
 export const name = 'unet-cpu';
 export const description = 'full-size SD1.5 UNet forward on the CPU (random weights), 64x64 latents, batch 1 and 3';
@@ -87,14 +88,6 @@ export function unetFlops(cfg, { frames, height, width, contextLength }) {
   return flops;
 }
 
-function noise(n, seed) {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
-
 export async function run({ quick = false } = {}) {
   const engine = new Engine();
   const config = JSON.parse(readFileSync(path.join(root, 'configs', 'sd15', 'unet', 'config.json'), 'utf8'));
@@ -107,8 +100,8 @@ export async function run({ quick = false } = {}) {
   const ctxDim = unet.config.cross_attention_dim[0];
   const rows = [];
   for (const frames of quick ? [1] : [1, 3]) {
-    const sample = engine.tensor(noise(frames * size * size * 4, 1), [frames, size, size, 4]);
-    const context = engine.tensor(noise(frames * contextLength * ctxDim, 2), [frames, contextLength, ctxDim]);
+    const sample = engine.tensor(lcgNoise(frames * size * size * 4, 1), [frames, size, size, 4]);
+    const context = engine.tensor(lcgNoise(frames * contextLength * ctxDim, 2), [frames, contextLength, ctxDim]);
     const timesteps = Array.from({ length: frames }, (_, i) => 901 - 100 * i);
     const iterations = quick || frames > 1 ? 1 : 2;
     const times = [];

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine, UNet, backends, devices } from '../../dist/index.js';
+import { lcgNoise } from '../lib/random.mjs';
 import { unetFlops } from './unet-cpu.mjs';
 
 export const name = 'unet-gpu';
@@ -22,14 +23,6 @@ export function cardPeak() {
   return { name: d?.name ?? 'unknown', peak: key ? DENSE_FP16_PEAK_TFLOPS[key] : undefined };
 }
 
-function noise(n, seed) {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
-
 export async function run({ quick = false } = {}) {
   if (!backends().includes('cuda')) return { skipped: 'no CUDA device' };
   const engine = new Engine({ backend: 'cuda' });
@@ -42,8 +35,8 @@ export async function run({ quick = false } = {}) {
   const rows = [];
   const failures = [];
   for (const frames of quick ? [2] : [1, 2, 3, 9]) {
-    const sample = engine.tensor(noise(frames * 64 * 64 * 4, 1), [frames, 64, 64, 4]);
-    const context = engine.tensor(noise(frames * 77 * ctxDim, 2), [frames, 77, ctxDim]);
+    const sample = engine.tensor(lcgNoise(frames * 64 * 64 * 4, 1), [frames, 64, 64, 4]);
+    const context = engine.tensor(lcgNoise(frames * 77 * ctxDim, 2), [frames, 77, ctxDim]);
     const timesteps = Array(frames).fill(501);
     // Conflict-free layout: row 0 = P⁺, then negatives, then positives that attend to P⁺.
     const half = Math.floor((frames - 1) / 2);

@@ -6,14 +6,10 @@
 
 namespace indetail {
 
-size_t HostAllocator::size_class(size_t bytes) {
-  // 64-byte granularity below 64 KiB, then classes 1/8 of a power of two apart (at most 12.5% waste).
-  if (bytes <= 65536) return (bytes + 63) / 64 * 64;
-  size_t p = 1;
-  while (p < bytes) p <<= 1;
-  size_t step = p >> 3;
-  return (bytes + step - 1) / step * step;
-}
+namespace {
+// 64-byte granularity below 64 KiB.
+size_t size_class(size_t bytes) { return block_size_class(bytes, 64, 65536); }
+}  // namespace
 
 Tensor HostAllocator::allocate(DType dtype, const Shape& shape) {
   size_t bytes = (size_t)shape_numel(shape) * dtype_size(dtype);
@@ -21,20 +17,14 @@ Tensor HostAllocator::allocate(DType dtype, const Shape& shape) {
   void* p = nullptr;
   {
     std::lock_guard<std::mutex> lk(m_);
-    auto it = free_.find(cls);
-    if (it != free_.end()) {
-      p = it->second;
-      free_.erase(it);
-      cached_ -= cls;
-    }
-    in_use_ += cls;
-    if (in_use_ > peak_) peak_ = in_use_;
+    p = cache_.take(cls);
+    cache_.acquired(cls);
   }
   if (!p) {
     p = alloc_host_bytes(cls);
     if (!p) {
       std::lock_guard<std::mutex> lk(m_);
-      in_use_ -= cls;
+      cache_.released(cls);
       fail(ErrorKind::Io, "out of host memory allocating ", bytes, " bytes for ", dtype_name(dtype), shape_str(shape));
     }
   }
@@ -48,21 +38,18 @@ Tensor HostAllocator::allocate(DType dtype, const Shape& shape) {
 
 void HostAllocator::give_back(void* p, size_t bytes) {
   std::lock_guard<std::mutex> lk(m_);
-  in_use_ -= bytes;
-  free_.emplace(bytes, p);
-  cached_ += bytes;
+  cache_.released(bytes);
+  cache_.put(p, bytes);
 }
 
 void HostAllocator::release_cache() {
   std::lock_guard<std::mutex> lk(m_);
-  for (auto& kv : free_) std::free(kv.second);
-  free_.clear();
-  cached_ = 0;
+  cache_.clear([](void* p) { std::free(p); });
 }
 
-uint64_t HostAllocator::in_use() const { std::lock_guard<std::mutex> lk(m_); return in_use_; }
-uint64_t HostAllocator::peak() const { std::lock_guard<std::mutex> lk(m_); return peak_; }
-uint64_t HostAllocator::cached() const { std::lock_guard<std::mutex> lk(m_); return cached_; }
+uint64_t HostAllocator::in_use() const { std::lock_guard<std::mutex> lk(m_); return cache_.in_use; }
+uint64_t HostAllocator::peak() const { std::lock_guard<std::mutex> lk(m_); return cache_.peak; }
+uint64_t HostAllocator::cached() const { std::lock_guard<std::mutex> lk(m_); return cache_.cached; }
 
 HostAllocator::~HostAllocator() { release_cache(); }
 

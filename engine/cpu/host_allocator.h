@@ -3,11 +3,11 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <vector>
 
+#include "../core/block_cache.h"
 #include "../core/tensor.h"
 
 namespace indetail {
@@ -24,12 +24,10 @@ class HostAllocator : public std::enable_shared_from_this<HostAllocator> {
   ~HostAllocator();
 
  private:
-  static size_t size_class(size_t bytes);
   void give_back(void* p, size_t bytes);
 
   mutable std::mutex m_;
-  std::multimap<size_t, void*> free_;  // size class -> block
-  uint64_t in_use_ = 0, peak_ = 0, cached_ = 0;
+  BlockCache cache_;
 };
 
 }  // namespace indetail

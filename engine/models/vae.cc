@@ -29,20 +29,12 @@ VaeConfig VaeConfig::parse(const std::string& json_text) {
   return c;
 }
 
-namespace {
-Conv2dParams same3x3() {
-  Conv2dParams p;
-  p.pad = 1;
-  return p;
-}
-}  // namespace
-
 // --- encoder ---------------------------------------------------------------------------------
 
-VaeEncoder::VaeEncoder(const VaeConfig& cfg, WeightLoader& w, const WeightSource& src, Backend& b) : feature_channels_(cfg.block_out_channels.back()) {
+VaeEncoder::VaeEncoder(const VaeConfig& cfg, WeightLoader& w)
+    : feature_channels_(cfg.block_out_channels.back()), groups_(cfg.norm_num_groups) {
   const auto& ch = cfg.block_out_channels;
-  const int g = cfg.norm_num_groups;
-  conv_in_ = VaeConv(w, "encoder.conv_in", cfg.in_channels, ch[0], 3);
+  conv_in_ = ConvLayer::load(w, "encoder.conv_in", ch[0], cfg.in_channels, 3);
   int64_t out = ch[0];
   for (size_t i = 0; i < ch.size(); ++i) {
     const int64_t in = out;
@@ -50,18 +42,18 @@ VaeEncoder::VaeEncoder(const VaeConfig& cfg, WeightLoader& w, const WeightSource
     const std::string p = "encoder.down_blocks." + std::to_string(i);
     Down d;
     for (int64_t j = 0; j < cfg.layers_per_block; ++j)
-      d.resnets.emplace_back(w, p + ".resnets." + std::to_string(j), j == 0 ? in : out, out, g);
+      d.resnets.emplace_back(w, p + ".resnets." + std::to_string(j), j == 0 ? in : out, out, groups_);
     if (i + 1 < ch.size()) d.down = std::make_unique<VaeDownsample>(w, p + ".downsamplers.0", out);
     blocks_.push_back(std::move(d));
   }
-  mid_ = std::make_unique<VaeMidBlock>(w, "encoder.mid_block", ch.back(), g);
-  norm_out_ = VaeGroupNorm(w, "encoder.conv_norm_out", ch.back(), g);
-  conv_out_ = VaeConv(w, "encoder.conv_out", ch.back(), 2 * cfg.latent_channels, 3);
-  quant_conv_ = VaeConv(w, "quant_conv", 2 * cfg.latent_channels, 2 * cfg.latent_channels, 1);
+  mid_ = std::make_unique<VaeMidBlock>(w, "encoder.mid_block", ch.back(), groups_);
+  norm_out_ = NormLayer::load(w, "encoder.conv_norm_out", ch.back());
+  conv_out_ = ConvLayer::load(w, "encoder.conv_out", 2 * cfg.latent_channels, ch.back(), 3);
+  quant_conv_ = ConvLayer::load(w, "quant_conv", 2 * cfg.latent_channels, 2 * cfg.latent_channels, 1);
 }
 
 Tensor VaeEncoder::features(Backend& b, const Tensor& x) const {
-  Tensor h = conv_in_.forward(b, x, same3x3());
+  Tensor h = conv_in_(b, x);
   for (const Down& d : blocks_) {
     for (const VaeResnet& r : d.resnets) h = r.forward(b, h);
     if (d.down) h = d.down->forward(b, h);
@@ -71,19 +63,18 @@ Tensor VaeEncoder::features(Backend& b, const Tensor& x) const {
 
 Tensor VaeEncoder::moments(Backend& b, const Tensor& features) const {
   Tensor h = mid_->forward(b, features);
-  h = norm_out_.forward(b, h, true);
-  h = conv_out_.forward(b, h, same3x3());
-  return quant_conv_.forward(b, h, Conv2dParams());
+  h = norm_out_.group_norm(b, h, groups_, kVaeNormEps, true);
+  h = conv_out_(b, h);
+  return quant_conv_(b, h);
 }
 
 // --- decoder ---------------------------------------------------------------------------------
 
-VaeDecoder::VaeDecoder(const VaeConfig& cfg, WeightLoader& w) {
+VaeDecoder::VaeDecoder(const VaeConfig& cfg, WeightLoader& w) : groups_(cfg.norm_num_groups) {
   const auto& ch = cfg.block_out_channels;
-  const int g = cfg.norm_num_groups;
-  post_quant_conv_ = VaeConv(w, "post_quant_conv", cfg.latent_channels, cfg.latent_channels, 1);
-  conv_in_ = VaeConv(w, "decoder.conv_in", cfg.latent_channels, ch.back(), 3);
-  mid_ = std::make_unique<VaeMidBlock>(w, "decoder.mid_block", ch.back(), g);
+  post_quant_conv_ = ConvLayer::load(w, "post_quant_conv", cfg.latent_channels, cfg.latent_channels, 1);
+  conv_in_ = ConvLayer::load(w, "decoder.conv_in", ch.back(), cfg.latent_channels, 3);
+  mid_ = std::make_unique<VaeMidBlock>(w, "decoder.mid_block", ch.back(), groups_);
   std::vector<int64_t> rev(ch.rbegin(), ch.rend());
   int64_t out = rev[0];
   for (size_t i = 0; i < rev.size(); ++i) {
@@ -92,17 +83,17 @@ VaeDecoder::VaeDecoder(const VaeConfig& cfg, WeightLoader& w) {
     const std::string p = "decoder.up_blocks." + std::to_string(i);
     Up u;
     for (int64_t j = 0; j <= cfg.layers_per_block; ++j)
-      u.resnets.emplace_back(w, p + ".resnets." + std::to_string(j), j == 0 ? in : out, out, g);
+      u.resnets.emplace_back(w, p + ".resnets." + std::to_string(j), j == 0 ? in : out, out, groups_);
     if (i + 1 < rev.size()) u.up = std::make_unique<VaeUpsample>(w, p + ".upsamplers.0", out);
     blocks_.push_back(std::move(u));
   }
-  norm_out_ = VaeGroupNorm(w, "decoder.conv_norm_out", ch[0], g);
-  conv_out_ = VaeConv(w, "decoder.conv_out", ch[0], cfg.out_channels, 3);
+  norm_out_ = NormLayer::load(w, "decoder.conv_norm_out", ch[0]);
+  conv_out_ = ConvLayer::load(w, "decoder.conv_out", cfg.out_channels, ch[0], 3);
 }
 
 Tensor VaeDecoder::features(Backend& b, const Tensor& z) const {
-  Tensor h = post_quant_conv_.forward(b, z, Conv2dParams());
-  h = conv_in_.forward(b, h, same3x3());
+  Tensor h = post_quant_conv_(b, z);
+  h = conv_in_(b, h);
   return mid_->forward(b, h);
 }
 
@@ -112,8 +103,8 @@ Tensor VaeDecoder::image(Backend& b, const Tensor& features) const {
     for (const VaeResnet& r : u.resnets) h = r.forward(b, h);
     if (u.up) h = u.up->forward(b, h);
   }
-  h = norm_out_.forward(b, h, true);
-  return conv_out_.forward(b, h, same3x3());
+  h = norm_out_.group_norm(b, h, groups_, kVaeNormEps, true);
+  return conv_out_(b, h);
 }
 
 // --- the autoencoder -------------------------------------------------------------------------
@@ -121,7 +112,7 @@ Tensor VaeDecoder::image(Backend& b, const Tensor& features) const {
 AutoencoderKL::AutoencoderKL(const VaeConfig& cfg, const WeightSource& weights, std::shared_ptr<Backend> backend)
     : cfg_(cfg), backend_(std::move(backend)) {
   WeightLoader w(weights, *backend_, "VAE");
-  encoder_ = std::make_unique<VaeEncoder>(cfg_, w, weights, *backend_);
+  encoder_ = std::make_unique<VaeEncoder>(cfg_, w);
   decoder_ = std::make_unique<VaeDecoder>(cfg_, w);
   unused_ = w.unused();
 }

@@ -40,7 +40,7 @@ struct VaeTiling {
 
 class VaeEncoder {
  public:
-  VaeEncoder(const VaeConfig& cfg, WeightLoader& w, const WeightSource& src, Backend& b);
+  VaeEncoder(const VaeConfig& cfg, WeightLoader& w);
   // x: [N, H, W, in_channels] -> moments [N, H/f, W/f, 2·latent_channels] (after quant_conv)
   Tensor forward(Backend& b, const Tensor& x) const { return moments(b, features(b, x)); }
   // The full-resolution part, conv_in and the down blocks: -> [N, H/f, W/f, block_out_channels[-1]]
@@ -55,10 +55,11 @@ class VaeEncoder {
     std::unique_ptr<VaeDownsample> down;
   };
   int64_t feature_channels_;
-  VaeConv conv_in_, conv_out_, quant_conv_;
+  int groups_;
+  ConvLayer conv_in_, conv_out_, quant_conv_;
   std::vector<Down> blocks_;
   std::unique_ptr<VaeMidBlock> mid_;
-  VaeGroupNorm norm_out_;
+  NormLayer norm_out_;
 };
 
 class VaeDecoder {
@@ -76,10 +77,11 @@ class VaeDecoder {
     std::vector<VaeResnet> resnets;
     std::unique_ptr<VaeUpsample> up;
   };
-  VaeConv post_quant_conv_, conv_in_, conv_out_;
+  int groups_;
+  ConvLayer post_quant_conv_, conv_in_, conv_out_;
   std::unique_ptr<VaeMidBlock> mid_;
   std::vector<Up> blocks_;
-  VaeGroupNorm norm_out_;
+  NormLayer norm_out_;
 };
 
 class AutoencoderKL {

@@ -12,20 +12,14 @@ import { test } from 'node:test';
 import { Engine } from '../../dist/index.js';
 import { addon } from '../../dist/native/addon.js';
 import { cudaSkipReason } from '../helpers/backends.mjs';
+import { mulberry32 } from '../helpers/random.mjs';
 
 const skip = cudaSkipReason();
 if (skip) console.log(skip);
 
 // --- data -----------------------------------------------------------------------------------
 function gaussian(seed, n, sd = 1) {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
     const r = Math.sqrt(-2 * Math.log(next() + 1e-12)) * sd;

@@ -9,17 +9,10 @@ import { test } from 'node:test';
 import { Engine, UNet } from '../../dist/index.js';
 import { cudaSkipReason } from '../helpers/backends.mjs';
 import { repoRoot } from '../helpers/fixtures.mjs';
+import { lcgNoise } from '../helpers/random.mjs';
 
 const skip = cudaSkipReason();
 if (skip) console.log(skip);
-
-function noise(n, seed) {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
 
 test('full-size UNet: CUDA matches the CPU within fp16 error for a few steps', { skip: skip ?? false, timeout: 600_000 }, async (t) => {
   const config = JSON.parse(readFileSync(path.join(repoRoot, 'configs', 'sd15', 'unet', 'config.json'), 'utf8'));
@@ -27,8 +20,8 @@ test('full-size UNet: CUDA matches the CPU within fp16 error for a few steps', {
   const gpu = new Engine({ backend: 'cuda' });
   const [uc, ug] = await Promise.all([UNet.load(cpu, { config, weights: { random: 7 } }), UNet.load(gpu, { config, weights: { random: 7 } })]);
   const frames = 3;
-  const sampleData = noise(frames * 64 * 64 * 4, 3);
-  const contextData = noise(frames * 77 * 768, 4).map((v) => v * 2);
+  const sampleData = lcgNoise(frames * 64 * 64 * 4, 3);
+  const contextData = lcgNoise(frames * 77 * 768, 4).map((v) => v * 2);
   const attention = { mode: 'stratified', ref: [-1, -1, 0], lambdaRef: 1, lambdaSelf: 1 };
   for (const [step, timestep] of [[0, 981], [1, 501], [2, 21]]) {
     const args = (e) => ({ sample: e.tensor(sampleData, [frames, 64, 64, 4]), context: e.tensor(contextData, [frames, 77, 768]), timesteps: Array(frames).fill(timestep), attention: { ...attention, mode: step === 2 ? 'concat' : 'stratified' } });

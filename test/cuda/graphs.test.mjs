@@ -16,7 +16,8 @@ import { Engine, IndetailError, IndetailPipeline, UNet, floatToU8, openSafetenso
 import { unetGraphTotals } from '../../dist/models/unet.js';
 import { cudaSkipReason } from '../helpers/backends.mjs';
 import { fixturePath, fixturesRoot, loadManifest, repoRoot } from '../helpers/fixtures.mjs';
-import { nchwToNhwc } from '../helpers/layout.mjs';
+import { pipelineCall, runPipelineCase } from '../golden/kinds/pipeline.mjs';
+import { xorshiftNoise } from '../helpers/random.mjs';
 
 const skip = cudaSkipReason();
 if (skip) console.log(`${skip}; the tiny-model graph tests run on the CPU with emulated recording`);
@@ -35,16 +36,6 @@ async function graphsAvailable(fn) {
 }
 
 const tinyDir = fixturePath('tiny-sd15', 'unet');
-
-function noise(n, seed) {
-  let s = seed >>> 0 || 1;
-  return Float32Array.from({ length: n }, () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 31 - 1;
-  });
-}
 
 /** Index of the first differing value (-1 when the bits are the same) and the count. */
 function diffBits(a, b) {
@@ -75,7 +66,7 @@ test('graphs on the CPU: reported unsupported, forwards unchanged, options check
   const unet = await UNet.load(engine, { dir: tinyDir });
   try {
     assert.equal(unet.cudaGraphs, true, 'on by default');
-    const args = () => ({ sample: engine.tensor(noise(2 * 16 * 16 * 4, 1), [2, 16, 16, 4]), context: engine.tensor(noise(2 * 77 * 32, 2), [2, 77, 32]), timesteps: 500, attention: { mode: 'stratified', ref: [-1, 0] } });
+    const args = () => ({ sample: engine.tensor(xorshiftNoise(2 * 16 * 16 * 4, 1), [2, 16, 16, 4]), context: engine.tensor(xorshiftNoise(2 * 77 * 32, 2), [2, 77, 32]), timesteps: 500, attention: { mode: 'stratified', ref: [-1, 0] } });
     const a = await read(await unet.forward(args()));
     const b = await read(await unet.forward(args()));
     const c = await read(await unet.forward(args()));
@@ -129,8 +120,8 @@ test('tiny UNet: replays give the eager bits for every input of a key; a graph p
     const frames = 3;
     const attention = { mode: 'stratified', ref: [-1, -1, 0], lambdaRef: 0.8, lambdaSelf: 1 };
     const inputs = (seed, n = frames, extra = {}) => ({
-      sample: engine.tensor(noise(n * 16 * 16 * 4, seed), [n, 16, 16, 4]),
-      context: engine.tensor(noise(n * 77 * 32, seed + 100).map((v) => 2 * v), [n, 77, 32]),
+      sample: engine.tensor(xorshiftNoise(n * 16 * 16 * 4, seed), [n, 16, 16, 4]),
+      context: engine.tensor(xorshiftNoise(n * 77 * 32, seed + 100).map((v) => 2 * v), [n, 77, 32]),
       timesteps: Array.from({ length: n }, (_, i) => ((97 * seed) % 900) + 10 * i),
       attention: n === frames ? attention : { mode: 'none' },
       ...extra,
@@ -185,7 +176,7 @@ test('full-size UNet at 64×64, batch 3, stratified, recorded and cached K/V: re
   try {
     const frames = 3;
     const attention = { mode: 'stratified', ref: [-1, -1, 0], lambdaRef: 1, lambdaSelf: 1 };
-    const data = (k) => ({ sample: noise(frames * 64 * 64 * 4, 11 + k), context: noise(frames * 77 * 768, 21 + k).map((v) => 2 * v), timestep: [981, 501, 21, 741][k] });
+    const data = (k) => ({ sample: xorshiftNoise(frames * 64 * 64 * 4, 11 + k), context: xorshiftNoise(frames * 77 * 768, 21 + k).map((v) => 2 * v), timestep: [981, 501, 21, 741][k] });
     const sets = [0, 1, 2, 3].map(data);
     const full = (d) => ({ sample: engine.tensor(d.sample, [frames, 64, 64, 4]), context: engine.tensor(d.context, [frames, 77, 768]), timesteps: d.timestep, attention });
     // Rows 1 and 2 with P's decoder K/V from a cache: ref indexes the cache's row.
@@ -234,7 +225,7 @@ test('turning graphs off: the cudaGraphs setter and INDETAIL_CUDA_GRAPHS=0 run e
   const engine = new Engine({ backend });
   const unet = await UNet.load(engine, { dir: tinyDir });
   try {
-    const args = () => ({ sample: engine.tensor(noise(2 * 16 * 16 * 4, 3), [2, 16, 16, 4]), context: engine.tensor(noise(2 * 77 * 32, 4), [2, 77, 32]), timesteps: 300 });
+    const args = () => ({ sample: engine.tensor(xorshiftNoise(2 * 16 * 16 * 4, 3), [2, 16, 16, 4]), context: engine.tensor(xorshiftNoise(2 * 77 * 32, 4), [2, 77, 32]), timesteps: 300 });
     const want = await read(await unet.forward(args()));
     for (let i = 0; i < 2; i++) assertSameBits(await read(await unet.forward(args())), want, 'graph');
     assert.deepEqual([unet.graphStats().graphs, unet.graphStats().replays], [1, 2]);
@@ -268,37 +259,15 @@ test('turning graphs off: the cudaGraphs setter and INDETAIL_CUDA_GRAPHS=0 run e
 
 // The call of test/golden/kinds/pipeline.mjs with a traced result.
 async function runCase(pipe, c, g) {
-  const p = c.parameters;
-  const noiseT = g.tensor('initial_noise');
-  const [n, ch, h, w] = noiseT.shape;
-  const u8Image = (t) => ({ data: Uint8Array.from(t.readSync()), width: t.shape[1], height: t.shape[0] });
-  const task = { imgvar: 'variation', crossprompt: 'cross', stguide: 'structure' }[p.task];
   const trace = {};
-  await pipe[task]({
-    image: u8Image(g.tensor('input_image_u8')),
-    ...(task === 'structure' ? { control: u8Image(g.tensor('control_image_u8')), controlGuidanceEndStep: p.unet_gm_end_tsidx, controlScale: p.controlnet_conditioning_scale } : {}),
-    prompt: p.inf_text,
-    inversionPrompt: p.inv_text,
-    negativePrompt: p.negative_prompt,
-    samples: p.num_samples,
-    steps: p.num_inference_steps,
-    guidanceScale: p.guidance_scale,
-    stratifiedSteps: p.ap_kwargs.end_stratified_attention,
-    lambdaImage: p.ap_kwargs.lambda_img,
-    lambdaSelf: 1,
-    guidanceMode: p.ap_kwargs.sain === 'cond' ? 'conflict-free' : 'conflicting',
-    size: p.image_size,
-    initialNoise: nchwToNhwc(noiseT.readSync(), [n, ch, h, w]),
-    includeReconstruction: true,
-    trace,
-  });
+  const { task, options } = pipelineCall(c, g, trace);
+  await pipe[task](options);
   return trace;
 }
 
 test('pipeline cases: graphs on give the bits of graphs off (first call and cached call), and the goldens pass on CUDA', { timeout: 600_000 }, (t) => graphsAvailable(async () => {
   const manifest = loadManifest();
   const model = path.join(fixturesRoot, manifest.model_dirs.diffusers);
-  const { runPipelineCase } = await import('../golden/kinds/pipeline.mjs');
   // Without a GPU: one case with a ControlNet (every kind of UNet input) on the CPU, emulated.
   const cases = manifest.cases.filter((x) => x.kind === 'pipeline' && (gpu || x.name === 'pipe_stguide_controlnet'));
   assert.ok(cases.length > 0);

@@ -40,3 +40,15 @@ export function maxAbsDiff(a, b) {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
+
+/** Bitwise comparison; max abs difference and count of differing values for the diagnostics. */
+export function sameBits(a, b) {
+  assert.equal(a.length, b.length);
+  let maxAbs = 0, differ = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (Object.is(a[i], b[i])) continue;
+    differ++;
+    maxAbs = Math.max(maxAbs, Math.abs(a[i] - b[i]));
+  }
+  return { equal: differ === 0, maxAbs, differ };
+}

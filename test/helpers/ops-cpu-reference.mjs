@@ -1,21 +1,11 @@
 // Naive JavaScript references of the engine's ops (double precision, plain loops), the oracle of
 // test/ops-cpu*.test.mjs. Layouts as in engine/backend.h: NHWC activations, linear weights
 // [N, K], conv weights [Cout, KH, KW, Cin]. Arrays are flat; shapes are passed alongside.
+import { mulberry32 } from './random.mjs';
 
-// Deterministic uniform numbers (mulberry32).
-export function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
+// n deterministic uniform numbers in [lo, hi).
 export function randArray(n, seed, lo = -1, hi = 1) {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
 }
 

@@ -1,20 +1,12 @@
 // Golden cases of kind 'controlnet': the ControlNet residuals (down + mid, conditioning scale
 // 1 and 0.5) of the tiny model and the UNet output using them. The conditioning image has one
 // frame, shared by the batch (the reference repeats it).
-import { expectNchw, openGolden, tinyModels, upload, uploadNchw } from './unet.mjs';
+import { expectNchw, withControlNetInputs } from './unet.mjs';
 
 export const kind = 'controlnet';
 
 export async function run(c, ctx) {
-  const { engine, unet, controlnet } = tinyModels(ctx);
-  const [u, cn] = [await unet(), await controlnet()];
-  const g = await openGolden(ctx.file);
-  const made = [];
-  const keep = (x) => (made.push(x), x);
-  try {
-    const sample = keep(uploadNchw(engine, g.read('sample')));
-    const context = keep(upload(engine, g.read('encoder_hidden_states')));
-    const cond = keep(uploadNchw(engine, g.read('controlnet_cond')));
+  await withControlNetInputs(ctx, async ({ unet: u, controlnet: cn, g, sample, context, cond, keep }) => {
     const timesteps = g.read('timestep').data[0];
     const res = await cn.forward({ sample, timesteps, context, cond, scale: c.parameters.conditioning_scale });
     res.down.forEach(keep);
@@ -26,8 +18,5 @@ export async function run(c, ctx) {
     await expectNchw(ctx.t, res.mid, g.read('mid_residual'), c.tolerance, `${c.name}.mid_residual`);
     const out = keep(await u.forward({ sample, timesteps, context, control: res }));
     await expectNchw(ctx.t, out, g.read('noise_pred'), c.tolerance, `${c.name}.noise_pred`);
-  } finally {
-    made.forEach((x) => x.dispose());
-    g.close();
-  }
+  });
 }

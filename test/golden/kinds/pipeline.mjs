@@ -27,17 +27,14 @@ function u8Image(t) {
   return { data: Uint8Array.from(t.readSync()), width: w, height: h };
 }
 
-/** Runs the case on `backend` and returns the comparisons (name, max abs error, bound, violations). */
-export async function runPipelineCase(c, ctx, { backend = 'cpu', bounds } = {}) {
+/** The pipeline call of case `c` (its golden file `g` open) with the fixture's noise, recording into `trace`. */
+export function pipelineCall(c, g, trace) {
   const p = c.parameters;
-  const g = await openSafetensors(ctx.file);
   const noise = g.tensor('initial_noise');
   const [n, ch, h, w] = noise.shape;
-  const pipe = await pipelineFor(ctx, p.controlnet, backend);
-  const trace = {};
   const task = TASKS[p.task];
   assert.ok(task, `unknown task ${p.task}`);
-  await pipe[task]({
+  const options = {
     image: u8Image(g.tensor('input_image_u8')),
     ...(task === 'structure' ? { control: u8Image(g.tensor('control_image_u8')), controlGuidanceEndStep: p.unet_gm_end_tsidx, controlScale: p.controlnet_conditioning_scale } : {}),
     prompt: p.inf_text,
@@ -54,7 +51,18 @@ export async function runPipelineCase(c, ctx, { backend = 'cpu', bounds } = {}) 
     initialNoise: nchwToNhwc(noise.readSync(), [n, ch, h, w]),
     includeReconstruction: true,
     trace,
-  });
+  };
+  return { task, options };
+}
+
+/** Runs the case on `backend` and returns the comparisons (name, max abs error, bound, violations). */
+export async function runPipelineCase(c, ctx, { backend = 'cpu', bounds } = {}) {
+  const g = await openSafetensors(ctx.file);
+  const [n, ch, h, w] = g.tensor('initial_noise').shape;
+  const pipe = await pipelineFor(ctx, c.parameters.controlnet, backend);
+  const trace = {};
+  const { task, options } = pipelineCall(c, g, trace);
+  await pipe[task](options);
   const tol = c.tolerance;
   const latent = bounds?.latents ?? { atol: tol.latents_abs, rtol: 1e-4 };
   const frame = h * w * ch;

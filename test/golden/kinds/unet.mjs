@@ -1,6 +1,6 @@
 // Golden cases of kind 'unet': UNet2DConditionModel(sample, timestep, encoder_hidden_states).sample
 // on the tiny SD1.5 UNet (scalar and per-sample timesteps, non-square and odd latent sizes).
-// Also exports the helpers the controlnet handlers share (model cache, NCHW <-> NHWC I/O).
+// Also exports the helpers the controlnet handlers share (model cache, NCHW <-> NHWC I/O, inputs).
 import path from 'node:path';
 import { Engine, UNet, ControlNet, openSafetensors } from '../../../dist/index.js';
 import { assertClose } from '../../helpers/compare.mjs';
@@ -58,6 +58,26 @@ export async function expectNchw(t, tensor, expected, tolerance, label) {
   const s = assertClose(got, expected.data, { atol: tolerance.abs ?? 0, rtol: tolerance.rel ?? 0 }, label);
   t.diagnostic(`${label}: max abs error ${s.maxAbs.toExponential(2)} (tolerance ${tolerance.abs})`);
   return s.maxAbs;
+}
+
+// Runs fn({ unet, controlnet, g, sample, context, cond, keep }) with the tiny models and the
+// golden file's sample, encoder_hidden_states and controlnet_cond uploaded; afterwards disposes
+// every tensor passed through keep() and closes the file.
+export async function withControlNetInputs(ctx, fn) {
+  const { engine, unet, controlnet } = tinyModels(ctx);
+  const [u, cn] = [await unet(), await controlnet()];
+  const g = await openGolden(ctx.file);
+  const made = [];
+  const keep = (x) => (made.push(x), x);
+  try {
+    const sample = keep(uploadNchw(engine, g.read('sample')));
+    const context = keep(upload(engine, g.read('encoder_hidden_states')));
+    const cond = keep(uploadNchw(engine, g.read('controlnet_cond')));
+    return await fn({ unet: u, controlnet: cn, g, sample, context, cond, keep });
+  } finally {
+    made.forEach((x) => x.dispose());
+    g.close();
+  }
 }
 
 export async function run(c, ctx) {

@@ -3,7 +3,7 @@
 // zeroed per row: while the step index is below gm_end_tsidx, every uncond row and the cond P
 // row; afterwards only the two P rows. Here the rule becomes the UNet's per-frame control scale.
 import assert from 'node:assert/strict';
-import { expectNchw, openGolden, tinyModels, upload, uploadNchw } from './unet.mjs';
+import { expectNchw, withControlNetInputs } from './unet.mjs';
 
 export const kind = 'unet_official_controlnet_masking';
 
@@ -19,15 +19,7 @@ export function controlMask(framesPerHalf, stepIndex, gmEndTsidx) {
 
 export async function run(c, ctx) {
   const p = c.parameters;
-  const { engine, unet, controlnet } = tinyModels(ctx);
-  const [u, cn] = [await unet(), await controlnet()];
-  const g = await openGolden(ctx.file);
-  const made = [];
-  const keep = (x) => (made.push(x), x);
-  try {
-    const sample = keep(uploadNchw(engine, g.read('sample')));
-    const context = keep(upload(engine, g.read('encoder_hidden_states')));
-    const cond = keep(uploadNchw(engine, g.read('controlnet_cond')));
+  await withControlNetInputs(ctx, async ({ unet: u, controlnet: cn, g, sample, context, cond, keep }) => {
     const schedule = Array.from(g.read('timesteps').data);
     assert.equal(sample.shape[0], 2 * p.frames_per_half);
     for (const phase of ['early', 'late']) {
@@ -42,8 +34,5 @@ export async function run(c, ctx) {
       const out = keep(await u.forward({ sample, timesteps: t, context, control: { ...res, frameScale: mask } }));
       await expectNchw(ctx.t, out, g.read(`${phase}_noise_pred`), c.tolerance, `${phase}_noise_pred (mask ${mask.join('')})`);
     }
-  } finally {
-    made.forEach((x) => x.dispose());
-    g.close();
-  }
+  });
 }
