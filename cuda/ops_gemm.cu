@@ -1,6 +1,5 @@
 // linear, linear_geglu and conv2d: argument checks, then one implicit-GEMM launch
 // (cuda/kernels/implicit_gemm.cu) with the op's epilogue, split-K when the grid is small.
-#include <algorithm>
 #include <climits>
 
 #include "../engine/op_checks.h"
@@ -41,18 +40,13 @@ cuda::Epilogue make_epilogue(const Tensor& out, int64_t n_out, const Tensor* bia
 
 }  // namespace
 
-// Fills the operand part of `a` (x, w, geometry, M/Nv/K, vector flags), plans split-K, runs.
-// Split-K is planned from the rows of one frame (`rows_per_frame`) times a fixed frame count,
-// never from the batch: the split decides the summation order, so a frame's result must not
-// depend on how many frames share the batch (the image-prompt cache drops one and relies on the
-// others keeping their bits).
+// Fills the operand part of `a` (x, w, geometry, M/Nv/K, vector flags), plans split-K from the
+// rows of one frame (batch-invariant, see plan_split_k_per_frame), runs.
 static void run_gemm(CudaBackend& be, const char* op, cuda::GemmArgs& a, int64_t rows_per_frame) {
   a.M = a.N * a.Ho * a.Wo;
   a.vec_a = a.C % 8 == 0 && cuda::aligned16(a.x);
   a.vec_b = a.K % 8 == 0 && cuda::aligned16(a.w);
-  constexpr int64_t kPlanFrames = 2;
-  const int64_t plan_rows = std::min<int64_t>(rows_per_frame * kPlanFrames, INT32_MAX);
-  const cuda::SplitPlan plan = cuda::plan_split_k((int)plan_rows, a.Nv, a.K, be.num_sms());
+  const cuda::SplitPlan plan = cuda::plan_split_k_per_frame(rows_per_frame, a.Nv, a.K, be.num_sms());
   a.splits = plan.splits;
   a.k_tiles_per_split = plan.k_tiles_per_split;
   a.ws_ld = plan.ws_ld;

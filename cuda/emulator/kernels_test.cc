@@ -448,6 +448,71 @@ void pointwise_cases() {
   }
 }
 
+// ---- batch invariance -------------------------------------------------------------------------
+// The image-prompt cache drops a frame from the batch; the frames left must keep every bit. Runs
+// a 3x3 conv (split-K, frames straddling M tiles) and a GroupNorm over 3 frames and over the
+// last 2 of them, with the plans the backend uses, and compares the shared frames bit for bit.
+void bits_case(const std::string& name, const std::vector<uint16_t>& all, const std::vector<uint16_t>& tail,
+               size_t frame_elems) {
+  ++g_cases;
+  size_t differing = 0;
+  for (size_t i = 0; i < tail.size(); ++i) differing += all[frame_elems + i] != tail[i];
+  std::printf("%s %-62s %zu of %zu values differ\n", differing ? "FAIL" : "ok  ", name.c_str(), differing, tail.size());
+  if (differing) ++g_failures;
+}
+
+template <typename T>
+void batch_invariance_cases() {
+  const int H = 6, W = 6, HW = H * W, C = 264, Cout = 136, K = 9 * C, sms = 132;
+  auto x = randn16<T>((size_t)3 * HW * C);
+  auto w = randn16<T>((size_t)Cout * K, 1.0f / std::sqrt((float)K));
+  std::vector<float> bias = randn32(Cout, 0.5f);
+  int splits = 1;
+  auto conv = [&](int n, const uint16_t* xs) {
+    Buf16<T> out((size_t)n * HW * Cout);
+    cuda::GemmArgs a;
+    a.x = xs;
+    a.w = w.p();
+    a.N = n; a.H = H; a.W = W; a.C = C;
+    a.KH = a.KW = 3; a.stride = 1; a.pad = 1;
+    a.Ho = H; a.Wo = W;
+    a.M = n * HW; a.Nv = Cout; a.K = K;
+    a.vec_a = cuda::aligned16(a.x);
+    a.vec_b = 1;
+    const auto plan = cuda::plan_split_k_per_frame(HW, Cout, K, sms);
+    splits = a.splits = plan.splits;
+    a.k_tiles_per_split = plan.k_tiles_per_split;
+    a.ws_ld = plan.ws_ld;
+    std::vector<float> ws(a.splits > 1 ? (size_t)a.splits * a.M * a.ws_ld : 0, NAN);
+    a.workspace = ws.empty() ? nullptr : ws.data();
+    a.ep.out = out.p();
+    a.ep.bias = bias.data();
+    a.ep.rows_per_frame = HW;
+    a.ep.n_out = Cout;
+    a.ep.vec = cuda::aligned16(out.p());
+    cuda::launch_implicit_gemm(dtype_of<T>(), a, nullptr);
+    return out.raw;
+  };
+  const auto conv_all = conv(3, x.p());
+  const auto conv_tail = conv(2, x.p() + (size_t)HW * C);
+  bits_case("conv 3x3 6x6 264->136: frames 2-3 of 3 == batch of 2 [splits " + std::to_string(splits) + "]",
+            conv_all, conv_tail, (size_t)HW * Cout);
+
+  const int gHW = 400, gC = 48, G = 8;
+  auto gx = randn16<T>((size_t)3 * gHW * gC, 2.0f, 1.0f);
+  auto gamma = randn32(gC, 0.1f, 1.0f), beta = randn32(gC, 0.1f);
+  auto norm = [&](int n, const uint16_t* xs) {
+    Buf16<T> out((size_t)n * gHW * gC);
+    auto plan = cuda::plan_group_norm(n, gHW, gC, true, 16);
+    std::vector<float> ws(plan.partial_floats + 2 * (size_t)n * gC, NAN);
+    cuda::launch_group_norm(dtype_of<T>(), plan, xs, out.p(), gamma.data(), beta.data(), n, gHW, gC, G, 1e-5f, true,
+                            ws.data(), nullptr);
+    return out.raw;
+  };
+  bits_case("group_norm 20x20 C48: frames 2-3 of 3 == batch of 2", norm(3, gx.p()), norm(2, gx.p() + (size_t)gHW * gC),
+            (size_t)gHW * gC);
+}
+
 template <typename T>
 void all_cases(const std::string& only) {
   auto want = [&](const char* group) { return only.empty() || only == group; };
@@ -468,6 +533,7 @@ void all_cases(const std::string& only) {
     layer_norm_case<T>("5 C64 misaligned", 5, 64, 0, 1, 3);
   }
   if (want("pointwise")) pointwise_cases<T>();
+  if (want("invariance")) batch_invariance_cases<T>();
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 # Builds cuda/kernels/*.cu as plain C++ against the host emulator (emu.h) and runs
 # kernels_test.cc: the kernels' index logic, tiling, cp.async pipelining and mma/ldmatrix
 # fragment use, checked on a machine without a GPU. Needs g++, python3 and the CUDA headers.
-#   cuda/emulator/run.sh [gemm|norm|pointwise]
+#   cuda/emulator/run.sh [gemm|norm|pointwise|invariance]
 #   SANITIZE=1 cuda/emulator/run.sh ...   (AddressSanitizer + UBSan: out-of-bounds reads, overflow)
 #   EMU_CP_ASYNC=eager cuda/emulator/run.sh gemm   (cp.async lands at issue: write-after-read hazards)
 set -euo pipefail

@@ -17,6 +17,7 @@
 // (bias, per-frame bias, activation, residual, scale, GEGLU) reads and writes whole 16-byte
 // rows. With split-K each z-slice writes its F32 partial tile to a workspace instead and a
 // second kernel sums the slices and runs the same epilogue.
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <mutex>
@@ -440,6 +441,11 @@ SplitPlan plan_split_k(int M, int Nv, int K, int num_sms) {
     p.splits = (nk + p.k_tiles_per_split - 1) / p.k_tiles_per_split;
   }
   return p;
+}
+
+SplitPlan plan_split_k_per_frame(int64_t rows_per_frame, int Nv, int K, int num_sms) {
+  const int64_t rows = std::min<int64_t>(rows_per_frame * kSplitPlanFrames, INT32_MAX);
+  return plan_split_k((int)rows, Nv, K, num_sms);
 }
 
 void launch_implicit_gemm(DType dtype, const GemmArgs& a, cudaStream_t stream) {

@@ -55,6 +55,12 @@ struct SplitPlan {
 // Chooses split-K so that small-M problems still fill the device (see the .cu for the model).
 SplitPlan plan_split_k(int M, int Nv, int K, int num_sms);
 
+// Split-K planned from the rows of one frame times a fixed frame count, never from the batch:
+// the split decides the summation order, so a frame's result must not depend on how many frames
+// share the batch (the image-prompt cache drops one and relies on the others keeping their bits).
+constexpr int64_t kSplitPlanFrames = 2;
+SplitPlan plan_split_k_per_frame(int64_t rows_per_frame, int Nv, int K, int num_sms);
+
 // Launches the GEMM (and the split-K reduction when a.splits > 1) on `stream`.
 void launch_implicit_gemm(DType dtype, const GemmArgs& a, cudaStream_t stream);
 

@@ -1,7 +1,8 @@
 // The image-prompt cache on CUDA: the recording call and the cached calls (batch 2n instead of
 // 2n + 1) give the bits of a pipeline without the cache. This needs batch-invariant kernels: the
 // split-K of the GEMMs and the chunking of the GroupNorm statistics are planned per frame, never
-// from the batch size (cuda/ops_gemm.cu, cuda/kernels/group_norm.cu).
+// from the batch size (plan_split_k_per_frame in cuda/kernels/implicit_gemm.cu, plan_group_norm in
+// cuda/kernels/group_norm.cu); test/cuda-emulator.test.mjs checks that property without a GPU.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { IndetailPipeline, openSafetensors } from '../../dist/index.js';
