@@ -77,7 +77,23 @@ const Probe& probe() {
 
 bool cuda_compiled() { return true; }
 std::string cuda_unavailable_reason() { return cuda_self_tested_reason(probe().reason, probe().devices); }
-std::vector<DeviceInfo> cuda_devices() { return probe().devices; }
+// The probed devices, with free memory as of now (what other processes and our caches hold).
+std::vector<DeviceInfo> cuda_devices() {
+  std::vector<DeviceInfo> list = probe().devices;
+  int current = 0;
+  if (list.empty() || cudaGetDevice(&current) != cudaSuccess) {
+    cudaGetLastError();
+    return list;
+  }
+  for (auto& d : list) {
+    size_t free_b = 0, total_b = 0;
+    if (cudaSetDevice(d.index) == cudaSuccess && cudaMemGetInfo(&free_b, &total_b) == cudaSuccess) d.free_memory = free_b;
+    cudaGetLastError();
+  }
+  cudaSetDevice(current);
+  cudaGetLastError();
+  return list;
+}
 
 void throw_cuda_error(cudaError_t err, const char* what, const char* file, int line) {
   std::ostringstream os;

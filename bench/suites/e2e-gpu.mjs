@@ -1,7 +1,7 @@
 // End-to-end image variation on the GPU: full-size SD1.5 (random weights), 512×512, 50 inversion
 // + 50 generation steps, n = 1 and 4, by phase; the second call with the same image prompt hits
 // the image-prompt cache (no encode/inversion, batch 2n). Peak device memory per configuration.
-import { IndetailPipeline, backends, openSafetensors } from '../../dist/index.js';
+import { IndetailPipeline, backends, devices, openSafetensors } from '../../dist/index.js';
 import { fixturesRootImage } from '../lib/inputs.mjs';
 
 export const name = 'e2e-gpu';
@@ -13,6 +13,13 @@ async function promptImage() {
   const t = f.tensor('input_image_u8');
   const [h, w] = t.shape;
   return { data: Uint8Array.from(t.readSync()), width: w, height: h };
+}
+
+// Memory in use on the device after the call: the caching allocator keeps its blocks, so this is
+// the process's footprint so far (weights, activations, caches, CUDA graph pools, the CUDA context).
+function deviceUsedGiB() {
+  const d = devices()[0];
+  return d ? (d.totalMemory - d.freeMemory) / 2 ** 30 : null;
 }
 
 export async function run({ quick = false } = {}) {
@@ -39,6 +46,7 @@ export async function run({ quick = false } = {}) {
           'ms/denoise step': (1e3 * t.denoise) / steps,
           'peak GiB': pipe.engine.memoryStats().peak / 2 ** 30,
           'weights GiB': pipe.engine.memoryStats().weights / 2 ** 30,
+          'device used GiB': deviceUsedGiB(),
           'load s': call === 'first call' ? load : null,
         });
       }
@@ -46,5 +54,5 @@ export async function run({ quick = false } = {}) {
       pipe.dispose();
     }
   }
-  return { rows, notes: [`${steps} inversion + ${steps} generation steps; peak = the engine allocator's high-water mark (weights excluded)`] };
+  return { rows, notes: [`${steps} inversion + ${steps} generation steps; peak = the engine allocator's high-water mark (weights excluded); device used = total - free device memory after the call (everything this process holds, CUDA graph pools and context included)`] };
 }

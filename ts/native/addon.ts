@@ -88,6 +88,7 @@ export interface NativeDevice {
   name: string;
   computeCapability: string;
   totalMemory: number;
+  /** Free device memory in bytes at the time of the call. */
   freeMemory: number;
   multiprocessors: number;
 }
