@@ -10,8 +10,6 @@
 // synchronize; the median is reported.
 #include <napi.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <string>
 
@@ -21,6 +19,7 @@
 #include "engine_wrap.h"
 #include "registry.h"
 #include "tensor_wrap.h"
+#include "timing.h"
 #ifdef INDETAIL_WITH_CUDA
 #include "../cuda/kernels/attention_bench.h"
 #endif
@@ -100,25 +99,8 @@ std::vector<double> time_calls(Backend& b, const Timing& t, Fn&& fn) {
   for (int i = 0; i < t.warmup; ++i) fn();
   b.synchronize();
   std::vector<double> samples;
-  for (int i = 0; i < t.iterations; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    fn();
-    b.synchronize();
-    samples.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
+  time_host_calls(b, t.iterations, fn, samples);
   return samples;
-}
-
-Napi::Object timing_object(Napi::Env env, const std::vector<double>& samples) {
-  std::vector<double> sorted = samples;
-  std::sort(sorted.begin(), sorted.end());
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("seconds", Napi::Number::New(env, sorted[sorted.size() / 2]));
-  o.Set("min", Napi::Number::New(env, sorted.front()));
-  Napi::Array a = Napi::Array::New(env, samples.size());
-  for (size_t i = 0; i < samples.size(); ++i) a.Set((uint32_t)i, Napi::Number::New(env, samples[i]));
-  o.Set("samples", a);
-  return o;
 }
 
 uint64_t run_naive(Backend& b, AttentionCall& c) {

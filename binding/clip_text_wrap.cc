@@ -63,11 +63,7 @@ class ClipTextWrap : public Napi::ObjectWrap<ClipTextWrap> {
   }
 
   void check_live(Napi::Env env) const {
-    if (!model_) {
-      Napi::Error e = Napi::Error::New(env, "ClipTextModel is disposed");
-      e.Value().Set("code", Napi::String::New(env, "ERR_INDETAIL_DISPOSED"));
-      throw e;
-    }
+    if (!model_) throw_disposed(env, "ClipTextModel is disposed");
   }
 
   Napi::Value Encode(const Napi::CallbackInfo& info) {

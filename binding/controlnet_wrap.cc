@@ -71,11 +71,7 @@ class ControlNetWrap : public Napi::ObjectWrap<ControlNetWrap> {
   }
 
   void check_live(Napi::Env env) const {
-    if (!model_) {
-      Napi::Error e = Napi::Error::New(env, "ControlNet is disposed");
-      e.Value().Set("code", Napi::String::New(env, "ERR_INDETAIL_DISPOSED"));
-      throw e;
-    }
+    if (!model_) throw_disposed(env, "ControlNet is disposed");
   }
 
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !model_); }

@@ -1,7 +1,5 @@
 #include "engine_wrap.h"
 
-#include <algorithm>
-#include <chrono>
 #include <cstring>
 
 #include "addon_data.h"
@@ -10,6 +8,7 @@
 #include "ops_table.h"
 #include "registry.h"
 #include "tensor_wrap.h"
+#include "timing.h"
 
 namespace indetail {
 namespace binding {
@@ -54,11 +53,7 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
 }
 
 std::shared_ptr<EngineState> EngineWrap::live(Napi::Env env) const {
-  if (!state_) {
-    Napi::Error e = Napi::Error::New(env, "Engine is disposed");
-    e.Value().Set("code", Napi::String::New(env, "ERR_INDETAIL_DISPOSED"));
-    throw e;
-  }
+  if (!state_) throw_disposed(env, "Engine is disposed");
   return state_;
 }
 
@@ -234,21 +229,9 @@ Napi::Value EngineWrap::TimeOp(const Napi::CallbackInfo& info) {
     b.synchronize();
     std::vector<double> samples;
     const bool device = b.time_device([&] { op(b); }, iterations, flush_l2, samples);
-    for (int i = 0; !device && i < iterations; ++i) {
-      auto t0 = std::chrono::steady_clock::now();
-      op(b);
-      b.synchronize();
-      samples.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
+    if (!device) time_host_calls(b, iterations, [&] { op(b); }, samples);
     return [samples, device](Napi::Env env) -> Napi::Value {
-      std::vector<double> sorted = samples;
-      std::sort(sorted.begin(), sorted.end());
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("seconds", Napi::Number::New(env, sorted[sorted.size() / 2]));
-      o.Set("min", Napi::Number::New(env, sorted.front()));
-      Napi::Array a = Napi::Array::New(env, samples.size());
-      for (size_t i = 0; i < samples.size(); ++i) a.Set((uint32_t)i, Napi::Number::New(env, samples[i]));
-      o.Set("samples", a);
+      Napi::Object o = timing_object(env, samples);
       o.Set("timer", Napi::String::New(env, device ? "device" : "host"));
       return o;
     };

@@ -58,5 +58,10 @@ auto guard(Napi::Env env, F&& f) -> decltype(f()) {
   throw err;
 }
 
+// A call on a disposed (or closed) object.
+[[noreturn]] inline void throw_disposed(Napi::Env env, const std::string& message) {
+  throw make_js_error(env, {"ERR_INDETAIL_DISPOSED", message});
+}
+
 }  // namespace binding
 }  // namespace indetail

@@ -48,11 +48,7 @@ std::shared_ptr<ImagePromptKVCache> KVCacheWrap::FromJs(const Napi::Value& v, co
 }
 
 const ImagePromptKVCache& KVCacheWrap::live(Napi::Env env) const {
-  if (!cache_) {
-    Napi::Error e = Napi::Error::New(env, "ImagePromptKVCache is disposed");
-    e.Value().Set("code", Napi::String::New(env, "ERR_INDETAIL_DISPOSED"));
-    throw e;
-  }
+  if (!cache_) throw_disposed(env, "ImagePromptKVCache is disposed");
   return *cache_;
 }
 

@@ -61,11 +61,7 @@ class SafetensorsWrap : public Napi::ObjectWrap<SafetensorsWrap> {
 
  private:
   const SafetensorsFile& file(Napi::Env env) const {
-    if (!file_) {
-      Napi::Error e = Napi::Error::New(env, "Safetensors file is closed");
-      e.Value().Set("code", Napi::String::New(env, "ERR_INDETAIL_DISPOSED"));
-      throw e;
-    }
+    if (!file_) throw_disposed(env, "Safetensors file is closed");
     return *file_;
   }
 

@@ -68,11 +68,7 @@ TensorWrap* TensorWrap::WrapFromJs(const Napi::Value& v, const std::string& name
 const Tensor& TensorWrap::FromJs(const Napi::Value& v, const std::string& name) { return WrapFromJs(v, name)->tensor_; }
 
 void TensorWrap::check_live(Napi::Env env) const {
-  if (!tensor_.defined()) {
-    Napi::Error e = Napi::Error::New(env, "Tensor is disposed");
-    e.Value().Set("code", Napi::String::New(env, "ERR_INDETAIL_DISPOSED"));
-    throw e;
-  }
+  if (!tensor_.defined()) throw_disposed(env, "Tensor is disposed");
 }
 
 Napi::Value TensorWrap::Shape(const Napi::CallbackInfo& info) {

@@ -143,11 +143,7 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
   }
 
   void check_live(Napi::Env env) const {
-    if (!model_) {
-      Napi::Error e = Napi::Error::New(env, "UNet is disposed");
-      e.Value().Set("code", Napi::String::New(env, "ERR_INDETAIL_DISPOSED"));
-      throw e;
-    }
+    if (!model_) throw_disposed(env, "UNet is disposed");
   }
 
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !model_); }

@@ -80,11 +80,7 @@ class VaeWrap : public Napi::ObjectWrap<VaeWrap> {
   }
 
   void live(Napi::Env env) const {
-    if (!model_) {
-      Napi::Error e = Napi::Error::New(env, "VAE is disposed");
-      e.Value().Set("code", Napi::String::New(env, "ERR_INDETAIL_DISPOSED"));
-      throw e;
-    }
+    if (!model_) throw_disposed(env, "VAE is disposed");
   }
 
   // The tensor behind a JS argument, checked to live on this VAE's engine.
