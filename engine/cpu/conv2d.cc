@@ -40,17 +40,9 @@ void CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, co
   if (residual) {
     check_f32(op, "residual", *residual);
     check_shape(op, "residual", *residual, out.shape());
-    res = *residual;
-    if (overlaps(res, out)) {
-      res = empty(out.shape());
-      copy(*residual, res);
-    }
+    res = unaliased(*this, *residual, out);
   }
-  Tensor xin = x;
-  if (overlaps(x, out)) {
-    xin = empty(x.shape());
-    copy(x, xin);
-  }
+  const Tensor xin = unaliased(*this, x, out);
   GemmA a;
   a.x = xin.data<float>();
   a.m = frames * ho * wo;

@@ -79,11 +79,8 @@ void CpuBackend::geglu(const Tensor& x, Tensor& out) {
   want.back() /= 2;
   check_shape("geglu", "out", out, want);
   const int64_t f = want.back(), rows = f ? out.numel() / f : 0;
-  Tensor xin = x;
-  if (overlaps(x, out)) {  // rows shrink from 2F to F: an in-place call would overwrite unread input
-    xin = empty(x.shape());
-    copy(x, xin);
-  }
+  // Rows shrink from 2F to F: an in-place call would overwrite unread input.
+  const Tensor xin = unaliased(*this, x, out);
   const float* xd = xin.data<float>();
   float* yd = out.data<float>();
   const auto& k = elementwise_kernels();

@@ -28,17 +28,9 @@ void CpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, co
   if (residual) {
     check_f32(op, "residual", *residual);
     check_shape(op, "residual", *residual, out_shape);
-    res = *residual;
-    if (overlaps(res, out)) {  // in-place residual: keep a copy, the GEMM overwrites out first
-      res = empty(out_shape);
-      copy(*residual, res);
-    }
+    res = unaliased(*this, *residual, out);  // in-place residual: the GEMM overwrites out first
   }
-  Tensor xin = x;
-  if (overlaps(x, out)) {
-    xin = empty(x.shape());
-    copy(x, xin);
-  }
+  const Tensor xin = unaliased(*this, x, out);
   GemmA a;
   a.x = xin.data<float>();
   a.m = x.numel() / (k ? k : 1);
@@ -71,11 +63,7 @@ void CpuBackend::linear_geglu(const Tensor& x, const Tensor& w, const Tensor* bi
     check_f32(op, "bias", *bias);
     check_shape(op, "bias", *bias, {2 * f});
   }
-  Tensor xin = x;
-  if (overlaps(x, out)) {
-    xin = empty(x.shape());
-    copy(x, xin);
-  }
+  const Tensor xin = unaliased(*this, x, out);
   GemmA a;
   a.x = xin.data<float>();
   a.m = k ? x.numel() / k : (f ? out.numel() / f : 0);

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 
+#include "../backend.h"
 #include "../op_checks.h"
 
 namespace indetail {
@@ -18,6 +19,15 @@ inline bool overlaps(const Tensor& a, const Tensor& b) {
   if (!a.defined() || !b.defined() || a.nbytes() == 0 || b.nbytes() == 0) return false;
   auto a0 = reinterpret_cast<uintptr_t>(a.raw()), b0 = reinterpret_cast<uintptr_t>(b.raw());
   return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
+}
+
+// t, or a copy of it (from be's allocator) when its memory overlaps out: for an op that writes
+// out before it has read all of t (an in-place call).
+inline Tensor unaliased(Backend& be, const Tensor& t, const Tensor& out) {
+  if (!overlaps(t, out)) return t;
+  Tensor c = be.empty(t.shape());
+  be.copy(t, c);
+  return c;
 }
 
 // The packed weights of gemm.h carry a layout tag; their data is no longer [N, K] row-major.
