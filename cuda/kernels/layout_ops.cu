@@ -9,9 +9,6 @@ namespace cuda {
 
 namespace {
 
-#define GRID_STRIDE(i, n) \
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
-
 // Copies V elements (16 bytes when V == 8) without converting.
 template <typename T, int V>
 __device__ __forceinline__ void copy_vec(T* dst, const T* src) {

@@ -11,9 +11,6 @@ namespace cuda {
 
 namespace {
 
-#define GRID_STRIDE(i, n) \
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
-
 template <typename T, int V>
 __global__ void activation_kernel(const T* x, T* out, int64_t nvec, int act) {
   GRID_STRIDE(v, nvec) {

@@ -66,6 +66,10 @@ inline unsigned blocks_for(int64_t n, int64_t max_blocks = 65535LL * 16) {
 }  // namespace cuda
 }  // namespace indetail
 
+// A grid-stride loop: i runs over [0, n) in steps of the grid's thread count, from this thread's index.
+#define GRID_STRIDE(i, n) \
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
+
 // Calls `body` with `T` bound to the 16-bit compute type of `dtype` (F16 or BF16).
 #define INDETAIL_DISPATCH_HALF(dtype, T, ...)                                          \
   switch (dtype) {                                                                     \
