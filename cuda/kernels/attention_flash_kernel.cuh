@@ -18,6 +18,7 @@
 
 #include "../../engine/core/error.h"
 #include "attention.cuh"
+#include "attention_keys.cuh"
 #include "attention_mma.cuh"
 
 namespace indetail {
@@ -119,32 +120,15 @@ __global__ void __launch_bounds__(128) flash_attention_kernel(const __grid_const
   const int dchunks = D >> 3;
 
   // ---- key segments: seg 0 then seg 1 (len1 = 0: none) -----------------------------------
-  int r = (a.has_ref && a.mode != kAttnNone) ? (int)a.ref[b] : -1;
-  if (!a.k_ref && r == b) r = -1;  // its own frame as reference: every mode is plain attention
-  const T* own_k = static_cast<const T*>(a.k) + b * a.k_frame + (int64_t)h * D;
-  const T* own_v = static_cast<const T*>(a.v) + b * a.v_frame + (int64_t)h * D;
-  const T* k0 = own_k;
-  const T* v0 = own_v;
-  int64_t k0row = a.k_row, v0row = a.v_row;
-  int len0 = a.k_len;
-  const T* k1 = own_k;
-  const T* v1 = own_v;
-  int len1 = 0;
-  bool split = false;
-  if (r >= 0) {
-    if (a.k_ref) {
-      k0 = static_cast<const T*>(a.k_ref) + r * a.kr_frame + (int64_t)h * D;
-      v0 = static_cast<const T*>(a.v_ref) + r * a.vr_frame + (int64_t)h * D;
-      k0row = a.kr_row;
-      v0row = a.vr_row;
-      len0 = a.ref_len;
-    } else {
-      k0 = static_cast<const T*>(a.k) + r * a.k_frame + (int64_t)h * D;
-      v0 = static_cast<const T*>(a.v) + r * a.v_frame + (int64_t)h * D;
-    }
-    if (a.mode != kAttnReplace) len1 = a.k_len;  // concat / stratified: own keys follow
-    split = a.mode == kAttnStratified;
-  }
+  const AttnKeys<T> keys = attn_keys<T>(a, b, h);
+  const int r = keys.ref;
+  const T* k0 = keys.k0;
+  const T* v0 = keys.v0;
+  const int64_t k0row = keys.k0row, v0row = keys.v0row;
+  const int len0 = keys.len0, len1 = keys.len1;
+  const T* k1 = keys.own_k;
+  const T* v1 = keys.own_v;
+  const bool split = keys.split;
   // The causal mask applies to the own keys (segment 0 without a reference, else segment 1);
   // own-key tiles past the CTA's last query are skipped.
   const bool causal0 = a.causal && r < 0;

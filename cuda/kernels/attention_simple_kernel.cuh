@@ -5,6 +5,7 @@
 // flash kernel (attention.cuh). Each lane owns head-dim elements lane, lane + 32, ...
 #pragma once
 #include "attention.cuh"
+#include "attention_keys.cuh"
 #include "attention_mma.cuh"
 #include "float_types.cuh"
 
@@ -25,28 +26,12 @@ __global__ void __launch_bounds__(128) attention_simple_kernel(const __grid_cons
   if (i >= a.q_len) return;  // whole warps only; no block-level barrier follows
   const int h = blockIdx.y, b = blockIdx.z, D = a.head_dim;
 
-  int r = (a.has_ref && a.mode != kAttnNone) ? (int)a.ref[b] : -1;
-  if (!a.k_ref && r == b) r = -1;  // its own frame as reference: every mode is plain attention
-  const T* own_k = static_cast<const T*>(a.k) + b * a.k_frame + (int64_t)h * D;
-  const T* own_v = static_cast<const T*>(a.v) + b * a.v_frame + (int64_t)h * D;
-  const T *k0 = own_k, *v0 = own_v;
-  int64_t k0row = a.k_row, v0row = a.v_row;
-  int len0 = a.k_len, len1 = 0;
-  bool split = false;
-  if (r >= 0) {
-    if (a.k_ref) {
-      k0 = static_cast<const T*>(a.k_ref) + r * a.kr_frame + (int64_t)h * D;
-      v0 = static_cast<const T*>(a.v_ref) + r * a.vr_frame + (int64_t)h * D;
-      k0row = a.kr_row;
-      v0row = a.vr_row;
-      len0 = a.ref_len;
-    } else {
-      k0 = static_cast<const T*>(a.k) + r * a.k_frame + (int64_t)h * D;
-      v0 = static_cast<const T*>(a.v) + r * a.v_frame + (int64_t)h * D;
-    }
-    if (a.mode != kAttnReplace) len1 = a.k_len;
-    split = a.mode == kAttnStratified;
-  }
+  const AttnKeys<T> keys = attn_keys<T>(a, b, h);
+  const int r = keys.ref;
+  const T *own_k = keys.own_k, *own_v = keys.own_v, *k0 = keys.k0, *v0 = keys.v0;
+  const int64_t k0row = keys.k0row, v0row = keys.v0row;
+  const int len0 = keys.len0, len1 = keys.len1;
+  const bool split = keys.split;
 
   const T* qp = static_cast<const T*>(a.q) + b * a.q_frame + (int64_t)i * a.q_row + (int64_t)h * D;
   float q[DPL], acc[DPL], st[DPL];
