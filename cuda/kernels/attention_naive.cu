@@ -71,23 +71,16 @@ uint64_t naive(CudaBackend& be, const AttnPrepared& pr, const AttentionParams& p
     return d;
   };
   // per frame: the source of the "reference" part (own frame when there is no reference)
-  std::vector<int32_t> sframe(B), scached(B), slen(B), own_len(B, a.k_len), cat_len(B);
-  for (int b = 0; b < B; ++b) {
-    const int r = a.has_ref ? a.ref[b] : -1;
-    sframe[b] = r >= 0 ? r : b;
-    scached[b] = r >= 0 && a.k_ref ? 1 : 0;
-    slen[b] = scached[b] ? a.ref_len : a.k_len;
-    cat_len[b] = slen[b] + a.k_len;
-  }
+  const NaiveKeyPlan kp = naive_key_plan(a);
   Operand kown{a.k, a.k_frame, D, a.k_row}, vown{a.v, a.v_frame, D, a.v_row};
   if (a.mode == kAttnNone) {
-    return extra + attend<T>(be, a, kown, vown, a.k_len, upload_i32(own_len), a.out);
+    return extra + attend<T>(be, a, kown, vown, a.k_len, upload_i32(kp.own_len), a.out);
   }
   const bool concat = a.mode == kAttnConcat;
-  const int keys = *std::max_element(concat ? cat_len.begin() : slen.begin(), concat ? cat_len.end() : slen.end());
+  const int keys = kp.keys;
   Tensor kk = be.empty(dtype_of<T>(), {(int64_t)B * keys * C}), vv = be.empty(dtype_of<T>(), {(int64_t)B * keys * C});
   extra += kk.nbytes() + vv.nbytes();
-  Tensor d_frame = upload_i32(sframe), d_cached = upload_i32(scached), d_slen = upload_i32(slen);
+  Tensor d_frame = upload_i32(kp.frame), d_cached = upload_i32(kp.cached), d_slen = upload_i32(kp.len);
   const int64_t n = (int64_t)B * keys * C;
   naive_gather_kernel<T><<<blocks_for(n), 256, 0, be.stream()>>>(
       kk.data<T>(), B, keys, (int)C, static_cast<const T*>(a.k), a.k_frame, a.k_row, static_cast<const T*>(a.k_ref),
@@ -100,12 +93,12 @@ uint64_t naive(CudaBackend& be, const AttnPrepared& pr, const AttentionParams& p
   be.check_launch("naive attention gather");
   Operand kop{kk.raw(), (int64_t)keys * C, D, C}, vop{vv.raw(), (int64_t)keys * C, D, C};
   if (a.mode != kAttnStratified) {
-    return extra + attend<T>(be, a, kop, vop, keys, upload_i32(concat ? cat_len : slen), a.out);
+    return extra + attend<T>(be, a, kop, vop, keys, upload_i32(concat ? kp.cat_len : kp.len), a.out);
   }
   Tensor tmp = be.empty(dtype_of<T>(), {(int64_t)B * a.q_len * C});
   extra += tmp.nbytes();
   const uint64_t s1 = attend<T>(be, a, kop, vop, keys, d_slen, tmp.raw());
-  const uint64_t s2 = attend<T>(be, a, kown, vown, a.k_len, upload_i32(own_len), a.out);
+  const uint64_t s2 = attend<T>(be, a, kown, vown, a.k_len, upload_i32(kp.own_len), a.out);
   extra += std::max(s1, s2);  // the first score matrix is back in the cache when the second is made
   const int64_t on = (int64_t)B * a.q_len * C;
   naive_combine_kernel<T><<<blocks_for(on), 256, 0, be.stream()>>>(tmp.data<T>(), static_cast<T*>(a.out), on,

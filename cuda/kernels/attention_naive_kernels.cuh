@@ -1,6 +1,10 @@
 // Kernels of the naive attention (attention_naive.cu): a batched tensor-core GEMM, a row
 // softmax and the gather / concatenation copy. In a header so the CPU emulator can run them.
 #pragma once
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
 #include "attention.cuh"
 #include "attention_mma.cuh"
 #include "float_types.cuh"
@@ -194,6 +198,35 @@ template <typename T>
 __global__ void naive_combine_kernel(const T* a, T* out, int64_t n, float w_ref, float w_self) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
     out[i] = from_float<T>(w_ref * to_float(a[i]) + w_self * to_float(out[i]));
+}
+
+// Per frame, where the naive path's gathered keys come from: the reference part (the frame's
+// own keys when it has no reference) and the lengths of each softmax. Host-side, the same for
+// the device launch (attention_naive.cu) and the emulator (attention_sim.cpp).
+struct NaiveKeyPlan {
+  std::vector<int32_t> frame, cached, len;  // source frame, 1: from k_ref/v_ref, its rows
+  std::vector<int32_t> own_len, cat_len;    // own keys; reference part + own keys
+  int keys = 0;                             // rows per frame of the gathered K/V
+};
+
+inline NaiveKeyPlan naive_key_plan(const AttnArgs& a) {
+  const int B = a.frames;
+  NaiveKeyPlan p;
+  p.frame.resize(B);
+  p.cached.resize(B);
+  p.len.resize(B);
+  p.own_len.assign(B, a.k_len);
+  p.cat_len.resize(B);
+  for (int b = 0; b < B; ++b) {
+    const int r = a.has_ref ? a.ref[b] : -1;
+    p.frame[b] = r >= 0 ? r : b;
+    p.cached[b] = r >= 0 && a.k_ref ? 1 : 0;
+    p.len[b] = p.cached[b] ? a.ref_len : a.k_len;
+    p.cat_len[b] = p.len[b] + a.k_len;
+  }
+  const std::vector<int32_t>& lens = a.mode == kAttnConcat ? p.cat_len : p.len;
+  p.keys = B ? *std::max_element(lens.begin(), lens.end()) : 0;
+  return p;
 }
 
 }  // namespace cuda

@@ -174,33 +174,26 @@ template <typename T>
 void run_naive(const AttnArgs& a, sim::CopyMode mode) {
   const int B = a.frames, H = a.heads, D = a.head_dim;
   const int64_t C = (int64_t)H * D;
-  std::vector<int32_t> sframe(B), scached(B), slen(B), own_len(B, a.k_len), cat_len(B);
-  for (int b = 0; b < B; ++b) {
-    const int r = a.has_ref ? a.ref[b] : -1;
-    sframe[b] = r >= 0 ? r : b;
-    scached[b] = r >= 0 && a.k_ref ? 1 : 0;
-    slen[b] = scached[b] ? a.ref_len : a.k_len;
-    cat_len[b] = slen[b] + a.k_len;
-  }
+  const NaiveKeyPlan kp = naive_key_plan(a);
   Operand kown{a.k, a.k_frame, D, a.k_row}, vown{a.v, a.v_frame, D, a.v_row};
-  if (a.mode == kAttnNone) return naive_attend<T>(a, kown, vown, a.k_len, own_len, a.out, mode);
+  if (a.mode == kAttnNone) return naive_attend<T>(a, kown, vown, a.k_len, kp.own_len, a.out, mode);
   const bool concat = a.mode == kAttnConcat;
-  const int keys = *std::max_element(concat ? cat_len.begin() : slen.begin(), concat ? cat_len.end() : slen.end());
+  const int keys = kp.keys;
   std::vector<T> kk((size_t)B * keys * C), vv((size_t)B * keys * C);
   sim::launch(dim3(3, 1, 1), 0, mode, [&] {
     naive_gather_kernel<T>(kk.data(), B, keys, (int)C, static_cast<const T*>(a.k), a.k_frame, a.k_row,
-                           static_cast<const T*>(a.k_ref), a.kr_frame, a.kr_row, sframe.data(), scached.data(),
-                           slen.data(), static_cast<const T*>(a.k), a.k_frame, a.k_row, concat ? a.k_len : 0);
+                           static_cast<const T*>(a.k_ref), a.kr_frame, a.kr_row, kp.frame.data(), kp.cached.data(),
+                           kp.len.data(), static_cast<const T*>(a.k), a.k_frame, a.k_row, concat ? a.k_len : 0);
     naive_gather_kernel<T>(vv.data(), B, keys, (int)C, static_cast<const T*>(a.v), a.v_frame, a.v_row,
-                           static_cast<const T*>(a.v_ref), a.vr_frame, a.vr_row, sframe.data(), scached.data(),
-                           slen.data(), static_cast<const T*>(a.v), a.v_frame, a.v_row, concat ? a.k_len : 0);
+                           static_cast<const T*>(a.v_ref), a.vr_frame, a.vr_row, kp.frame.data(), kp.cached.data(),
+                           kp.len.data(), static_cast<const T*>(a.v), a.v_frame, a.v_row, concat ? a.k_len : 0);
   });
   Operand kop{kk.data(), (int64_t)keys * C, D, C}, vop{vv.data(), (int64_t)keys * C, D, C};
   if (a.mode != kAttnStratified)
-    return naive_attend<T>(a, kop, vop, keys, concat ? cat_len : slen, a.out, mode);
+    return naive_attend<T>(a, kop, vop, keys, concat ? kp.cat_len : kp.len, a.out, mode);
   std::vector<T> tmp((size_t)B * a.q_len * C);
-  naive_attend<T>(a, kop, vop, keys, slen, tmp.data(), mode);
-  naive_attend<T>(a, kown, vown, a.k_len, own_len, a.out, mode);
+  naive_attend<T>(a, kop, vop, keys, kp.len, tmp.data(), mode);
+  naive_attend<T>(a, kown, vown, a.k_len, kp.own_len, a.out, mode);
   const int64_t on = (int64_t)B * a.q_len * C;
   sim::launch(dim3(2, 1, 1), 0, mode,
               [&] { naive_combine_kernel<T>(tmp.data(), static_cast<T*>(a.out), on, a.w_ref, a.w_self); });
