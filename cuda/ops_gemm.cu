@@ -38,6 +38,21 @@ cuda::Epilogue make_epilogue(const Tensor& out, int64_t n_out, const Tensor* bia
   return ep;
 }
 
+// The operands of a linear layer: x as a [1, 1, M, K] image under a 1×1 kernel, Nv weight rows.
+cuda::GemmArgs linear_operands(const Tensor& x, const Tensor& w, int64_t M, int64_t K, int64_t Nv) {
+  cuda::GemmArgs a;
+  a.x = x.raw();
+  a.w = w.raw();
+  a.N = 1; a.H = 1; a.W = (int)M; a.C = (int)K;
+  a.Ho = 1; a.Wo = (int)M;
+  a.K = (int)K;
+  a.Nv = (int)Nv;
+  return a;
+}
+
+// Split-K is planned from the rows of one frame: a linear layer's frame is its second-last dimension.
+int64_t linear_rows_per_frame(const Tensor& x) { return x.dim() >= 3 ? x.size(-2) : 1; }
+
 }  // namespace
 
 // Fills the operand part of `a` (x, w, geometry, M/Nv/K, vector flags), plans split-K from the
@@ -83,15 +98,9 @@ void CudaBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, c
   check_int_range(op, "K", K);
   check_int_range(op, "N", N);
   check_arg(K > 0, "linear: K must be positive, got w ", w.describe());
-  cuda::GemmArgs a;
-  a.x = x.raw();
-  a.w = w.raw();
-  a.N = 1; a.H = 1; a.W = (int)M; a.C = (int)K;  // a [1, 1, M, K] image under a 1×1 kernel
-  a.Ho = 1; a.Wo = (int)M;
-  a.K = (int)K;
-  a.Nv = (int)N;
+  cuda::GemmArgs a = linear_operands(x, w, M, K, N);
   a.ep = make_epilogue(out, N, bias, nullptr, 1, residual, p.act, 1.0f, false);
-  run_gemm(*this, op, a, x.dim() >= 3 ? x.size(-2) : 1);
+  run_gemm(*this, op, a, linear_rows_per_frame(x));
 }
 
 void CudaBackend::linear_geglu(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) {
@@ -115,16 +124,10 @@ void CudaBackend::linear_geglu(const Tensor& x, const Tensor& w, const Tensor* b
   check_int_range(op, "K", K);
   check_int_range(op, "2F", N2);
   check_arg(K > 0, "linear_geglu: K must be positive, got w ", w.describe());
-  cuda::GemmArgs a;
-  a.x = x.raw();
-  a.w = w.raw();
-  a.N = 1; a.H = 1; a.W = (int)M; a.C = (int)K;
-  a.Ho = 1; a.Wo = (int)M;
-  a.K = (int)K;
-  a.Nv = (int)N2;
+  cuda::GemmArgs a = linear_operands(x, w, M, K, N2);
   a.geglu = 1;
   a.ep = make_epilogue(out, F, bias, nullptr, 1, nullptr, Activation::None, 1.0f, true);
-  run_gemm(*this, op, a, x.dim() >= 3 ? x.size(-2) : 1);
+  run_gemm(*this, op, a, linear_rows_per_frame(x));
 }
 
 void CudaBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor* frame_bias,
