@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Engine, backends as availableBackends, buildInfo, devices } from '../../dist/index.js';
 import { addon } from '../../dist/native/addon.js';
+import { maxAbsError } from '../lib/compare.mjs';
 import { groupedBarChart } from '../lib/svg-chart.mjs';
 
 export const name = 'attention';
@@ -77,15 +78,6 @@ function cpuPeak(overrideGflops) {
     tflops: gflops / 1000,
     how: `estimated fp32 peak ${gflops.toFixed(0)} GFLOP/s = ${info.threads} threads x ${(mhz / 1000).toFixed(2)} GHz x ${perCycle} FLOP/cycle (${info.cpuFeatures})`,
   };
-}
-
-function maxAbsDiff(a, b) {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
-  }
-  return m;
 }
 
 // warm-up call, then as many timed iterations as fit in ~budget seconds
@@ -185,7 +177,7 @@ export async function run({
                 const extra = r.extraBytes ?? Math.max(0, after.peak - Math.max(before.peak, before.inUse));
                 const fused = row(kernel === 'auto' ? 'fused' : `fused ${kernel}`, r, extra, r.kernel);
                 if (naive?.ms) fused['vs naive'] = naive.ms / fused.ms;
-                if (naive?.ms) fused['max |diff|'] = maxAbsDiff(await outFused.readFloat32(), await outNaive.readFloat32());
+                if (naive?.ms) fused['max |diff|'] = maxAbsError(await outFused.readFloat32(), await outNaive.readFloat32());
                 rows.push(fused);
               } catch (e) {
                 rows.push({ ...base, impl: kernel === 'auto' ? 'fused' : `fused ${kernel}`, kernel: `failed: ${e.message}` });

@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Engine } from '../../dist/index.js';
+import { maxAbsError } from '../helpers/compare.mjs';
 import { addon } from '../../dist/native/addon.js';
 import { cudaSkipReason } from '../helpers/backends.mjs';
 import { mulberry32 } from '../helpers/random.mjs';
@@ -55,14 +56,6 @@ const storageUlp = { f16: 2 ** -10, bf16: 2 ** -7 };
 function maxAbs(a) {
   let m = 0;
   for (const x of a) m = Math.max(m, Math.abs(x));
-  return m;
-}
-function maxAbsDiff(a, b) {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
-  }
   return m;
 }
 
@@ -178,14 +171,14 @@ async function references(cpu, c, host) {
   const rounded = {};
   for (const [name, x] of Object.entries(host)) rounded[name] = { data: x.data.map(round), shape: x.shape };
   const low = (await runOp(cpu, c, rounded)).map(round);
-  const refErr = maxAbsDiff(low, want);
+  const refErr = maxAbsError(low, want);
   const scale = Math.max(1, maxAbs(want));
   const tol = 2 * refErr + storageUlp[c.precision] * scale;
   return { want, refErr, tol };
 }
 
 function checkAgainst(label, got, ref) {
-  const err = maxAbsDiff(got, ref.want);
+  const err = maxAbsError(got, ref.want);
   assert.ok(
     err <= ref.tol,
     `${label}: max |cuda - cpu| = ${err.toExponential(3)} > tolerance ${ref.tol.toExponential(3)} ` +

@@ -1,6 +1,8 @@
 // Numeric comparisons with messages that say where and by how much two arrays differ.
 import assert from 'node:assert/strict';
 
+export { maxAbsError } from '../../bench/lib/compare.mjs';
+
 // |a - e| <= atol + rtol * |e| for every element; reports the worst element when it fails.
 export function assertClose(actual, expected, { atol = 0, rtol = 0 } = {}, label = 'tensor') {
   assert.equal(actual.length, expected.length, `${label}: length ${actual.length} != expected ${expected.length}`);
