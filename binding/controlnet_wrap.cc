@@ -17,17 +17,6 @@
 namespace indetail {
 namespace binding {
 
-namespace {
-
-Tensor engine_tensor(const Napi::Value& v, const std::string& name, const EngineState& st) {
-  TensorWrap* w = TensorWrap::WrapFromJs(v, name);
-  if (w->backend().get() != st.backend.get())
-    throw_type_error(v.Env(), name + " must be a tensor of the model's engine (" + st.backend->name() + ")");
-  return w->tensor();
-}
-
-}  // namespace
-
 class ControlNetWrap : public Napi::ObjectWrap<ControlNetWrap> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {

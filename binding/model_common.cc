@@ -1,7 +1,10 @@
 #include "model_common.h"
 
 #include "convert.h"
+#include "engine_wrap.h"
+#include "errors.h"
 #include "safetensors_wrap.h"
+#include "tensor_wrap.h"
 
 namespace indetail {
 namespace binding {
@@ -35,6 +38,15 @@ std::shared_ptr<WeightSource> weight_source_from_js(const Napi::Value& v, const 
 }
 
 std::string config_json_from_js(const Napi::Value& v, const std::string& name) { return to_string(v, name); }
+
+Tensor engine_tensor(const Napi::Value& v, const std::string& name, const EngineState& st, const std::string& engine) {
+  TensorWrap* tw = TensorWrap::WrapFromJs(v, name);
+  if (tw->backend().get() != st.backend.get())
+    throw_type_error(v.Env(), name + " must be a tensor of " + engine + " (" + st.backend->name() + "), got " +
+                                  tw->tensor().describe() +
+                                  (tw->backend() ? " of another engine" : " (a host tensor: upload it with engine.upload)"));
+  return tw->tensor();
+}
 
 }  // namespace binding
 }  // namespace indetail

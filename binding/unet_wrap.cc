@@ -25,13 +25,6 @@ namespace binding {
 
 namespace {
 
-// A live tensor of the engine that runs `what`.
-Tensor engine_tensor(const Napi::Value& v, const std::string& name, const EngineState& st) {
-  TensorWrap* w = TensorWrap::WrapFromJs(v, name);
-  if (w->backend().get() != st.backend.get())
-    throw_type_error(v.Env(), name + " must be a tensor of the model's engine (" + st.backend->name() + ")");
-  return w->tensor();
-}
 
 RefAttention attention_from_js(const Napi::Value& v, const std::string& name) {
   Napi::Object o = to_object(v, name);

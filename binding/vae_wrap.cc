@@ -85,12 +85,7 @@ class VaeWrap : public Napi::ObjectWrap<VaeWrap> {
 
   // The tensor behind a JS argument, checked to live on this VAE's engine.
   Tensor input(const Napi::Value& v, const char* name) const {
-    TensorWrap* tw = TensorWrap::WrapFromJs(v, name);
-    if (tw->backend().get() != state_->backend.get())
-      throw_type_error(v.Env(), std::string(name) + " must be a tensor of the engine this VAE was loaded on (" +
-                                    state_->backend->name() + "), got " + tw->tensor().describe() +
-                                    (tw->backend() ? " of another engine" : " (a host tensor: upload it with engine.upload)"));
-    return tw->tensor();
+    return engine_tensor(v, name, *state_, "the engine this VAE was loaded on");
   }
 
   Napi::Value Encode(const Napi::CallbackInfo& info) {
