@@ -10,7 +10,7 @@ import { openSafetensors, type SafetensorsFile } from '../safetensors.js';
 import { loadSchedulerConfig, type PredictionType } from '../scheduler/config.js';
 import { readConfigFile, type RawConfig } from './config-check.js';
 import { detectFolderFamily, shippedSchedulerConfig, SD1, type ModelFamily } from './family/index.js';
-import { predictionStatementsOfFile, resolvePredictionType, type PredictionChoice, type PredictionStatement } from './family/prediction-type.js';
+import { checkPredictionType, predictionStatementsOfFile, resolvePredictionType, type PredictionChoice, type PredictionStatement } from './family/prediction-type.js';
 import { inspectControlNetFile, inspectSingleFile, UNET_PREFIX, VAE_PREFIX, type SingleFileSD } from './ldm/single-file.js';
 import { fitTextEncoder } from './ldm/text-encoder-fit.js';
 import { componentWeights, type WeightMap, type WeightSpec } from './weights.js';
@@ -181,6 +181,7 @@ export async function locateModel(modelPath: string, configDir?: string, options
   if (typeof modelPath !== 'string' || modelPath.length === 0) {
     throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a model folder or .safetensors file for model but received ${JSON.stringify(modelPath)}`);
   }
+  if (options.predictionType !== undefined) checkPredictionType(options.predictionType);
   if (!existsSync(modelPath)) throw new IndetailError('ERR_INDETAIL_IO', `model not found: ${modelPath}`);
   refusePickle(modelPath);
   if (statSync(modelPath).isDirectory()) return diffusersFolder(modelPath, options);

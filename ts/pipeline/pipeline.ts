@@ -13,7 +13,6 @@ import { encodePng, floatToU8 } from '../image/index.js';
 import { ControlNet } from '../models/controlnet.js';
 import { CLIPTextEncoder } from '../models/clip-text.js';
 import { locateControlNet, locateModel, randomModel, shippedControlNetConfigDir, type ModelFiles } from '../models/model-files.js';
-import { checkPredictionType } from '../models/family/prediction-type.js';
 import { UNet } from '../models/unet.js';
 import { VAE } from '../models/vae.js';
 import { DDIMScheduler, referenceDdimConfig, type PredictionType } from '../scheduler/index.js';
@@ -153,7 +152,7 @@ export class IndetailPipeline implements Disposable {
     if (kvOption !== undefined && typeof kvOption !== 'boolean' && (typeof kvOption !== 'object' || kvOption === null)) {
       throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a boolean or { maxBytes } for kvCache but received ${String(kvOption)}`);
     }
-    const locate = { predictionType: options.predictionType === undefined ? undefined : checkPredictionType(options.predictionType) };
+    const locate = { predictionType: options.predictionType };
     const files =
       options.randomWeights !== undefined
         ? await randomModel(options.randomWeights, options.model === 'sd15' ? undefined : options.model, locate)

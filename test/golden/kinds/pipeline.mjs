@@ -20,11 +20,11 @@ const COMPARED = ['inversion_prompt_embeds', 'z0', 'inversion_latents', 'inversi
 const NOT_TRACED = ['prompt_embeds', 'input_ids', 'inversion_input_ids', 'inversion_noise_preds', 'step_noise_preds', 'step_latents_before_callback'];
 const pipelines = new Map();
 
-async function pipelineFor(ctx, controlnet, backend) {
-  const key = `${ctx.root}|${controlnet ?? ''}|${backend}`;
+// One pipeline per model (default: the manifest's diffusers folder), ControlNet and backend.
+async function pipelineFor(ctx, controlnet, backend, model = { model: modelDir(ctx, 'diffusers') }) {
+  const key = JSON.stringify([model, controlnet ?? '', backend]);
   if (!pipelines.has(key)) {
-    const model = modelDir(ctx, 'diffusers');
-    pipelines.set(key, IndetailPipeline.load({ model, backend, ...(controlnet ? { controlnet: path.join(ctx.root, controlnet) } : {}) }));
+    pipelines.set(key, IndetailPipeline.load({ ...model, backend, ...(controlnet ? { controlnet: path.join(ctx.root, controlnet) } : {}) }));
   }
   return pipelines.get(key);
 }
@@ -103,12 +103,15 @@ function checkAgainstPipeline(c, pipe, trace, latentSize) {
   assert.ok(trace.prompts.cond.slice(1).every((x) => x === p.prompt), 'prompt (with the quality suffix)');
 }
 
-/** Runs the case on `backend` and returns the comparisons (name, max abs error, bound, violations). */
-export async function runPipelineCase(c, ctx, { backend = 'cpu', bounds } = {}) {
+/**
+ * Runs the case on `backend` and returns the comparisons (name, max abs error, bound, violations).
+ * `model`: the load options of another form of the same model (e.g. its single file).
+ */
+export async function runPipelineCase(c, ctx, { backend = 'cpu', bounds, model } = {}) {
   checkSupported(c);
   const g = await openSafetensors(ctx.file);
   const [n, ch, h, w] = g.tensor('initial_noise').shape;
-  const pipe = await pipelineFor(ctx, c.parameters.controlnet, backend);
+  const pipe = await pipelineFor(ctx, c.parameters.controlnet, backend, model);
   const trace = {};
   const { task, options } = pipelineCall(c, g, trace);
   await pipe[task](options);
