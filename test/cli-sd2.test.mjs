@@ -60,6 +60,7 @@ test('indetail info names the family and the prediction type with their reasons'
   assert.match(d.family, /^sd2 \(Stable Diffusion 2\.x\): its text encoder is stored under 'cond_stage_model\.model\.\*'/);
   assert.match(d.prediction_type, /^v_prediction: .*scheduler_config\.json \(prediction_type\)/);
   assert.equal(d.default_size, 96);
+  assert.deepEqual([d.text_encoder.layers_in_file, d.text_encoder.num_hidden_layers, d.text_encoder.hidden_act], [3, 2, 'gelu'], 'the file\'s last OpenCLIP layer is unused');
 });
 
 test('a prediction type the model contradicts exits 1 naming both sides', async () => {
