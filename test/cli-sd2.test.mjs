@@ -3,28 +3,16 @@
 // family, prediction type and quality suffix, `indetail info` says which prediction type and
 // why, and a prediction type the model contradicts is a user error naming both sides.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { readPngText } from '../dist/index.js';
-import { repoRoot, sd21Root } from './helpers/fixtures.mjs';
+import { runCli as run } from './helpers/cli.mjs';
+import { sd21Root } from './helpers/fixtures.mjs';
 
-const cli = path.join(repoRoot, 'dist', 'cli', 'main.js');
 const dir = mkdtempSync(path.join(tmpdir(), 'indetail-cli-sd2-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function run(...args) {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [cli, ...args], { env: { ...process.env, INDETAIL_DISABLE_CUDA: '1' } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 const folder = path.join(sd21Root, 'tiny-sd21v');
 const single = path.join(sd21Root, 'tiny-sd21v.safetensors');

@@ -22,7 +22,21 @@ const folder = path.join(sd21Root, 'tiny-sd21v');
 const single = path.join(sd21Root, 'tiny-sd21v.safetensors');
 const manifest = loadManifest(sd21Root);
 
-/** Writes a safetensors file of F16 tensors with these shapes whose data is a hole (a sparse file). */
+/** Writes dir/name: the header (padded to 8 bytes), then `data`, then zeros up to `dataLength` (a hole: a sparse file). */
+function writeCheckpoint(name, header, data, dataLength = data.length) {
+  let h = Buffer.from(JSON.stringify(header), 'utf8');
+  h = Buffer.concat([h, Buffer.alloc((8 - (h.length % 8)) % 8, 0x20)]);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(h.length));
+  const file = path.join(dir, name);
+  const fd = openSync(file, 'w');
+  writeSync(fd, Buffer.concat([len, h, data]));
+  ftruncateSync(fd, 8 + h.length + dataLength);
+  closeSync(fd);
+  return file;
+}
+
+/** A safetensors file of F16 tensors with these shapes whose data is a hole. */
 function sparseCheckpoint(name, shapes, metadata) {
   const header = metadata ? { __metadata__: metadata } : {};
   let off = 0;
@@ -31,16 +45,7 @@ function sparseCheckpoint(name, shapes, metadata) {
     header[k] = { dtype: 'F16', shape, data_offsets: [off, off + bytes] };
     off += bytes;
   }
-  let h = Buffer.from(JSON.stringify(header), 'utf8');
-  h = Buffer.concat([h, Buffer.alloc((8 - (h.length % 8)) % 8, 0x20)]);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(h.length));
-  const file = path.join(dir, name);
-  const fd = openSync(file, 'w');
-  writeSync(fd, Buffer.concat([len, h]));
-  ftruncateSync(fd, 8 + h.length + off);
-  closeSync(fd);
-  return file;
+  return writeCheckpoint(name, header, Buffer.alloc(0), off);
 }
 
 /** The key layout of a full-size SD 2.1 single file (what detection and shape adoption read). */
@@ -72,15 +77,7 @@ function withMetadata(name, metadata) {
   const n = Number(buf.readBigUInt64LE(0));
   const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
   header.__metadata__ = { ...header.__metadata__, ...metadata };
-  let h = Buffer.from(JSON.stringify(header), 'utf8');
-  h = Buffer.concat([h, Buffer.alloc((8 - (h.length % 8)) % 8, 0x20)]);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(h.length));
-  const file = path.join(dir, name);
-  const fd = openSync(file, 'w');
-  writeSync(fd, Buffer.concat([len, h, buf.subarray(8 + n)]));
-  closeSync(fd);
-  return file;
+  return writeCheckpoint(name, header, buf.subarray(8 + n));
 }
 
 const refused = (code, ...parts) => (err) => {

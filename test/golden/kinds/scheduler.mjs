@@ -38,6 +38,15 @@ async function checkConfig(name, golden, caseSpec, read, engine, t) {
 
   let worst = 0;
   let worstEngine = 0;
+  // One move checked in TypeScript (`ours`) and with the engine's op, against the golden `output`.
+  const checkMove = (key, output, ours, step) => {
+    const [sample, modelOutput] = [read(`${key}_sample`), read(`${key}_model_output`)];
+    const want = read(`${key}_${output}`);
+    worst = Math.max(worst, assertClose(ours(modelOutput, sample), want, { atol }, `${key} ${output}`).maxAbs);
+    return engineMove(engine, config, { sample, modelOutput, alphaFrom: step.alphaFrom, alphaTo: step.alphaTo }).then((native) => {
+      worstEngine = Math.max(worstEngine, assertClose(native, want, { atol }, `${key} ${output} (engine guidance_step)`).maxAbs);
+    });
+  };
   const ddim = golden.ddim_steps.filter((s) => s.config === name);
   const inversion = golden.inversion_steps.filter((s) => s.config === name);
   assert.ok(ddim.length > 0 && inversion.length > 0, `${name}: the golden file has DDIM and inversion steps`);
@@ -48,13 +57,10 @@ async function checkConfig(name, golden, caseSpec, read, engine, t) {
     assert.equal(step.alphaFrom, s.alpha_prod_t, `${s.key}: alpha_prod_t`);
     assert.equal(step.alphaTo, s.alpha_prod_t_prev, `${s.key}: alpha_prod_t_prev`);
     assert.equal(s.eta ?? 0, 0, `${s.key}: only eta 0 is implemented`);
-    const [sample, modelOutput] = [read(`${s.key}_sample`), read(`${s.key}_model_output`)];
-    const want = read(`${s.key}_prev_sample`);
-    const out = scheduler.ddimStep(modelOutput, s.timestep, sample, s.num_inference_steps);
-    worst = Math.max(worst, assertClose(out.sample, want, { atol }, `${s.key} prev_sample`).maxAbs);
-    worst = Math.max(worst, assertClose(out.predOriginalSample, read(`${s.key}_pred_original_sample`), { atol }, `${s.key} pred_original_sample`).maxAbs);
-    const native = await engineMove(engine, config, { sample, modelOutput, alphaFrom: step.alphaFrom, alphaTo: step.alphaTo });
-    worstEngine = Math.max(worstEngine, assertClose(native, want, { atol }, `${s.key} prev_sample (engine guidance_step)`).maxAbs);
+    const ddimStep = (m, x) => scheduler.ddimStep(m, s.timestep, x, s.num_inference_steps);
+    await checkMove(s.key, 'prev_sample', (m, x) => ddimStep(m, x).sample, step);
+    const x0 = ddimStep(read(`${s.key}_model_output`), read(`${s.key}_sample`)).predOriginalSample;
+    worst = Math.max(worst, assertClose(x0, read(`${s.key}_pred_original_sample`), { atol }, `${s.key} pred_original_sample`).maxAbs);
   }
   for (const s of inversion) {
     const step = scheduler.inversionSteps(s.num_inference_steps).find((d) => d.timestep === s.timestep_arg);
@@ -63,12 +69,7 @@ async function checkConfig(name, golden, caseSpec, read, engine, t) {
     assert.equal(step.timestep, s.to_timestep, `${s.key}: to_timestep`);
     assert.equal(step.alphaFrom, s.alpha_from, `${s.key}: alpha_from`);
     assert.equal(step.alphaTo, s.alpha_to, `${s.key}: alpha_to`);
-    const [sample, modelOutput] = [read(`${s.key}_sample`), read(`${s.key}_model_output`)];
-    const want = read(`${s.key}_next_sample`);
-    const out = scheduler.inversionStep(modelOutput, s.timestep_arg, sample, s.num_inference_steps);
-    worst = Math.max(worst, assertClose(out, want, { atol }, `${s.key} next_sample`).maxAbs);
-    const native = await engineMove(engine, config, { sample, modelOutput, alphaFrom: step.alphaFrom, alphaTo: step.alphaTo });
-    worstEngine = Math.max(worstEngine, assertClose(native, want, { atol }, `${s.key} next_sample (engine guidance_step)`).maxAbs);
+    await checkMove(s.key, 'next_sample', (m, x) => scheduler.inversionStep(m, s.timestep_arg, x, s.num_inference_steps), step);
   }
   t.diagnostic(`${name} (${config.predictionType}): ${ddim.length} DDIM + ${inversion.length} inversion steps, max |diff| ${worst.toExponential(2)} (TS), ${worstEngine.toExponential(2)} (engine); tolerance ${atol}`);
 }
