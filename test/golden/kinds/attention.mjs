@@ -17,7 +17,8 @@ export async function run(caseSpec, ctx) {
   for (const s of subcases) {
     await ctx.t.test(s.name, () => {
       assert.deepEqual(s.shape, caseSpec.outputs[s.name].shape, `${s.name}: shape`);
-      assertClose(s.got, s.want, { atol: caseSpec.tolerance.abs }, s.name);
+      const r = assertClose(s.got, s.want, { atol: caseSpec.tolerance.abs }, s.name);
+      ctx.t.diagnostic(`${s.name}: max abs error ${r.maxAbs.toExponential(2)} (tolerance ${caseSpec.tolerance.abs})`);
     });
   }
   engine.dispose();
