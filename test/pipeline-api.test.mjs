@@ -142,6 +142,11 @@ test('loading refuses what is not an SD 1.x / 2.x model, and pickles, with a rea
     const ckpt = path.join(dir, 'model.ckpt');
     writeFileSync(ckpt, 'not read');
     await assert.rejects(IndetailPipeline.load({ model: ckpt }), (err) => err.code === 'ERR_INDETAIL_UNSUPPORTED' && /pickle checkpoint.*never loads.*Convert it to \.safetensors/.test(err.message));
+    writeFileSync(path.join(dir, 'model_index.json'), JSON.stringify({ _class_name: 'KandinskyPipeline' }));
+    await assert.rejects(
+      IndetailPipeline.load({ model: dir }),
+      (err) => err.code === 'ERR_INDETAIL_UNSUPPORTED' && /describes a KandinskyPipeline; indetail loads StableDiffusionPipeline, StableDiffusionControlNetPipeline \(Stable Diffusion 2\.x, Stable Diffusion 1\.x\)/.test(err.message),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

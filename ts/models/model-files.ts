@@ -9,7 +9,7 @@ import { IndetailError } from '../errors.js';
 import { openSafetensors, type SafetensorsFile } from '../safetensors.js';
 import { loadSchedulerConfig, type PredictionType } from '../scheduler/config.js';
 import { readConfigFile, type RawConfig } from './config-check.js';
-import { detectFolderFamily, shippedSchedulerConfig, SD1, type ModelFamily } from './family/index.js';
+import { checkPipelineClass, detectFolderFamily, shippedSchedulerConfig, SD1, type ModelFamily } from './family/index.js';
 import { checkPredictionType, predictionStatementsOfFile, resolvePredictionType, type PredictionChoice, type PredictionStatement } from './family/prediction-type.js';
 import { inspectControlNetFile, inspectSingleFile, UNET_PREFIX, VAE_PREFIX, type SingleFileSD } from './ldm/single-file.js';
 import { fitTextEncoder } from './ldm/text-encoder-fit.js';
@@ -78,10 +78,7 @@ async function choosePrediction(family: ModelFamily, statements: PredictionState
 
 async function diffusersFolder(dir: string, options: LocateOptions): Promise<ModelFiles> {
   const index = await readConfigFile(need(path.join(dir, 'model_index.json'), 'model_index.json'));
-  const cls = index._class_name;
-  if (typeof cls === 'string' && !/^StableDiffusion(ControlNet)?Pipeline$/.test(cls)) {
-    throw new IndetailError('ERR_INDETAIL_UNSUPPORTED', `${dir}: model_index.json describes a ${cls}; indetail loads Stable Diffusion 1.x and 2.x pipelines`);
-  }
+  checkPipelineClass(dir, index);
   const component = async (name: string, basenames: string[]): Promise<ComponentFiles> => {
     const sub = path.join(dir, name);
     if (!existsSync(sub)) throw new IndetailError('ERR_INDETAIL_IO', `${dir} has no ${name}/ folder (is this a diffusers model folder?)`);
@@ -90,7 +87,7 @@ async function diffusersFolder(dir: string, options: LocateOptions): Promise<Mod
   const scheduler = path.join(dir, 'scheduler', 'scheduler_config.json');
   const unet = await component('unet', ['diffusion_pytorch_model']);
   const textEncoder = await component('text_encoder', ['model']);
-  const { family, reason } = detectFolderFamily(dir, unet.config, textEncoder.config);
+  const { family, reason } = detectFolderFamily(dir, { index, unet: unet.config, textEncoder: textEncoder.config });
   return {
     kind: 'diffusers',
     path: dir,
@@ -199,7 +196,9 @@ export async function randomModel(seed: number, configDir: string = shippedConfi
   const cfg = (name: string) => readConfigFile(need(path.join(configDir, name, 'config.json'), `${name}/config.json`));
   const unet = await cfg('unet');
   const text = await cfg('text_encoder');
-  const { family, reason } = detectFolderFamily(configDir, unet, text);
+  const index = existsSync(path.join(configDir, 'model_index.json')) ? await readConfigFile(path.join(configDir, 'model_index.json')) : {};
+  checkPipelineClass(configDir, index);
+  const { family, reason } = detectFolderFamily(configDir, { index, unet, textEncoder: text });
   return {
     kind: 'diffusers',
     path: `${configDir} (random weights, seed ${seed})`,

@@ -26,6 +26,14 @@ export interface SingleFileTextEncoder {
   projection?: WeightMap[string];
 }
 
+/** The configs of a diffusers folder that tell the families apart. */
+export interface FolderConfigs {
+  /** model_index.json (empty for a folder of component configs only, e.g. random-weight models). */
+  index: RawConfig;
+  unet: RawConfig;
+  textEncoder: RawConfig;
+}
+
 export interface ModelFamily {
   id: FamilyId;
   /** For messages and `indetail info`: "Stable Diffusion 1.x". */
@@ -35,8 +43,10 @@ export interface ModelFamily {
   /** Shipped ControlNetModel config, used for its single-file ControlNets. */
   controlnetConfigDir: string;
   conditioning: Conditioning;
-  /** Why a diffusers folder is this family, or undefined when it is not (text encoder / UNet configs). */
-  detectFolder(unet: RawConfig, textEncoder: RawConfig): string | undefined;
+  /** model_index.json `_class_name`s of its diffusers folders. */
+  pipelineClasses: readonly string[];
+  /** Why a diffusers folder is this family, or undefined when it is not. */
+  detectFolder(configs: FolderConfigs): string | undefined;
   singleFile: {
     /** Key prefix of its text encoder in an LDM single-file checkpoint (what identifies the family). */
     textEncoderPrefix: string;

@@ -3,11 +3,11 @@
 import path from 'node:path';
 import { IndetailError } from '../../errors.js';
 import type { RawConfig } from '../config-check.js';
-import type { ModelFamily } from './descriptor.js';
+import type { FolderConfigs, ModelFamily } from './descriptor.js';
 import { SD1 } from './sd1.js';
 import { SD2 } from './sd2.js';
 
-export type { Conditioning, FamilyId, ModelFamily, SingleFileTextEncoder } from './descriptor.js';
+export type { Conditioning, FamilyId, FolderConfigs, ModelFamily, SingleFileTextEncoder } from './descriptor.js';
 
 /** Most specific first: detection takes the first family that matches. */
 export const FAMILIES: readonly ModelFamily[] = [SD2, SD1];
@@ -17,15 +17,24 @@ export interface FamilyMatch {
   reason: string;
 }
 
-/** The family of a diffusers folder, from its UNet and text-encoder configs. */
-export function detectFolderFamily(dir: string, unet: RawConfig, textEncoder: RawConfig): FamilyMatch {
+/** Refuses a model_index.json whose pipeline class no family loads. */
+export function checkPipelineClass(dir: string, index: RawConfig): void {
+  const cls = index._class_name;
+  if (typeof cls === 'string' && !FAMILIES.some((f) => f.pipelineClasses.includes(cls))) {
+    const known = [...new Set(FAMILIES.flatMap((f) => f.pipelineClasses))].join(', ');
+    throw new IndetailError('ERR_INDETAIL_UNSUPPORTED', `${dir}: model_index.json describes a ${cls}; indetail loads ${known} (${FAMILIES.map((f) => f.name).join(', ')})`);
+  }
+}
+
+/** The family of a diffusers folder, from its configs. */
+export function detectFolderFamily(dir: string, configs: FolderConfigs): FamilyMatch {
   for (const family of FAMILIES) {
-    const reason = family.detectFolder(unet, textEncoder);
+    const reason = family.detectFolder(configs);
     if (reason) return { family, reason };
   }
   throw new IndetailError(
     'ERR_INDETAIL_UNSUPPORTED',
-    `${dir}: not a Stable Diffusion family indetail knows (${FAMILIES.map((f) => f.name).join(', ')}): text encoder hidden_act ${JSON.stringify(textEncoder.hidden_act)}`,
+    `${dir}: not a Stable Diffusion family indetail knows (${FAMILIES.map((f) => f.name).join(', ')}): text encoder hidden_act ${JSON.stringify(configs.textEncoder.hidden_act)}`,
   );
 }
 

@@ -25,8 +25,9 @@ export const SD1: ModelFamily = {
   configDir: path.join(packageRoot, 'configs', 'sd15'),
   controlnetConfigDir: path.join(packageRoot, 'configs', 'sd15-controlnet'),
   conditioning: 'last-hidden-state',
-  detectFolder: (_unet, text) =>
-    (text.hidden_act ?? 'quick_gelu') === 'quick_gelu' ? 'its text encoder uses quick_gelu (OpenAI CLIP, as SD 1.x)' : undefined,
+  pipelineClasses: ['StableDiffusionPipeline', 'StableDiffusionControlNetPipeline'],
+  detectFolder: ({ textEncoder }) =>
+    (textEncoder.hidden_act ?? 'quick_gelu') === 'quick_gelu' ? 'its text encoder uses quick_gelu (OpenAI CLIP, as SD 1.x)' : undefined,
   singleFile: {
     textEncoderPrefix: PREFIX,
     inspectTextEncoder,

@@ -27,8 +27,9 @@ export const SD2: ModelFamily = {
   configDir: path.join(packageRoot, 'configs', 'sd21'),
   controlnetConfigDir: path.join(packageRoot, 'configs', 'sd21-controlnet'),
   conditioning: 'last-hidden-state',
-  detectFolder: (unet, text) => {
-    if (text.hidden_act === 'gelu') return 'its text encoder uses gelu (OpenCLIP, as SD 2.x)';
+  pipelineClasses: ['StableDiffusionPipeline', 'StableDiffusionControlNetPipeline'],
+  detectFolder: ({ unet, textEncoder }) => {
+    if (textEncoder.hidden_act === 'gelu') return 'its text encoder uses gelu (OpenCLIP, as SD 2.x)';
     if (unet.cross_attention_dim === 1024) return 'its UNet cross-attends to 1024-wide text states (SD 2.x)';
     return undefined;
   },
