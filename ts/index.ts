@@ -8,7 +8,7 @@ export { probeCuda, type BackendChoiceOptions } from './backend-select.js';
 export { Tensor, type DType } from './tensor.js';
 export { CLIPTokenizer, type BatchEncoding, type CLIPTokenizerOptions, type EncodeOptions, type Encoding, type TokenizerCacheStats, type TokenizerWarning, type WarningHandler } from './text/tokenizer.js';
 export { version } from './version.js';
-export { DDIMScheduler, REFERENCE_DDIM_CONFIG, ddimMove, loadSchedulerConfig, parseSchedulerConfig, type DenoisingStep, type InversionStep, type SchedulerConfig, type StepResult } from './scheduler/index.js';
+export { DDIMScheduler, REFERENCE_DDIM_CONFIG, ddimMove, loadSchedulerConfig, parseSchedulerConfig, referenceDdimConfig, type DenoisingStep, type InversionStep, type PredictionType, type SchedulerConfig, type StepResult } from './scheduler/index.js';
 export { philox4x32, randn, type RandnOptions, type Seed } from './random/index.js';
 export { DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, floatToU8, loadImage, readImage, readPngText, resizeBicubicPillow, u8ToFloatSigned, u8ToFloatUnit, writePng, type ReadImageOptions, type RgbImage, type TargetSize, type WritePngOptions } from './image/index.js';
 export { CLIPTextEncoder, type TextEncodeOptions, type TextEncoderOutput, type TextEncoderSource } from './models/clip-text.js';

@@ -21,6 +21,17 @@ class WeightSource {
   void add_file(std::shared_ptr<SafetensorsFile> file, const std::string& prefix = "");
   // An explicit alias: model name -> the exact key in a file (prefix included).
   void map_name(const std::string& name, const std::string& key);
+  // A view of a stored tensor under a model name: rows [row_begin, row_begin + rows) of its first
+  // dimension (rows < 0: all of them), then transposed when asked (2-D only). For checkpoints
+  // that pack several model tensors into one (OpenCLIP's in_proj_weight = [q; k; v]) or store
+  // one transposed (OpenCLIP's text_projection).
+  struct View {
+    std::string key;
+    int64_t row_begin = 0;
+    int64_t rows = -1;
+    bool transpose = false;
+  };
+  void map_view(const std::string& name, View view);
 
   // A synthetic source: every requested name exists and gets seeded random values of the shape
   // the model asks for (uniform, with std 1/sqrt(fan_in) for matrices, ~1 for norm scales, small
@@ -39,8 +50,10 @@ class WeightSource {
  private:
   struct Found {
     const SafetensorsFile* file;
-    std::string key;
+    View view;
   };
+  // The view's shape given the stored shape; throws naming both when the view does not fit.
+  Shape view_shape(const Found& f) const;
   bool find(const std::string& name, Found* out) const;
   struct FileEntry {
     std::shared_ptr<SafetensorsFile> file;
@@ -50,7 +63,7 @@ class WeightSource {
   std::vector<FileEntry> files_;
   bool random_ = false;
   uint64_t seed_ = 0;
-  std::map<std::string, std::string> aliases_;
+  std::map<std::string, View> aliases_;
 };
 
 class WeightLoader {

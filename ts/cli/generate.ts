@@ -4,7 +4,8 @@ import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { IndetailError } from '../errors.js';
 import { writeFileAtomic } from '../image/index.js';
-import type { Task } from '../pipeline/defaults.js';
+import { PREDICTION_TYPES } from '../models/family/prediction-type.js';
+import { PROMPT_SUFFIX, type Task } from '../pipeline/defaults.js';
 import { IndetailPipeline } from '../pipeline/pipeline.js';
 import { progressPrinter } from './progress.js';
 
@@ -15,6 +16,8 @@ interface GenerateArgs {
   prompt: string;
   negative?: string;
   'inversion-prompt'?: string;
+  'quality-suffix'?: string | false;
+  'prediction-type'?: 'epsilon' | 'v_prediction';
   samples?: number;
   steps?: number;
   guidance?: number;
@@ -68,12 +71,14 @@ const descriptions: Record<Task, string> = {
 function builder(task: Task) {
   return (y: Argv) => {
     let b = y
-      .option('model', { type: 'string', demandOption: true, describe: 'diffusers SD1.x folder or single-file .safetensors' })
+      .option('model', { type: 'string', demandOption: true, describe: 'diffusers SD 1.x / 2.x folder or single-file .safetensors' })
       .option('config', { type: 'string', describe: 'for single-file models: a diffusers folder whose configs to use' })
+      .option('prediction-type', { choices: PREDICTION_TYPES, describe: 'what the UNet predicts (default: what the model says, else its family\'s rule; see indetail info)' })
       .option('image', { type: 'string', demandOption: true, describe: 'the image prompt (PNG, JPEG, WebP, TIFF)' })
       .option('prompt', { type: 'string', demandOption: true, describe: 'the text prompt' })
       .option('negative', { type: 'string', describe: 'negative prompt (default "bad anatomy, bad hands, cropped, worst quality")' })
       .option('inversion-prompt', { type: 'string', describe: `prompt of the DDIM inversion (default: ${task === 'variation' ? 'the prompt' : 'empty'})` })
+      .option('quality-suffix', { type: 'string', describe: `appended to the prompt and the inversion prompt (default "${PROMPT_SUFFIX}"); --no-quality-suffix: none` })
       .option('samples', { type: 'number', describe: 'images to generate (default 1)' })
       .option('steps', { type: 'number', describe: 'DDIM steps (default 50)' })
       .option('guidance', { type: 'number', describe: `guidance scale (default ${task === 'structure' ? 5 : 7.5})` })
@@ -82,7 +87,7 @@ function builder(task: Task) {
       .option('lambda-self', { type: 'number', describe: 'λ_G, weight of the generated image (default 1)' })
       .option('guidance-mode', { choices: ['conflict-free', 'conflicting'] as const, describe: 'conflict-free (default) or the conflicting baseline' })
       .option('attention', { choices: ['stratified', 'concat', 'replace', 'none'] as const, describe: 'image-prompt attention (default stratified)' })
-      .option('size', { type: 'string', describe: 'output size N or WxH, multiples of 8 (default: the model\'s, 512 for SD1.5)' })
+      .option('size', { type: 'string', describe: 'output size N or WxH, multiples of 8 (default: the model\'s: 512 for SD 1.5, 768 for SD 2.x v models)' })
       .option('seed', { type: 'string', describe: 'seed of the initial noise (default: random, printed)' })
       .option('backend', { choices: ['auto', 'cpu', 'cuda'] as const, default: 'auto', describe: 'where to run' })
       .option('out', { type: 'string', default: '.', describe: 'output directory' })
@@ -112,6 +117,7 @@ async function handler(task: Task, a: GenerateArgs): Promise<void> {
   const pipe = await IndetailPipeline.load({
     model: a.model,
     ...(a.config ? { config: a.config } : {}),
+    ...(a['prediction-type'] ? { predictionType: a['prediction-type'] } : {}),
     ...(a.controlnet ? { controlnet: a.controlnet } : {}),
     backend: a.backend as 'auto' | 'cpu' | 'cuda',
     onInfo: info,
@@ -123,6 +129,7 @@ async function handler(task: Task, a: GenerateArgs): Promise<void> {
       prompt: a.prompt,
       ...(a.negative !== undefined ? { negativePrompt: a.negative } : {}),
       ...(a['inversion-prompt'] !== undefined ? { inversionPrompt: a['inversion-prompt'] } : {}),
+      ...(a['quality-suffix'] !== undefined ? { qualitySuffix: a['quality-suffix'] } : {}),
       ...(a.samples !== undefined ? { samples: a.samples } : {}),
       ...(a.steps !== undefined ? { steps: a.steps } : {}),
       ...(a.guidance !== undefined ? { guidanceScale: a.guidance } : {}),

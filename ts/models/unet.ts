@@ -199,6 +199,8 @@ export class ImagePromptKVCache implements Disposable {
 
 /** One decoder self-attention layer: tokens per frame and key width (= value width). */
 export interface DecoderKVLayer {
+  /** The layer's diffusers name, e.g. up_blocks.1.attentions.0.transformer_blocks.0.attn1. */
+  name: string;
   tokens: number;
   width: number;
 }
@@ -221,8 +223,12 @@ export function decoderKVLayers(config: UNetConfig, latentHeight: number, latent
     if (type !== 'CrossAttnUpBlock2D') return;
     const level = n - 1 - i;
     const [h, w] = sizes[level]!;
-    const count = (config.layers_per_block[level]! + 1) * config.reverse_transformer_layers_per_block[i]!;
-    for (let j = 0; j < count; j++) layers.push({ tokens: h * w, width: config.block_out_channels[level]! });
+    const depth = config.reverse_transformer_layers_per_block[i]!;
+    for (let a = 0; a < config.layers_per_block[level]! + 1; a++) {
+      for (let t = 0; t < depth; t++) {
+        layers.push({ name: `up_blocks.${i}.attentions.${a}.transformer_blocks.${t}.attn1`, tokens: h * w, width: config.block_out_channels[level]! });
+      }
+    }
   });
   return layers;
 }

@@ -6,8 +6,21 @@ import { existsSync } from 'node:fs';
 import { IndetailError } from '../errors.js';
 import { openSafetensors, type SafetensorsFile } from '../safetensors.js';
 
+/**
+ * A model tensor read as part of a stored one: rows [begin, begin + count) of its first
+ * dimension, then transposed when asked (OpenCLIP's packed in_proj_weight, its text_projection).
+ */
+export interface WeightView {
+  key: string;
+  rows?: [number, number];
+  transpose?: boolean;
+}
+
+/** Model (diffusers) name -> the file key holding it, or a view of one. */
+export type WeightMap = Record<string, string | WeightView>;
+
 export type WeightSpec =
-  | { files: Array<{ file: SafetensorsFile; prefix?: string }>; map?: Record<string, string> }
+  | { files: Array<{ file: SafetensorsFile; prefix?: string }>; map?: WeightMap }
   | { random: number };
 
 /** @internal The plain object the native loaders read. */

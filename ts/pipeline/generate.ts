@@ -60,19 +60,28 @@ function checkAbort(signal: AbortSignal | undefined): void {
   }
 }
 
-/** Text embeddings for the distinct prompts, then one row per batch row. */
+/** Text embeddings for the distinct prompts (the family's conditioning), then one row per batch row. */
 async function encodeTexts(parts: PipelineParts, prompts: string[]): Promise<{ table: Tensor; index: Map<string, number> }> {
   const distinct = [...new Set(prompts)];
   const enc = parts.tokenizer.encodeBatch(distinct);
+  const conditioning = parts.family.conditioning;
+  if (conditioning !== 'last-hidden-state') throw new IndetailError('ERR_INDETAIL_INTERNAL', `conditioning ${String(conditioning)} is not implemented`);
   const { lastHiddenState } = await parts.textEncoder.encode(enc.ids, distinct.length);
   return { table: lastHiddenState, index: new Map(distinct.map((p, i) => [p, i])) };
 }
 
+/** Every frame's prompt in each half: frame 0 (the image prompt) has '' and its inversion prompt, the samples the negative prompt and the prompt. */
+function framePrompts(o: ResolvedOptions): { uncond: string[]; cond: string[] } {
+  const frames = Array.from({ length: o.samples + 1 }, (_, f) => f);
+  return {
+    uncond: frames.map((f) => (f === 0 ? '' : o.negativePrompt)),
+    cond: frames.map((f) => withSuffix(f === 0 ? o.inversionPrompt : o.prompt, o.qualitySuffix)),
+  };
+}
+
 function rowPrompts(layout: BatchLayout, o: ResolvedOptions): string[] {
-  return layout.rows.map((r) => {
-    if (r.frame === 0) return r.branch === 'cond' ? withSuffix(o.inversionPrompt) : '';
-    return r.branch === 'cond' ? withSuffix(o.prompt) : o.negativePrompt;
-  });
+  const p = framePrompts(o);
+  return layout.rows.map((r) => p[r.branch][r.frame]!);
 }
 
 /**
@@ -83,7 +92,7 @@ function rowPrompts(layout: BatchLayout, o: ResolvedOptions): string[] {
  */
 function cacheKey(image: RgbImage, o: ResolvedOptions, controlnet: boolean): string {
   const h = createHash('sha256');
-  const fields = { inversionPrompt: withSuffix(o.inversionPrompt), steps: o.steps, width: image.width, height: image.height, rows: imagePromptCacheRows(o.guidanceMode), controlnet };
+  const fields = { inversionPrompt: withSuffix(o.inversionPrompt, o.qualitySuffix), steps: o.steps, width: image.width, height: image.height, rows: imagePromptCacheRows(o.guidanceMode), controlnet };
   h.update(JSON.stringify(fields));
   h.update(image.data);
   return h.digest('hex');
@@ -91,6 +100,9 @@ function cacheKey(image: RgbImage, o: ResolvedOptions, controlnet: boolean): str
 
 export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?: GenerationTrace, cache?: ImagePromptCache): Promise<GenerationOutput> {
   const { engine, unet, vae, scheduler } = parts;
+  // v-prediction: the model output is converted to (x0, ε) at the "from" level, in the inversion
+  // steps as in the denoising steps (the reference's InversionV, fixtures-sd21v README).
+  const vPrediction = scheduler.config.predictionType === 'v_prediction';
   const clock = new Clock();
   const timings = { encode: 0, inversion: 0, denoise: 0, decode: 0, total: 0 };
   const progress = (phase: 'encode' | 'inversion' | 'denoise' | 'decode', step: number, total: number) => {
@@ -117,7 +129,8 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
     // 1. Text and image prompt.
     const layout = batchLayout(o.samples, o.guidanceMode);
     const prompts = rowPrompts(layout, o);
-    const inversionPrompt = withSuffix(o.inversionPrompt);
+    const inversionPrompt = withSuffix(o.inversionPrompt, o.qualitySuffix);
+    if (trace) trace.prompts = { inversion: inversionPrompt, ...framePrompts(o) };
     const texts = await encodeTexts(parts, [inversionPrompt, ...prompts]);
     keep(texts.table);
     const context = keep(await gatherFrames(engine, texts.table, prompts.map((p) => texts.index.get(p)!)));
@@ -153,7 +166,7 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
         const eps = await unet.forward({ sample: z, timesteps: [step.timestep], context: inversionContext, sync: false });
         const next = engine.empty([1, h, w, c]);
         chain.push(next);
-        await engine.op('guidance_step', { eps, x: z, out: next, alphaFrom: step.alphaFrom, alphaTo: step.alphaTo, uncondRow: [-1], condRow: [0] });
+        await engine.op('guidance_step', { eps, x: z, out: next, alphaFrom: step.alphaFrom, alphaTo: step.alphaTo, vPrediction, uncondRow: [-1], condRow: [0] });
         eps.dispose();
         z = next;
         progress('inversion', step.index + 1, o.steps);
@@ -233,7 +246,7 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
         guidanceScale: o.guidanceScale,
         alphaFrom: step.alphaFrom,
         alphaTo: step.alphaTo,
-        vPrediction: scheduler.config.predictionType === 'v_prediction',
+        vPrediction,
         uncondRow: L.uncondRow,
         // Without P's rows frame 0 has none; the op still wants one for it, though the reset overwrites it.
         condRow: L.condRow.map((r, f) => (f === 0 && r < 0 && L.uncondRow[0]! < 0 ? 0 : r)),

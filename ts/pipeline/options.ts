@@ -11,6 +11,7 @@ import {
   DEFAULT_SAMPLES,
   MAX_SAMPLES,
   MAX_STEPS,
+  PROMPT_SUFFIX,
   TASK_DEFAULTS,
   type Task,
 } from './defaults.js';
@@ -31,11 +32,16 @@ export interface ProgressEvent {
 export interface GenerateOptions {
   /** The image prompt. */
   image: ImageInput;
-  /** The text prompt (", best quality, extremely detailed." is appended, as in the reference). */
+  /** The text prompt (the quality suffix is appended, as in the reference). */
   prompt: string;
+  /**
+   * Appended to the prompt and to the inversion prompt (the reference's `use_prefix`). Default
+   * ", best quality, extremely detailed."; another string replaces it, `false` appends nothing.
+   */
+  qualitySuffix?: string | false;
   /** Default "bad anatomy, bad hands, cropped, worst quality". */
   negativePrompt?: string;
-  /** Prompt of the DDIM inversion; default: the prompt for variation, empty for cross/structure (the suffix is appended in both cases). */
+  /** Prompt of the DDIM inversion; default: the prompt for variation, empty for cross/structure (the quality suffix is appended in both cases). */
   inversionPrompt?: string;
   /** Number of images to generate (default 1). */
   samples?: number;
@@ -77,6 +83,8 @@ export interface ResolvedOptions {
   task: Task;
   image: ImageInput;
   prompt: string;
+  /** '' when off. */
+  qualitySuffix: string;
   negativePrompt: string;
   inversionPrompt: string;
   samples: number;
@@ -123,6 +131,13 @@ function numIn(name: string, v: unknown, min: number, max: number): number {
 
 function str(name: string, v: unknown): string {
   if (typeof v !== 'string') invalid(`Expected a string for ${name} but received ${show(v)}`);
+  return v;
+}
+
+function suffix(v: unknown): string {
+  if (v === undefined) return PROMPT_SUFFIX;
+  if (v === false) return '';
+  if (typeof v !== 'string') invalid(`Expected a string or false for qualitySuffix but received ${show(v)}`);
   return v;
 }
 
@@ -179,6 +194,7 @@ export function resolveOptions(task: Task, o: GenerateOptions, defaultSize: numb
     task,
     image: checkImageInput('image', o.image),
     prompt,
+    qualitySuffix: suffix(o.qualitySuffix),
     negativePrompt: str('negativePrompt', o.negativePrompt ?? DEFAULT_NEGATIVE_PROMPT),
     inversionPrompt: str('inversionPrompt', o.inversionPrompt ?? (d.invertWithPrompt ? prompt : '')),
     samples,

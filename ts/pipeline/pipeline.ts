@@ -15,7 +15,7 @@ import { CLIPTextEncoder } from '../models/clip-text.js';
 import { locateControlNet, locateModel, randomModel, shippedControlNetConfigDir, type ModelFiles } from '../models/model-files.js';
 import { UNet } from '../models/unet.js';
 import { VAE } from '../models/vae.js';
-import { REFERENCE_DDIM_CONFIG, DDIMScheduler } from '../scheduler/index.js';
+import { DDIMScheduler, referenceDdimConfig, type PredictionType } from '../scheduler/index.js';
 import { probeCuda, resolveBackend } from '../backend-select.js';
 import { devices } from '../system.js';
 import { CLIPTokenizer } from '../text/tokenizer.js';
@@ -28,10 +28,16 @@ import type { PipelineParts } from './parts.js';
 import type { GenerationTrace } from './trace.js';
 
 export interface PipelineLoadOptions {
-  /** A diffusers Stable Diffusion 1.x folder, or a single-file .safetensors checkpoint. */
+  /** A diffusers Stable Diffusion 1.x / 2.x folder, or a single-file .safetensors checkpoint. */
   model: string;
-  /** For single-file checkpoints: a diffusers folder whose configs to use instead of the shipped SD1.5 ones. */
+  /** For single-file checkpoints: a diffusers folder whose configs to use instead of the shipped ones of the model's family. */
   config?: string;
+  /**
+   * What the UNet predicts. Default: what the model says (a folder's scheduler config, a single
+   * file's metadata), else its family's rule (SD 1.x epsilon, SD 2.x single files v_prediction);
+   * `indetail info` shows the choice and why. Contradicting what the model says is an error.
+   */
+  predictionType?: PredictionType;
   /** A ControlNet (diffusers folder or .safetensors) for the structure-guided task. */
   controlnet?: string;
   /**
@@ -146,10 +152,11 @@ export class IndetailPipeline implements Disposable {
     if (kvOption !== undefined && typeof kvOption !== 'boolean' && (typeof kvOption !== 'object' || kvOption === null)) {
       throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a boolean or { maxBytes } for kvCache but received ${String(kvOption)}`);
     }
+    const locate = { predictionType: options.predictionType };
     const files =
       options.randomWeights !== undefined
-        ? await randomModel(options.randomWeights, options.model === 'sd15' ? undefined : options.model)
-        : await locateModel(options.model, options.config);
+        ? await randomModel(options.randomWeights, options.model === 'sd15' ? undefined : options.model, locate)
+        : await locateModel(options.model, options.config, locate);
     const engine = new Engine({ backend: await chooseBackend(options), ...(options.precision ? { precision: options.precision } : {}) });
     const loaded: Array<{ dispose(): void }> = [engine];
     try {
@@ -166,14 +173,15 @@ export class IndetailPipeline implements Disposable {
         controlnet = await ControlNet.load(engine, { config, weights: { random: options.randomWeights + 3 }, source: 'ControlNet config' });
         loaded.push(controlnet);
       } else if (options.controlnet !== undefined) {
-        const cn = await locateControlNet(options.controlnet, unet.config.layers_per_block[0]!);
+        const cn = await locateControlNet(options.controlnet, unet.config.layers_per_block[0]!, files.family.controlnetConfigDir);
         controlnet = await ControlNet.load(engine, { config: cn.config, weights: cn.weights, source: `${options.controlnet} ControlNet config` });
         loaded.push(controlnet);
       }
-      // The reference hard-codes this DDIM configuration whatever the checkpoint ships.
-      const scheduler = new DDIMScheduler(REFERENCE_DDIM_CONFIG);
+      // The reference hard-codes its DDIM configuration whatever the checkpoint ships, with the model's prediction type.
+      const scheduler = new DDIMScheduler(referenceDdimConfig(files.prediction.type));
       const kvCacheBytes = kvCacheBudget(kvOption, engine);
-      return new IndetailPipeline(engine, files, { engine, tokenizer, textEncoder, unet, vae, scheduler, ...(controlnet ? { controlnet } : {}) }, kvCacheBytes);
+      const parts = { engine, family: files.family, tokenizer, textEncoder, unet, vae, scheduler, ...(controlnet ? { controlnet } : {}) };
+      return new IndetailPipeline(engine, files, parts, kvCacheBytes);
     } catch (err) {
       for (const x of loaded.reverse()) x.dispose();
       throw err;
@@ -219,7 +227,7 @@ export class IndetailPipeline implements Disposable {
       throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a boolean for kvCache but received ${String(options.kvCache)}`);
     }
     const out = await generate(this.parts, o, options.trace, options.kvCache === false ? undefined : this.kvCache);
-    const parameters = describeCall(o, this.backend, this.files.path);
+    const parameters = describeCall(o, this.backend, this.files, this.parts.scheduler.config.predictionType);
     const text = { parameters: JSON.stringify(parameters), Software: `indetail ${version}` };
     const pixels = o.width * o.height * 3;
     const images: GeneratedImage[] = [];
@@ -249,11 +257,14 @@ export class IndetailPipeline implements Disposable {
   }
 }
 
-function describeCall(o: ResolvedOptions, backend: string, model: string): Record<string, unknown> {
+function describeCall(o: ResolvedOptions, backend: string, files: ModelFiles, predictionType: PredictionType): Record<string, unknown> {
   return {
     task: o.task,
-    model,
+    model: files.path,
+    family: files.family.id,
+    predictionType,
     prompt: o.prompt,
+    qualitySuffix: o.qualitySuffix === '' ? false : o.qualitySuffix,
     negativePrompt: o.negativePrompt,
     inversionPrompt: o.inversionPrompt,
     samples: o.samples,

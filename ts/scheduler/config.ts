@@ -41,6 +41,15 @@ export const REFERENCE_DDIM_CONFIG: Readonly<SchedulerConfig> = Object.freeze({
   rescaleBetasZeroSnr: false,
 });
 
+/**
+ * The reference DDIM configuration for a model that predicts `predictionType`: the reference code
+ * hard-codes the configuration above (epsilon), and its SD 2.x version adds the model's
+ * prediction_type and nothing else (fixtures-sd21v README), which makes it SD 2.1's own config.
+ */
+export function referenceDdimConfig(predictionType: PredictionType): SchedulerConfig {
+  return { ...REFERENCE_DDIM_CONFIG, predictionType };
+}
+
 // diffusers v0.26.2 DDIMScheduler.__init__ defaults.
 const DEFAULTS = {
   num_train_timesteps: 1000,
