@@ -178,6 +178,9 @@ export function client(base, token = TOKEN) {
   };
 }
 
+/** Removes a test's directory (logs included) unless INDETAIL_KEEP_TEST_DIRS is set. */
 export function cleanup(dir) {
-  rmSync(dir, { recursive: true, force: true });
+  if (!dir) return;
+  if (process.env.INDETAIL_KEEP_TEST_DIRS) process.stdout.write(`# kept ${dir}\n`);
+  else rmSync(dir, { recursive: true, force: true });
 }

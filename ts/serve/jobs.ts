@@ -75,6 +75,8 @@ export class JobBook {
     let q = this.queues.get(name);
     if (!q) {
       q = new Queue(name, { connection: this.redis });
+      // Without a listener an 'error' event would end the process; the connection logs its own errors (redis.ts).
+      q.on('error', () => {});
       this.queues.set(name, q);
     }
     return q;

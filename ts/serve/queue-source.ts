@@ -25,7 +25,7 @@ export class QueueSource {
     private readonly connection: Redis,
     workerName: string,
     recovery: RecoveryOptions,
-    onError: (err: Error) => void,
+    private readonly onError: (err: Error) => void,
   ) {
     this.worker = new BullWorker(name, null, {
       connection,
@@ -51,7 +51,10 @@ export class QueueSource {
 
   /** Jobs not yet finished: waiting, delayed, prioritized or active. */
   async unfinished(): Promise<number> {
-    this.queue ??= new Queue(this.name, { connection: this.connection });
+    if (!this.queue) {
+      this.queue = new Queue(this.name, { connection: this.connection });
+      this.queue.on('error', this.onError);
+    }
     const c = await this.queue.getJobCounts('waiting', 'delayed', 'prioritized', 'active');
     return Object.values(c).reduce((a, b) => a + b, 0);
   }
