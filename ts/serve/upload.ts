@@ -25,6 +25,11 @@ function bad(code: string, message: string): HttpError {
   return new HttpError(400, code, message);
 }
 
+/** The multipart plugin's own errors carry a status (413 for limits); the parser's (a truncated body) do not. */
+function clientError(err: unknown): unknown {
+  return err instanceof HttpError || typeof (err as { statusCode?: unknown })?.statusCode === 'number' ? err : bad('BAD_MULTIPART', `malformed multipart body: ${(err as Error)?.message ?? String(err)}`);
+}
+
 async function parts(request: FastifyRequest): Promise<{ files: Map<string, Buffer>; parameters?: string }> {
   const files = new Map<string, Buffer>();
   let parameters: string | undefined;
@@ -43,7 +48,7 @@ async function parts(request: FastifyRequest): Promise<{ files: Map<string, Buff
         try {
           files.set(part.fieldname, await part.toBuffer());
         } catch (err) {
-          first ??= err;
+          first ??= clientError(err);
         }
       } else if (!first) {
         if (part.fieldname !== 'parameters') first = bad('BAD_MULTIPART', `unknown field "${part.fieldname}"; expected the JSON field "parameters"`);
@@ -52,7 +57,7 @@ async function parts(request: FastifyRequest): Promise<{ files: Map<string, Buff
       }
     }
   } catch (err) {
-    first ??= (err as { statusCode?: number }).statusCode ? err : bad('BAD_MULTIPART', `malformed multipart body: ${(err as Error).message}`);
+    first ??= clientError(err);
   }
   if (first) throw first;
   return { files, ...(parameters !== undefined ? { parameters } : {}) };
