@@ -2,7 +2,7 @@
 export { createServer, type IndetailServer, type ServerOptions } from './server.js';
 export { createWorker, type IndetailWorker, type WorkerOptions } from './worker.js';
 export { Tokens } from './auth.js';
-export { rendezvousPick } from './affinity.js';
+export { rendezvousPick, rendezvousRank } from './affinity.js';
 export { JOB_OPTION_KEYS, parseJobParameters, type JobParameters } from './job-params.js';
 export type { JobProgress, JobResult } from './job-data.js';
 export type { JobState, JobStatus } from './jobs.js';

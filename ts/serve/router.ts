@@ -1,8 +1,10 @@
-// Where a new job goes: with affinity on, to the own queue of the live worker that wins the image
-// prompt's hash (rendezvous hashing), unless that worker already has `depth` jobs waiting there;
-// otherwise, and with affinity off, to the shared queue that every worker takes from.
+// Where a new job goes: with affinity on, to the own queue of the live worker that ranks first for
+// the image prompt's hash (rendezvous hashing), or of the one that ranks second when the first
+// already has `depth` jobs waiting; when both are busy, and with affinity off, to the shared queue
+// that every worker takes from. The second choice keeps a hot image prompt on two caches instead
+// of spilling it over all workers, and evens out images unevenly spread over few workers.
 import type { Queue } from 'bullmq';
-import { rendezvousPick } from './affinity.js';
+import { rendezvousRank } from './affinity.js';
 import type { Keys } from './keys.js';
 import type { Registry } from './registry.js';
 
@@ -14,10 +16,13 @@ export interface RouterOptions {
 
 export interface Route {
   queue: string;
-  /** affinity: the image's worker; busy: that worker had `depth` jobs waiting; no-worker: none alive; off: affinity disabled. */
-  reason: 'affinity' | 'busy' | 'no-worker' | 'off';
+  /** affinity: the image's first worker; second: its second (the first was busy); busy: both had `depth` jobs waiting; no-worker: none alive; off: affinity disabled. */
+  reason: 'affinity' | 'second' | 'busy' | 'no-worker' | 'off';
   worker?: string;
 }
+
+/** Workers tried in rendezvous order before the shared queue. */
+const CHOICES = 2;
 
 /** How long the list of live workers is reused between submissions. */
 const LIVE_CACHE_MS = 500;
@@ -46,10 +51,12 @@ export class Router {
   async route(imageHash: string): Promise<Route> {
     if (!this.options.affinity) return { queue: this.keys.shared, reason: 'off' };
     const workers = await this.liveWorkers();
-    const worker = rendezvousPick(imageHash, [...workers.keys()]);
-    if (worker === undefined) return { queue: this.keys.shared, reason: 'no-worker' };
-    const queue = workers.get(worker)!;
-    if ((await this.queue(queue).count()) >= this.options.depth) return { queue: this.keys.shared, reason: 'busy', worker };
-    return { queue, reason: 'affinity', worker };
+    const ranked = rendezvousRank(imageHash, [...workers.keys()]).slice(0, CHOICES);
+    if (ranked.length === 0) return { queue: this.keys.shared, reason: 'no-worker' };
+    for (const [k, worker] of ranked.entries()) {
+      const queue = workers.get(worker)!;
+      if ((await this.queue(queue).count()) < this.options.depth) return { queue, reason: k === 0 ? 'affinity' : 'second', worker };
+    }
+    return { queue: this.keys.shared, reason: 'busy', worker: ranked[0]! };
   }
 }
