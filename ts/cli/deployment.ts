@@ -19,6 +19,11 @@ export function deploymentOptions<T>(y: Argv<T>) {
     .option('log-level', { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, default: 'info', describe: 'log level (JSON lines on stdout)' });
 }
 
+/** The options createServer() and createWorker() take from the shared flags. */
+export function deployment(a: DeploymentArgs): { redis: string; queue: string; store: string } {
+  return { redis: a.redis, queue: a.queue, store: a.store };
+}
+
 /** A pino logger (loaded on demand: the other commands never load the serving stack). */
 export async function logger(name: string, level: string): Promise<Logger> {
   const { pino } = await import('pino');

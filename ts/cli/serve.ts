@@ -1,7 +1,7 @@
 // `indetail serve`: the HTTP API in front of the queue.
 import type { Argv, CommandModule } from 'yargs';
 import type { Tokens } from '../serve/auth.js';
-import { deploymentOptions, logger, parseBytes, parseDuration, untilSignal, type DeploymentArgs } from './deployment.js';
+import { deployment, deploymentOptions, logger, parseBytes, parseDuration, untilSignal, type DeploymentArgs } from './deployment.js';
 
 const TOKENS_VARIABLE = 'INDETAIL_TOKENS';
 
@@ -56,9 +56,7 @@ async function handler(a: ServeArgs): Promise<void> {
   const tokens = await tokensOf(a);
   const { createServer } = await import('../serve/server.js');
   const server = await createServer({
-    redis: a.redis,
-    queue: a.queue,
-    store: a.store,
+    ...deployment(a),
     host: a.host,
     port: a.port,
     ...(tokens ? { tokens } : {}),

@@ -1,7 +1,7 @@
 // `indetail worker`: one BullMQ worker process with one resident pipeline (run one per GPU).
 import type { Argv, CommandModule } from 'yargs';
 import { IndetailError } from '../errors.js';
-import { deploymentOptions, logger, parseBytes, parseDuration, untilSignal, type DeploymentArgs } from './deployment.js';
+import { deployment, deploymentOptions, logger, parseBytes, parseDuration, untilSignal, type DeploymentArgs } from './deployment.js';
 
 interface WorkerArgs extends DeploymentArgs {
   model: string;
@@ -50,9 +50,7 @@ async function handler(a: WorkerArgs): Promise<void> {
   const heartbeatMs = ms('--heartbeat', a.heartbeat);
   const { createWorker } = await import('../serve/worker.js');
   const worker = await createWorker({
-    redis: a.redis,
-    queue: a.queue,
-    store: a.store,
+    ...deployment(a),
     model: a.model,
     ...(a.config ? { config: a.config } : {}),
     ...(a.controlnet ? { controlnet: a.controlnet } : {}),
