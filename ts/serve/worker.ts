@@ -93,6 +93,7 @@ class Worker implements IndetailWorker {
   private stopping = false;
   private closing: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
+  private woken = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private beat: Promise<void> = Promise.resolve();
   private loopDone: Promise<void> = Promise.resolve();
@@ -159,16 +160,22 @@ class Worker implements IndetailWorker {
   }
 
   private wake(): void {
-    this.wakeUp?.();
+    if (this.wakeUp) this.wakeUp();
+    else this.woken = true; // not idle now: the next idle() returns at once
   }
 
   private idle(ms: number): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
+      const done = () => {
         clearTimeout(t);
+        this.wakeUp = undefined;
         resolve();
-      }
+      };
+      const t = setTimeout(done, ms);
       this.wakeUp = done;
     });
   }
