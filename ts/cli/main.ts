@@ -9,6 +9,8 @@ import { benchCommand } from './bench.js';
 import { doctorCommand } from './doctor.js';
 import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
+import { serveCommand } from './serve.js';
+import { workerCommand } from './worker.js';
 
 export async function main(argv: string[]): Promise<number> {
   try {
@@ -22,6 +24,8 @@ export async function main(argv: string[]): Promise<number> {
       .command(infoCommand)
       .command(doctorCommand)
       .command(benchCommand)
+      .command(serveCommand)
+      .command(workerCommand)
       .demandCommand(1, 'Name a command (see --help).')
       .strict()
       .fail((msg, err) => {
