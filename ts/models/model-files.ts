@@ -9,9 +9,9 @@ import { packageRoot } from '../native/addon.js';
 import { openSafetensors } from '../safetensors.js';
 import { readConfigFile, type RawConfig } from './config-check.js';
 import { inspectControlNetFile, inspectSingleFile, UNET_PREFIX, VAE_PREFIX, type SingleFileSD } from './ldm/single-file.js';
-import { componentWeights, type WeightSpec } from './weights.js';
+import { componentWeights, refusePickle as refusePickleAs, type WeightSpec } from './weights.js';
 
-export const PICKLE_EXTENSIONS = ['.ckpt', '.pt', '.pth', '.bin', '.pkl'];
+export { PICKLE_EXTENSIONS } from './weights.js';
 
 export interface ComponentFiles {
   config: RawConfig;
@@ -35,15 +35,10 @@ export const shippedConfigDir = path.join(packageRoot, 'configs', 'sd15');
 export const shippedControlNetConfigDir = path.join(packageRoot, 'configs', 'sd15-controlnet');
 
 function refusePickle(file: string): void {
-  const ext = path.extname(file).toLowerCase();
-  if (PICKLE_EXTENSIONS.includes(ext)) {
-    throw new IndetailError(
-      'ERR_INDETAIL_UNSUPPORTED',
-      `${file} is a pickle checkpoint (${ext}), which indetail never loads: unpickling can execute arbitrary code. ` +
-        'Convert it to .safetensors first (e.g. with the safetensors "convert" space, or diffusers: ' +
-        'StableDiffusionPipeline.from_single_file(path).save_pretrained(out, safe_serialization=True)).',
-    );
-  }
+  refusePickleAs(
+    file,
+    'with the safetensors "convert" space, or diffusers: StableDiffusionPipeline.from_single_file(path).save_pretrained(out, safe_serialization=True)',
+  );
 }
 
 function need(file: string, what: string): string {
