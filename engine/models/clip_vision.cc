@@ -45,15 +45,11 @@ Tensor ClipVisionModel::image_embeds(const Tensor& pixels) const {
   Backend& b = *backend_;
   const VitConfig& c = config_.vit;
   Tensor x = pre_ln_.layer_norm(b, (*embed_)(b, pixels), c.layer_norm_eps);
-  for (const PreNormEncoderLayer& l : layers_) x = l(b, x, c);
-  const int64_t N = x.size(0), T = x.size(1), C = c.hidden_size;
-  Tensor cls = b.empty({N, C});
-  Tensor rows = x.reshape({N * T, C});
-  for (int64_t n = 0; n < N; ++n) {
-    Tensor dst = cls.slice0(n, 1);
-    b.copy(rows.slice0(n * T, 1), dst);
-  }
+  for (size_t i = 0; i + 1 < layers_.size(); ++i) x = layers_[i](b, x, c);
+  // Only the class token of the last layer is used.
+  Tensor cls = layers_.back().class_token(b, x, c);
   x = Tensor();
+  cls = cls.reshape({cls.size(0), c.hidden_size});
   return projection_(b, post_ln_.layer_norm(b, cls, c.layer_norm_eps));
 }
 

@@ -64,6 +64,26 @@ Tensor PreNormEncoderLayer::operator()(Backend& be, const Tensor& x, const VitCo
   return fc2(be, f, &x1);
 }
 
+Tensor PreNormEncoderLayer::class_token(Backend& be, const Tensor& x, const VitConfig& c) const {
+  Tensor h = ln1.layer_norm(be, x, c.layer_norm_eps);
+  Tensor x0 = class_tokens(be, x);
+  Tensor x1 = attn(be, class_tokens(be, h), &h, &x0);  // the class token's query against every key
+  h = ln2.layer_norm(be, x1, c.layer_norm_eps);
+  Tensor f = fc1(be, h, nullptr, c.hidden_act);
+  return fc2(be, f, &x1);
+}
+
+Tensor class_tokens(Backend& be, const Tensor& x) {
+  const int64_t N = x.size(0), T = x.size(1), C = x.size(2);
+  Tensor out = be.empty({N, 1, C});
+  Tensor rows = x.reshape({N * T, C});
+  for (int64_t n = 0; n < N; ++n) {
+    Tensor dst = out.slice0(n, 1).reshape({1, C});
+    be.copy(rows.slice0(n * T, 1), dst);
+  }
+  return out;
+}
+
 Tensor PreNormEncoderLayer::keys(Backend& be, const Tensor& x, const VitConfig& c) const {
   return attn.to_k(be, ln1.layer_norm(be, x, c.layer_norm_eps));
 }

@@ -54,6 +54,9 @@ struct PreNormEncoderLayer {
   static PreNormEncoderLayer load(WeightLoader& L, const std::string& prefix, const EncoderLayerNames& names,
                                   const VitConfig& c, bool qkv_bias);
   Tensor operator()(Backend& be, const Tensor& x, const VitConfig& c) const;
+  // The same layer's output at the class token only: [N, tokens, hidden] -> [N, 1, hidden] (the
+  // queries, the output projection and the MLP run on one token; keys and values on all).
+  Tensor class_token(Backend& be, const Tensor& x, const VitConfig& c) const;
   // The key projection of ln1(x), heads concatenated: [N, tokens, hidden] (what a hook on the
   // attention's qkv projection sees of the keys).
   Tensor keys(Backend& be, const Tensor& x, const VitConfig& c) const;
@@ -89,6 +92,9 @@ class PatchEmbedding {
   Tensor class_row_;        // device [1, hidden]: class token + position 0
   Tensor grid_positions_;   // device [1, grid, grid, hidden]
 };
+
+// The first token of every frame: [N, tokens, C] -> [N, 1, C].
+Tensor class_tokens(Backend& be, const Tensor& x);
 
 // For messages: the first tensor of `loader` under `prefix` that no load asked for, skipping
 // `ignored` names (buffers like position_ids); "" when there is none.
