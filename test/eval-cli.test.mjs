@@ -169,6 +169,28 @@ test('an interrupted run continues where it stopped and ends with the same score
   assert.deepEqual(scoresOf(reportB), scoresOf(reportA));
 });
 
+test('indetail bench attention --quality joins speed at the model\'s decoder shapes and the scores of the four variants', async () => {
+  writeFileSync(path.join(dir, 'one.json'), JSON.stringify([prompts[0]]));
+  const json = path.join(dir, 'aq.json');
+  const r = await run([
+    'bench', 'attention', '--quality', '--quick', '--backend', 'cpu', '--model', model, '--prompts', path.join(dir, 'one.json'), '--clip', clip, '--dino', dino,
+    '--steps', '2', '--samples', '2', '--size', '64', '--quality-out', path.join(dir, 'aq'), '--json', json, '--out', path.join(dir, 'aq.svg'),
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  for (const h of ['variant', 'cpu attn ms/step', 'cpu vs naive', 's/image', 'CLIP-I', 'CLIP-T', 'DINO-G']) assert.ok(r.stdout.includes(h), `column ${h}`);
+  const payload = JSON.parse(readFileSync(json, 'utf8'));
+  assert.deepEqual(payload.rows.map((x) => x.variant), ['self', 'replace', 'concat', 'stratified']);
+  assert.deepEqual(payload.quality.configurations.map((c) => c.attention), ['none', 'replace', 'concat', 'stratified']);
+  // tiny-sd15 at 64x64: decoder self-attention at 2x2, 4x4 and 8x8 latents, 3 layers each
+  assert.deepEqual([...new Set(payload.speed.map((x) => x.shape))], ['4x8x8', '16x8x4', '64x8x4']);
+  for (const row of payload.rows) {
+    assert.ok(row['cpu attn ms/step'] > 0 && row['cpu vs naive'] > 0, `${row.variant}: speed columns`);
+    const res = payload.quality.summary.find((x) => x.configuration === row.variant);
+    assert.equal(row['CLIP-I'], res.clipI.mean.toFixed(4), `${row.variant}: the evaluation's CLIP-I`);
+  }
+  assert.ok(existsSync(path.join(dir, 'aq', 'report.json')));
+});
+
 test('eval refuses bad input before any work, naming the problem', async () => {
   const out = path.join(dir, 'bad');
   const csv = path.join(dir, 'bad.csv');

@@ -119,6 +119,7 @@ class Evaluation {
   generated = 0;
   reused = 0;
   rescored = 0;
+  private warm = false;
 
   constructor(
     private readonly o: EvalOptions,
@@ -180,6 +181,12 @@ class Evaluation {
 
   async generate(u: Unit, fingerprint: string, progress: (stage: EvalProgress['stage'], step?: ProgressEvent) => void): Promise<UnitRecord> {
     const call = generationOptions(u.configuration, u.prompt, u.seed, this.o.size);
+    if (!this.warm) {
+      // One untimed 1-step call first, so that the first timed unit does not pay for the
+      // process's first allocations (and, on CUDA, kernel loading).
+      await this.pipe[u.prompt.task]({ ...call, steps: 1, kvCache: false, ...(this.o.signal ? { signal: this.o.signal } : {}) });
+      this.warm = true;
+    }
     const result: GenerationResult = await this.pipe[u.prompt.task]({
       ...call,
       kvCache: this.o.kvCache === true,
@@ -311,7 +318,7 @@ async function writeReport(o: EvalOptions, pipe: IndetailPipeline, records: Unit
     notes: [
       'per prompt: mean and population standard deviation over its seeds; per configuration and task: over the prompts (each prompt counted once)',
       'CLIP-I: cosine of the projected CLIP image embeddings of each generated image and the image prompt; CLIP-T: with the text (no quality suffix); DINO-G: mean self-similarity distance over the pairs of one seed\'s samples; DINO-C: distance to the control image at the generation size',
-      `seconds per image: the generation call (inversion included) divided by its samples${o.kvCache ? ', with the image-prompt cache' : ', without the image-prompt cache'}`,
+      `seconds per image: the generation call (inversion included) divided by its samples${o.kvCache ? ', with the image-prompt cache' : ', without the image-prompt cache'}; an untimed 1-step generation warms the process up first`,
       ...(o.clip === undefined && o.dino === undefined ? ['no metric models given (--clip, --dino): only the timings are reported'] : []),
     ],
   };

@@ -201,6 +201,7 @@ export class ImagePromptKVCache implements Disposable {
 export interface DecoderKVLayer {
   tokens: number;
   width: number;
+  heads: number;
 }
 
 function downsampled(size: number, padding: number): number {
@@ -222,7 +223,7 @@ export function decoderKVLayers(config: UNetConfig, latentHeight: number, latent
     const level = n - 1 - i;
     const [h, w] = sizes[level]!;
     const count = (config.layers_per_block[level]! + 1) * config.reverse_transformer_layers_per_block[i]!;
-    for (let j = 0; j < count; j++) layers.push({ tokens: h * w, width: config.block_out_channels[level]! });
+    for (let j = 0; j < count; j++) layers.push({ tokens: h * w, width: config.block_out_channels[level]!, heads: config.num_attention_heads[level]! });
   });
   return layers;
 }
