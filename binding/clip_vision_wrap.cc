@@ -5,16 +5,11 @@
 #include <napi.h>
 
 #include <memory>
-#include <mutex>
 
 #include "../engine/models/clip_vision.h"
 #include "addon_data.h"
-#include "async.h"
-#include "convert.h"
-#include "engine_wrap.h"
-#include "model_common.h"
+#include "model_async.h"
 #include "registry.h"
-#include "tensor_wrap.h"
 
 namespace indetail {
 namespace binding {
@@ -40,40 +35,23 @@ class ClipVisionWrap : public Napi::ObjectWrap<ClipVisionWrap> {
 
  private:
   static Napi::Value Load(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    auto st = EngineWrap::State(info[0], "engine");
-    std::string json = config_json_from_js(info[1], "config");
-    auto weights = weight_source_from_js(info[2], "weights");
-    ClipVisionConfig cfg = guard(env, [&] { return ClipVisionConfig::from_json(json); });
-    return run_async(env, "indetail.clip_vision.load", [st, weights, cfg]() -> Finish {
-      std::lock_guard<std::mutex> lk(st->mutex);
-      auto model = std::make_shared<ClipVisionModel>(cfg, *weights, st->backend);
-      st->backend->synchronize();
-      return [st, model](Napi::Env env) -> Napi::Value {
-        Napi::Object obj = addon_data(env).constructors["ClipVisionModel"].New({Napi::External<void>::New(env, nullptr)});
-        ClipVisionWrap* w = Unwrap(obj);
-        w->state_ = st;
-        w->model_ = model;
-        return obj;
-      };
-    }, info[0].As<Napi::Object>());
+    return load_model_async<ClipVisionModel>(info, "indetail.clip_vision.load", &ClipVisionConfig::from_json,
+                                             [](Napi::Env env, std::shared_ptr<EngineState> st, std::shared_ptr<ClipVisionModel> m) {
+                                               Napi::Object obj = addon_data(env).constructors["ClipVisionModel"].New({Napi::External<void>::New(env, nullptr)});
+                                               ClipVisionWrap* w = Unwrap(obj);
+                                               w->state_ = std::move(st);
+                                               w->model_ = std::move(m);
+                                               return Napi::Value(obj);
+                                             });
   }
 
   Napi::Value ImageEmbeds(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!model_) throw_disposed(env, "ClipVisionModel is disposed");
     Tensor pixels = engine_tensor(info[0], "pixels", *state_, "the engine this model was loaded on");
-    auto st = state_;
     auto model = model_;
-    return run_async(env, "indetail.clip_vision.image_embeds", [st, model, pixels]() -> Finish {
-      Tensor out;
-      {
-        std::lock_guard<std::mutex> lk(st->mutex);
-        out = model->image_embeds(pixels);
-        st->backend->synchronize();
-      }
-      return [st, out](Napi::Env env) -> Napi::Value { return TensorWrap::New(env, out, st->backend); };
-    }, info.This().As<Napi::Object>());
+    return tensors_async(env, "indetail.clip_vision.image_embeds", state_, [model, pixels] { return std::vector<Tensor>{model->image_embeds(pixels)}; },
+                         false, info.This().As<Napi::Object>());
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {

@@ -6,17 +6,13 @@
 #include <napi.h>
 
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "../engine/models/vit_model.h"
 #include "addon_data.h"
-#include "async.h"
 #include "convert.h"
-#include "engine_wrap.h"
-#include "model_common.h"
+#include "model_async.h"
 #include "registry.h"
-#include "tensor_wrap.h"
 
 namespace indetail {
 namespace binding {
@@ -37,74 +33,43 @@ class VitWrap : public Napi::ObjectWrap<VitWrap> {
   }
 
   explicit VitWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<VitWrap>(info) {
-    if (info.Length() != 1 || !info[0].IsExternal())
-      throw_type_error(info.Env(), "VitModel cannot be constructed directly; use loadVitModel()");
+    if (info.Length() != 1 || !info[0].IsExternal()) throw_type_error(info.Env(), "VitModel cannot be constructed directly; use loadVitModel()");
   }
 
  private:
   static Napi::Value Load(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    auto st = EngineWrap::State(info[0], "engine");
-    std::string json = config_json_from_js(info[1], "config");
-    auto weights = weight_source_from_js(info[2], "weights");
-    VitModelConfig cfg = guard(env, [&] { return VitModelConfig::from_json(json); });
-    return run_async(env, "indetail.vit.load", [st, weights, cfg]() -> Finish {
-      std::lock_guard<std::mutex> lk(st->mutex);
-      auto model = std::make_shared<VitModel>(cfg, *weights, st->backend);
-      st->backend->synchronize();
-      return [st, model](Napi::Env env) -> Napi::Value {
-        Napi::Object obj = addon_data(env).constructors["VitModel"].New({Napi::External<void>::New(env, nullptr)});
-        VitWrap* w = Unwrap(obj);
-        w->state_ = st;
-        w->model_ = model;
-        return obj;
-      };
-    }, info[0].As<Napi::Object>());
+    return load_model_async<VitModel>(info, "indetail.vit.load", &VitModelConfig::from_json,
+                                      [](Napi::Env env, std::shared_ptr<EngineState> st, std::shared_ptr<VitModel> m) {
+                                        Napi::Object obj = addon_data(env).constructors["VitModel"].New({Napi::External<void>::New(env, nullptr)});
+                                        VitWrap* w = Unwrap(obj);
+                                        w->state_ = std::move(st);
+                                        w->model_ = std::move(m);
+                                        return Napi::Value(obj);
+                                      });
   }
 
-  void live(Napi::Env env) const {
-    if (!model_) throw_disposed(env, "VitModel is disposed");
+  Tensor pixels(const Napi::CallbackInfo& info) const {
+    if (!model_) throw_disposed(info.Env(), "VitModel is disposed");
+    return engine_tensor(info[0], "pixels", *state_, "the engine this model was loaded on");
   }
 
   Napi::Value Keys(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    live(env);
-    Tensor pixels = engine_tensor(info[0], "pixels", *state_, "the engine this model was loaded on");
+    Tensor x = pixels(info);
     std::vector<int64_t> layers;
     for (int32_t l : to_int_array(info[1], "layers")) layers.push_back(l);
-    auto st = state_;
     auto model = model_;
-    return run_async(env, "indetail.vit.keys", [st, model, pixels, layers]() -> Finish {
-      std::vector<Tensor> keys;
-      {
-        std::lock_guard<std::mutex> lk(st->mutex);
-        keys = model->keys(pixels, layers);
-        st->backend->synchronize();
-      }
-      return [st, keys](Napi::Env env) -> Napi::Value {
-        Napi::Array a = Napi::Array::New(env, keys.size());
-        for (size_t i = 0; i < keys.size(); ++i) a.Set((uint32_t)i, TensorWrap::New(env, keys[i], st->backend));
-        return a;
-      };
-    }, info.This().As<Napi::Object>());
+    return tensors_async(info.Env(), "indetail.vit.keys", state_, [model, x, layers] { return model->keys(x, layers); }, true,
+                         info.This().As<Napi::Object>());
   }
 
   Napi::Value SelfSimilarity(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    live(env);
-    Tensor pixels = engine_tensor(info[0], "pixels", *state_, "the engine this model was loaded on");
+    Tensor x = pixels(info);
     int64_t layer = to_int(info[1], "layer");
-    auto st = state_;
     auto model = model_;
-    return run_async(env, "indetail.vit.self_similarity", [st, model, pixels, layer]() -> Finish {
-      Tensor sim;
-      {
-        std::lock_guard<std::mutex> lk(st->mutex);
-        sim = cosine_self_similarity(*st->backend, model->keys(pixels, {layer})[0]);
-        st->backend->synchronize();
-      }
-      return [st, sim](Napi::Env env) -> Napi::Value { return TensorWrap::New(env, sim, st->backend); };
-    }, info.This().As<Napi::Object>());
+    auto st = state_;
+    return tensors_async(info.Env(), "indetail.vit.self_similarity", state_,
+                         [model, st, x, layer] { return std::vector<Tensor>{cosine_self_similarity(*st->backend, model->keys(x, {layer})[0])}; },
+                         false, info.This().As<Napi::Object>());
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {

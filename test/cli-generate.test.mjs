@@ -1,28 +1,18 @@
 // The generation commands of the CLI on the tiny fixture model: outputs, JSON summary, exit
 // codes, and user errors without stack traces or half-written files.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { readPngText } from '../dist/index.js';
-import { fixturePath, repoRoot } from './helpers/fixtures.mjs';
+import { runCli } from './helpers/cli.mjs';
+import { fixturePath } from './helpers/fixtures.mjs';
 
-const cli = path.join(repoRoot, 'dist', 'cli', 'main.js');
 const dir = mkdtempSync(path.join(tmpdir(), 'indetail-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(...args) {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [cli, ...args], { env: { ...process.env, INDETAIL_DISABLE_CUDA: '1' } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const run = (...args) => runCli(args);
 
 const model = fixturePath('tiny-sd15');
 const common = ['--model', model, '--image', fixturePath('golden', 'input_image.png'), '--steps', '2', '--size', '64'];

@@ -4,15 +4,14 @@
 // regenerates nothing and writes the same report; an interrupted run continues where it stopped
 // and ends with the uninterrupted run's scores.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { IndetailPipeline, QualityMetrics, loadImage, readImage } from '../dist/index.js';
+import { runCli } from './helpers/cli.mjs';
 import { repoRoot } from './helpers/fixtures.mjs';
 
-const cli = path.join(repoRoot, 'dist', 'cli', 'main.js');
 const sd = path.join(repoRoot, 'test', 'fixtures');
 const evalFixtures = path.join(repoRoot, 'test', 'fixtures-eval');
 const model = path.join(sd, 'tiny-sd15');
@@ -41,17 +40,7 @@ before(() => {
   writeFileSync(path.join(dir, 'configs.json'), JSON.stringify(configs));
 });
 
-function run(args, { onSpawn } = {}) {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [cli, ...args], { env: { ...process.env, INDETAIL_DISABLE_CUDA: '1' } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (status) => resolve({ status, stdout, stderr }));
-    onSpawn?.(p);
-  });
-}
+const run = runCli;
 
 const evalArgs = (out) => [
   'eval', '--model', model, '--controlnet', controlnet, '--prompts', path.join(dir, 'prompts.json'), '--configs', path.join(dir, 'configs.json'),

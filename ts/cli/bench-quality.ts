@@ -10,12 +10,9 @@ import { IndetailPipeline } from '../pipeline/pipeline.js';
 import { parseSize } from './generate.js';
 import { evalProgressPrinter } from './progress.js';
 
-export interface QualityArgs {
-  quick: boolean;
-  backends: string[] | null;
-  svgPath: string;
-  peakTflops: number | null;
-  cpuPeakGflops: number | null;
+/** The command-line flags of --quality (yargs names). */
+export interface QualityFlags {
+  quality?: boolean;
   model?: string;
   config?: string;
   controlnet?: string;
@@ -25,9 +22,18 @@ export interface QualityArgs {
   steps?: number;
   samples?: number;
   seeds?: string;
-  stratSteps?: number;
+  'strat-steps'?: number;
   size?: string;
-  qualityOut: string;
+  'quality-out'?: string;
+}
+
+/** The options every suite gets. */
+export interface SuiteOptions {
+  quick: boolean;
+  backends: string[] | null;
+  svgPath: string;
+  peakTflops: number | null;
+  cpuPeakGflops: number | null;
   log: (line: string) => void;
 }
 
@@ -35,7 +41,7 @@ interface SpeedSuite {
   run(options: Record<string, unknown>): Promise<{ rows: Record<string, unknown>[]; notes?: string[] }>;
 }
 
-export async function attentionQuality(suite: SpeedSuite, a: QualityArgs) {
+export async function attentionQuality(suite: SpeedSuite, o: SuiteOptions, a: QualityFlags) {
   if (!a.model || !a.prompts) {
     throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', '--quality needs --model (the Stable Diffusion model) and --prompts (a prompt manifest); add --clip and/or --dino for the scores');
   }
@@ -45,23 +51,23 @@ export async function attentionQuality(suite: SpeedSuite, a: QualityArgs) {
     ...(a.steps !== undefined ? { steps: a.steps } : {}),
     ...(a.samples !== undefined ? { samples: a.samples } : {}),
     ...(seeds !== undefined ? { seeds } : {}),
-    ...(a.stratSteps !== undefined ? { stratifiedSteps: a.stratSteps } : {}),
+    ...(a['strat-steps'] !== undefined ? { stratifiedSteps: a['strat-steps'] } : {}),
   });
-  const backend = (a.backends?.[0] ?? 'auto') as 'auto' | 'cpu' | 'cuda';
+  const backend = (o.backends?.[0] ?? 'auto') as 'auto' | 'cpu' | 'cuda';
   const pipe = await IndetailPipeline.load({
     model: a.model,
     ...(a.config ? { config: a.config } : {}),
     ...(a.controlnet ? { controlnet: a.controlnet } : {}),
     backend,
-    onWarning: (m) => a.log(`warning: ${m}`),
+    onWarning: (m) => o.log(`warning: ${m}`),
   });
   try {
     const size = parseSize(a.size) ?? (pipe.parts.unet.config.sample_size ?? 64) * 8;
     const { width, height } = checkTargetSize(size);
     const shapes = decoderAttentionShapes(pipe.parts.unet.config, width, height);
     const n = configurations[0]!.samples;
-    a.log(`speed: ${shapes.length} decoder self-attention shape(s) of ${pipe.files.path} at ${width}x${height}, n = ${n}`);
-    const speed = await suite.run({ quick: a.quick, shapes, ns: [n], svgPath: a.svgPath, backends: a.backends, peakTflops: a.peakTflops, cpuPeakGflops: a.cpuPeakGflops, log: a.log });
+    o.log(`speed: ${shapes.length} decoder self-attention shape(s) of ${pipe.files.path} at ${width}x${height}, n = ${n}`);
+    const speed = await suite.run({ ...o, shapes, ns: [n] });
     const progress = evalProgressPrinter();
     const evaluation = await runEvaluation({
       model: a.model,
@@ -72,7 +78,7 @@ export async function attentionQuality(suite: SpeedSuite, a: QualityArgs) {
       ...(a.clip ? { clip: a.clip } : {}),
       ...(a.dino ? { dino: a.dino } : {}),
       size,
-      out: a.qualityOut,
+      out: path.resolve(a['quality-out'] ?? path.join('bench', 'out', 'attention-quality')),
       onProgress: progress,
     });
     progress.done();

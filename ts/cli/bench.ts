@@ -7,9 +7,9 @@ import { pathToFileURL } from 'node:url';
 import type { CommandModule } from 'yargs';
 import { IndetailError } from '../errors.js';
 import { packageRoot } from '../native/addon.js';
-import { attentionQuality } from './bench-quality.js';
+import { attentionQuality, type QualityFlags, type SuiteOptions } from './bench-quality.js';
 
-interface BenchArgs {
+interface BenchArgs extends QualityFlags {
   suite: string;
   quick?: boolean;
   out?: string;
@@ -17,19 +17,6 @@ interface BenchArgs {
   backend?: string[];
   'peak-tflops'?: number;
   'cpu-peak-gflops'?: number;
-  quality?: boolean;
-  model?: string;
-  config?: string;
-  controlnet?: string;
-  prompts?: string;
-  clip?: string;
-  dino?: string;
-  steps?: number;
-  samples?: number;
-  seeds?: string;
-  'strat-steps'?: number;
-  size?: string;
-  'quality-out'?: string;
 }
 
 interface SuiteResult {
@@ -94,7 +81,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     const svgPath = path.resolve(argv.out ?? path.join('bench', 'out', `${suite.name}.svg`));
     const jsonPath = path.resolve(argv.json ?? path.join('bench', 'out', `${suite.name}.json`));
     process.stdout.write(`== ${suite.name}: ${suite.description}\n`);
-    const options = {
+    const options: SuiteOptions = {
       quick: argv.quick ?? false,
       svgPath,
       backends: argv.backend ?? null,
@@ -105,23 +92,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     if (argv.quality && suite.name !== 'attention') {
       throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `--quality is an option of the attention suite, not of ${suite.name}`);
     }
-    const result: SuiteResult = argv.quality
-      ? await attentionQuality(suite, {
-          ...options,
-          ...(argv.model !== undefined ? { model: argv.model } : {}),
-          ...(argv.config !== undefined ? { config: argv.config } : {}),
-          ...(argv.controlnet !== undefined ? { controlnet: argv.controlnet } : {}),
-          ...(argv.prompts !== undefined ? { prompts: argv.prompts } : {}),
-          ...(argv.clip !== undefined ? { clip: argv.clip } : {}),
-          ...(argv.dino !== undefined ? { dino: argv.dino } : {}),
-          ...(argv.steps !== undefined ? { steps: argv.steps } : {}),
-          ...(argv.samples !== undefined ? { samples: argv.samples } : {}),
-          ...(argv.seeds !== undefined ? { seeds: argv.seeds } : {}),
-          ...(argv['strat-steps'] !== undefined ? { stratSteps: argv['strat-steps'] } : {}),
-          ...(argv.size !== undefined ? { size: argv.size } : {}),
-          qualityOut: path.resolve(argv['quality-out'] ?? path.join('bench', 'out', 'attention-quality')),
-        })
-      : await suite.run(options);
+    const result: SuiteResult = argv.quality ? await attentionQuality(suite, options, argv) : await suite.run({ ...options });
     if (result.skipped) {
       process.stdout.write(`skipped: ${result.skipped}\n`);
     } else {

@@ -30,16 +30,7 @@ export interface VitModelConfig extends VitConfig {
   qkv_bias: boolean;
 }
 
-interface VitDefaults {
-  hidden_size: number;
-  intermediate_size: number;
-  num_attention_heads: number;
-  num_hidden_layers: number;
-  image_size: number;
-  patch_size: number;
-  layer_norm_eps: number;
-  hidden_act: VitActivation;
-}
+type VitDefaults = Omit<VitConfig, 'num_channels'>;
 
 // transformers' CLIPVisionConfig and ViTConfig defaults.
 const CLIP_VISION_DEFAULTS: VitDefaults = {
