@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { IndetailPipeline, QualityMetrics, loadImage, readImage } from '../dist/index.js';
+import { evalProgressPrinter } from '../dist/cli/progress.js';
 import { runCli } from './helpers/cli.mjs';
 import { repoRoot } from './helpers/fixtures.mjs';
 
@@ -215,3 +216,21 @@ function copyDir(from, to, skip) {
   mkdirSync(to, { recursive: true });
   for (const f of readdirSync(from)) if (!skip.includes(f)) copyFileSync(path.join(from, f), path.join(to, f));
 }
+
+test('progress is one line redrawn on a terminal, and nothing elsewhere', () => {
+  const written = [];
+  const tty = { isTTY: true, write: (s) => written.push(s) };
+  const p = evalProgressPrinter(tty);
+  p({ done: 2, units: 8, configuration: 'stratified', prompt: 'cat', seed: 7, stage: 'generate', step: { phase: 'denoise', step: 5, total: 50, elapsed: 1 } });
+  p({ done: 3, units: 8, configuration: 'concat', prompt: 'owl', seed: 7, stage: 'skip' });
+  p.done();
+  assert.equal(written.length, 3);
+  assert.match(written[0], /^\reval \[#{5}\.{15}\] 2\/8  stratified \/ cat \/ seed 7  denoise 5\/50$/);
+  assert.match(written[1], /^\reval .* 3\/8  concat \/ owl \/ seed 7  on disk/);
+  assert.equal(written[2], '\n');
+  const piped = [];
+  const q = evalProgressPrinter({ isTTY: false, write: (s) => piped.push(s) });
+  q({ done: 0, units: 1, configuration: 'a', prompt: 'b', seed: 0, stage: 'metrics' });
+  q.done();
+  assert.deepEqual(piped, []);
+});
