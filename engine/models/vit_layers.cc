@@ -143,8 +143,7 @@ Tensor PatchEmbedding::operator()(Backend& be, const Tensor& pixels) const {
     Tensor cls = rows.slice0(n * T, 1);
     be.copy(class_row_, cls);
     Tensor patches = rows.slice0(n * T + 1, T - 1).reshape({1, gh, gw, C});
-    Conv2dParams q = conv_.p;
-    be.conv2d(pixels.slice0(n, 1), conv_.w, conv_.b.defined() ? &conv_.b : nullptr, nullptr, &positions, patches, q);
+    be.conv2d(pixels.slice0(n, 1), conv_.w, conv_.b.defined() ? &conv_.b : nullptr, nullptr, &positions, patches, conv_.p);
   }
   return x;
 }
