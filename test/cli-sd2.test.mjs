@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { readPngText } from '../dist/index.js';
-import { runCli as run } from './helpers/cli.mjs';
+import { run } from './helpers/cli.mjs';
 import { sd21Root } from './helpers/fixtures.mjs';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'indetail-cli-sd2-'));

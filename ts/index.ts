@@ -19,6 +19,24 @@ export { ControlNet, type ControlNetForwardArgs, type ControlNetResiduals } from
 export { normalizeControlNetConfig, type ControlNetConfig } from './models/controlnet-config.js';
 export { VAE, defaultVaeTiling, vaeTilePlan, type LatentDistribution, type VaeCallOptions, type VaeLoadOptions, type VaeTilingOptions } from './models/vae.js';
 export { parseVaeConfig, type VaeConfig } from './models/vae-config.js';
+export { CLIPVisionEncoder } from './models/clip-vision.js';
+export { CLIPModel } from './models/clip-model.js';
+export { ViTModel } from './models/vit.js';
+export { parseClipVisionConfig, parseVitConfig, type ClipVisionConfig, type VitConfig, type VitModelConfig } from './models/vit-config.js';
+export { QualityMetrics, type MetricImage, type QualityMetricsOptions, type QualityScores, type ScoreInputs } from './metrics/quality.js';
+export { clipPreprocess, clipResizeShape, centerCropFloor, parseClipProcessorConfig, type ClipPreprocessed, type ClipProcessorConfig } from './metrics/clip-preprocess.js';
+export { dinoPreprocess, dinoResizeShape, resizeBilinearTorch, type DinoInput, type DinoPreprocessOptions } from './metrics/dino-preprocess.js';
+export {
+  clipScoresFromEmbeddings,
+  cosineSimilarity,
+  dinoConditionAlignment,
+  dinoDiversity,
+  dinoSelfSimilarityDistance,
+  type ClipScores,
+  type DinoConditionAlignment,
+  type DinoDiversity,
+  type SelfSimilarityMap,
+} from './metrics/scores.js';
 export { IndetailPipeline, type GeneratedImage, type GenerationResult, type PipelineCallOptions, type PipelineLoadOptions } from './pipeline/pipeline.js';
 export { DEFAULT_NEGATIVE_PROMPT, PROMPT_SUFFIX, TASK_DEFAULTS, type Task } from './pipeline/defaults.js';
 export type { GenerateOptions, ImageInput, ProgressEvent } from './pipeline/options.js';

@@ -181,6 +181,11 @@ Tensor WeightLoader::table(const std::string& name, int64_t v, int64_t c) {
   return backend_.prepare_weight(source_.host_f32(name, {v, c}), WeightUse::Table);
 }
 
+Tensor WeightLoader::host(const std::string& name, const Shape& shape) {
+  used_.insert(name);
+  return source_.host_f32(name, shape);
+}
+
 std::vector<std::string> WeightLoader::unused() const {
   std::vector<std::string> out;
   for (const auto& n : source_.names())

@@ -79,6 +79,9 @@ class WeightLoader {
   Tensor vector(const std::string& name, int64_t n);
   // An embedding table [v, c].
   Tensor table(const std::string& name, int64_t v, int64_t c);
+  // A tensor kept on the host as F32 with exactly `shape` (parameters the model combines or
+  // resamples itself before use, e.g. a ViT's class token and position embeddings).
+  Tensor host(const std::string& name, const Shape& shape);
   bool has(const std::string& name) const { return source_.has(name); }
 
   // Names in the source that no loader call asked for (a sign of a config/checkpoint mismatch).

@@ -7,6 +7,7 @@ import { isUserError } from '../errors.js';
 import { version } from '../version.js';
 import { benchCommand } from './bench.js';
 import { doctorCommand } from './doctor.js';
+import { evalCommand } from './eval.js';
 import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
 import { serveCommand } from './serve.js';
@@ -21,6 +22,7 @@ export async function main(argv: string[]): Promise<number> {
       .command(generateCommand('variation'))
       .command(generateCommand('cross'))
       .command(generateCommand('structure'))
+      .command(evalCommand)
       .command(infoCommand)
       .command(doctorCommand)
       .command(benchCommand)

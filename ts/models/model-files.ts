@@ -13,9 +13,9 @@ import { checkPipelineClass, detectFolderFamily, shippedSchedulerConfig, SD1, ty
 import { checkPredictionType, predictionStatementsOfFile, resolvePredictionType, type PredictionChoice, type PredictionStatement } from './family/prediction-type.js';
 import { inspectControlNetFile, inspectSingleFile, UNET_PREFIX, VAE_PREFIX, type SingleFileSD } from './ldm/single-file.js';
 import { fitTextEncoder } from './ldm/text-encoder-fit.js';
-import { componentWeights, type WeightMap, type WeightSpec } from './weights.js';
+import { componentWeights, refusePickle as refusePickleAs, type WeightMap, type WeightSpec } from './weights.js';
 
-export const PICKLE_EXTENSIONS = ['.ckpt', '.pt', '.pth', '.bin', '.pkl'];
+export { PICKLE_EXTENSIONS } from './weights.js';
 
 export interface ComponentFiles {
   config: RawConfig;
@@ -49,15 +49,10 @@ export const shippedConfigDir = SD1.configDir;
 export const shippedControlNetConfigDir = SD1.controlnetConfigDir;
 
 function refusePickle(file: string): void {
-  const ext = path.extname(file).toLowerCase();
-  if (PICKLE_EXTENSIONS.includes(ext)) {
-    throw new IndetailError(
-      'ERR_INDETAIL_UNSUPPORTED',
-      `${file} is a pickle checkpoint (${ext}), which indetail never loads: unpickling can execute arbitrary code. ` +
-        'Convert it to .safetensors first (e.g. with the safetensors "convert" space, or diffusers: ' +
-        'StableDiffusionPipeline.from_single_file(path).save_pretrained(out, safe_serialization=True)).',
-    );
-  }
+  refusePickleAs(
+    file,
+    'with the safetensors "convert" space, or diffusers: StableDiffusionPipeline.from_single_file(path).save_pretrained(out, safe_serialization=True)',
+  );
 }
 
 function need(file: string, what: string): string {

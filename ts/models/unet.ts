@@ -203,6 +203,7 @@ export interface DecoderKVLayer {
   name: string;
   tokens: number;
   width: number;
+  heads: number;
 }
 
 function downsampled(size: number, padding: number): number {
@@ -226,7 +227,12 @@ export function decoderKVLayers(config: UNetConfig, latentHeight: number, latent
     const depth = config.reverse_transformer_layers_per_block[i]!;
     for (let a = 0; a < config.layers_per_block[level]! + 1; a++) {
       for (let t = 0; t < depth; t++) {
-        layers.push({ name: `up_blocks.${i}.attentions.${a}.transformer_blocks.${t}.attn1`, tokens: h * w, width: config.block_out_channels[level]! });
+        layers.push({
+          name: `up_blocks.${i}.attentions.${a}.transformer_blocks.${t}.attn1`,
+          tokens: h * w,
+          width: config.block_out_channels[level]!,
+          heads: config.num_attention_heads[level]!,
+        });
       }
     }
   });
