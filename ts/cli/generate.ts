@@ -12,6 +12,7 @@ import { progressPrinter } from './progress.js';
 interface GenerateArgs {
   model: string;
   config?: string;
+  vae?: string;
   image: string;
   prompt: string;
   negative?: string;
@@ -71,8 +72,9 @@ const descriptions: Record<Task, string> = {
 function builder(task: Task) {
   return (y: Argv) => {
     let b = y
-      .option('model', { type: 'string', demandOption: true, describe: 'diffusers SD 1.x / 2.x folder or single-file .safetensors' })
+      .option('model', { type: 'string', demandOption: true, describe: 'diffusers SD 1.x / 2.x / XL folder or single-file .safetensors' })
       .option('config', { type: 'string', describe: 'for single-file models: a diffusers folder whose configs to use' })
+      .option('vae', { type: 'string', describe: 'a VAE to use instead of the model\'s (folder or .safetensors), e.g. SDXL\'s fp16-fixed VAE' })
       .option('prediction-type', { choices: PREDICTION_TYPES, describe: 'what the UNet predicts (default: what the model says, else its family\'s rule; see indetail info)' })
       .option('image', { type: 'string', demandOption: true, describe: 'the image prompt (PNG, JPEG, WebP, TIFF)' })
       .option('prompt', { type: 'string', demandOption: true, describe: 'the text prompt' })
@@ -81,13 +83,13 @@ function builder(task: Task) {
       .option('quality-suffix', { type: 'string', describe: `appended to the prompt and the inversion prompt (default "${PROMPT_SUFFIX}"); --no-quality-suffix: none` })
       .option('samples', { type: 'number', describe: 'images to generate (default 1)' })
       .option('steps', { type: 'number', describe: 'DDIM steps (default 50)' })
-      .option('guidance', { type: 'number', describe: `guidance scale (default ${task === 'structure' ? 5 : 7.5})` })
+      .option('guidance', { type: 'number', describe: `guidance scale (default ${task === 'structure' ? 5 : '7.5; 5 for SDXL'})` })
       .option('strat-steps', { type: 'number', describe: `steps with Stratified Attention (default ${task === 'structure' ? 25 : 10})` })
       .option('lambda-image', { type: 'number', describe: 'λ_P, weight of the image prompt in Stratified Attention (default 1)' })
       .option('lambda-self', { type: 'number', describe: 'λ_G, weight of the generated image (default 1)' })
       .option('guidance-mode', { choices: ['conflict-free', 'conflicting'] as const, describe: 'conflict-free (default) or the conflicting baseline' })
       .option('attention', { choices: ['stratified', 'concat', 'replace', 'none'] as const, describe: 'image-prompt attention (default stratified)' })
-      .option('size', { type: 'string', describe: 'output size N or WxH, multiples of 8 (default: the model\'s: 512 for SD 1.5, 768 for SD 2.x v models)' })
+      .option('size', { type: 'string', describe: 'output size N or WxH, multiples of 8 (default: the model\'s: 512 for SD 1.5, 768 for SD 2.x v models, 1024 for SDXL)' })
       .option('seed', { type: 'string', describe: 'seed of the initial noise (default: random, printed)' })
       .option('backend', { choices: ['auto', 'cpu', 'cuda'] as const, default: 'auto', describe: 'where to run' })
       .option('out', { type: 'string', default: '.', describe: 'output directory' })
@@ -117,6 +119,7 @@ async function handler(task: Task, a: GenerateArgs): Promise<void> {
   const pipe = await IndetailPipeline.load({
     model: a.model,
     ...(a.config ? { config: a.config } : {}),
+    ...(a.vae ? { vae: a.vae } : {}),
     ...(a['prediction-type'] ? { predictionType: a['prediction-type'] } : {}),
     ...(a.controlnet ? { controlnet: a.controlnet } : {}),
     backend: a.backend as 'auto' | 'cpu' | 'cuda',

@@ -16,12 +16,13 @@ import { randn } from '../random/index.js';
 import type { Tensor } from '../tensor.js';
 import { adain } from './adain.js';
 import { withSuffix } from './defaults.js';
-import { decoderKVBytesPerStep } from '../models/unet.js';
+import { decoderKVBytesPerStep, type UNetTextInputs } from '../models/unet.js';
 import type { CacheEntry, ImagePromptCache, KVCacheUse } from './kv-cache.js';
 import { batchLayout, cachedBatchLayout, controlRowScales, imagePromptCacheRows, stepAttentionMode, type BatchLayout } from './layout.js';
 import type { ImageInput, ResolvedOptions } from './options.js';
+import type { PromptTable } from '../models/conditioning/index.js';
 import type { PipelineParts } from './parts.js';
-import { gatherFrames } from './tensors.js';
+import { gatherFrames, moveTo } from '../tensor-ops.js';
 import type { GenerationTrace } from './trace.js';
 
 export interface GenerationOutput {
@@ -60,16 +61,6 @@ function checkAbort(signal: AbortSignal | undefined): void {
   }
 }
 
-/** Text embeddings for the distinct prompts (the family's conditioning), then one row per batch row. */
-async function encodeTexts(parts: PipelineParts, prompts: string[]): Promise<{ table: Tensor; index: Map<string, number> }> {
-  const distinct = [...new Set(prompts)];
-  const enc = parts.tokenizer.encodeBatch(distinct);
-  const conditioning = parts.family.conditioning;
-  if (conditioning !== 'last-hidden-state') throw new IndetailError('ERR_INDETAIL_INTERNAL', `conditioning ${String(conditioning)} is not implemented`);
-  const { lastHiddenState } = await parts.textEncoder.encode(enc.ids, distinct.length);
-  return { table: lastHiddenState, index: new Map(distinct.map((p, i) => [p, i])) };
-}
-
 /** Every frame's prompt in each half: frame 0 (the image prompt) has '' and its inversion prompt, the samples the negative prompt and the prompt. */
 function framePrompts(o: ResolvedOptions): { uncond: string[]; cond: string[] } {
   const frames = Array.from({ length: o.samples + 1 }, (_, f) => f);
@@ -77,6 +68,18 @@ function framePrompts(o: ResolvedOptions): { uncond: string[]; cond: string[] } 
     uncond: frames.map((f) => (f === 0 ? '' : o.negativePrompt)),
     cond: frames.map((f) => withSuffix(f === 0 ? o.inversionPrompt : o.prompt, o.qualitySuffix)),
   };
+}
+
+/** The text inputs as the trace records them: the inversion's context and every distinct prompt's encoding. */
+async function traceText(trace: GenerationTrace, table: PromptTable, inversion: UNetTextInputs): Promise<void> {
+  trace.inversionContext = await inversion.context.readFloat32();
+  trace.promptTable = {
+    prompts: table.prompts,
+    context: await table.context.readFloat32(),
+    ...(table.pooled ? { pooled: await table.pooled.readFloat32() } : {}),
+  };
+  const ids = inversion.added?.timeIds;
+  if (ids) trace.timeIds = Array.from(ids as ArrayLike<number>);
 }
 
 function rowPrompts(layout: BatchLayout, o: ResolvedOptions): string[] {
@@ -108,9 +111,14 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
   const progress = (phase: 'encode' | 'inversion' | 'denoise' | 'decode', step: number, total: number) => {
     o.onProgress?.({ phase, step, total, elapsed: clock.elapsed() });
   };
-  const owned: Tensor[] = [];
-  const keep = <T extends Tensor>(t: T): T => {
+  const owned: Disposable[] = [];
+  const keep = <T extends Disposable>(t: T): T => {
     owned.push(t);
+    return t;
+  };
+  const keepText = (t: UNetTextInputs): UNetTextInputs => {
+    keep(t.context);
+    if (t.added) keep(t.added.textEmbeds);
     return t;
   };
   const kvCache: KVCacheUse = { status: 'off', reusedSteps: 0, recordedSteps: 0, entryBytes: 0 };
@@ -126,24 +134,25 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
     const w = width / 8;
     const c = unet.config.in_channels;
 
-    // 1. Text and image prompt.
+    // 1. Text (the family's conditioning: each distinct prompt encoded once, then one row per
+    //    batch row) and image prompt.
     const layout = batchLayout(o.samples, o.guidanceMode);
     const prompts = rowPrompts(layout, o);
     const inversionPrompt = withSuffix(o.inversionPrompt, o.qualitySuffix);
     if (trace) trace.prompts = { inversion: inversionPrompt, ...framePrompts(o) };
-    const texts = await encodeTexts(parts, [inversionPrompt, ...prompts]);
-    keep(texts.table);
-    const context = keep(await gatherFrames(engine, texts.table, prompts.map((p) => texts.index.get(p)!)));
-    const inversionContext = texts.table.slice(texts.index.get(inversionPrompt)!, 1);
-    if (trace) trace.inversionContext = await inversionContext.readFloat32();
+    const size = { width, height };
+    const table = keep(await parts.conditioner.encode([...new Set([inversionPrompt, ...prompts])]));
+    const text = keepText(await parts.conditioner.rows(table, prompts, size));
+    const inversionText = keepText(await parts.conditioner.rows(table, [inversionPrompt], size));
+    if (trace) await traceText(trace, table, inversionText);
 
     const image = await prepareImage(o.image, width, height);
     const key = cache ? cacheKey(image, o, parts.controlnet !== undefined && o.task === 'structure') : '';
     entry = cache?.acquire(key);
     if (cache) kvCache.status = entry ? 'hit' : 'miss';
     if (!entry) {
-      const pixels = keep(engine.tensor(u8ToFloatSigned(image.data), [1, height, width, 3]));
-      chain.push(await vae.encodeScaled(pixels));
+      const pixels = keep(vae.engine.tensor(u8ToFloatSigned(image.data), [1, height, width, 3]));
+      chain.push(await moveTo(engine, await vae.encodeScaled(pixels), vae.engine));
     }
     const z0 = entry ? entry.chain[o.steps]! : chain[0]!;
     if (trace) trace.z0 = await z0.readFloat32();
@@ -163,7 +172,7 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
       let z = z0;
       for (const step of scheduler.inversionSteps(o.steps)) {
         checkAbort(o.signal);
-        const eps = await unet.forward({ sample: z, timesteps: [step.timestep], context: inversionContext, sync: false });
+        const eps = await unet.forward({ sample: z, timesteps: [step.timestep], ...inversionText, sync: false });
         const next = engine.empty([1, h, w, c]);
         chain.push(next);
         await engine.op('guidance_step', { eps, x: z, out: next, alphaFrom: step.alphaFrom, alphaTo: step.alphaTo, vPrediction, uncondRow: [-1], condRow: [0] });
@@ -194,10 +203,10 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
     let latents = keep(engine.tensor(init, [o.samples + 1, h, w, c]));
     if (trace) trace.stepLatents = [];
 
-    // With a cache entry: the batch without P's rows for the steps it holds (their contexts
+    // With a cache entry: the batch without P's rows for the steps it holds (their text inputs
     // gathered once), recording the other steps while the budget has room.
     const cached = entry ? cachedBatchLayout(o.samples, o.guidanceMode) : undefined;
-    const cachedContext = cached ? keep(await gatherFrames(engine, texts.table, rowPrompts(cached, o).map((p) => texts.index.get(p)!))) : undefined;
+    const cachedText = cached ? keepText(await parts.conditioner.rows(table, rowPrompts(cached, o), size)) : undefined;
     const bytesPerValue = engine.computeDtype === 'f32' ? 4 : 2;
     const stepBytes = entry ? decoderKVBytesPerStep(unet.config, h, w, entry.kv.rows, bytesPerValue) : 0;
 
@@ -209,19 +218,19 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
       const record = entry !== undefined && !reuse && cache!.reserve(entry, stepBytes);
       const L = reuse ? cached! : layout;
       const rowFrames = L.rows.map((r) => r.frame);
-      const rowContext = reuse ? cachedContext! : context;
+      const rowText = reuse ? cachedText! : text;
       const sample = await gatherFrames(engine, latents, rowFrames);
       const timesteps = rowFrames.map(() => step.timestep);
       const mode = stepAttentionMode(o.attention, i, o.stratifiedSteps);
       let control;
       if (parts.controlnet && cond) {
-        const res = await parts.controlnet.forward({ sample, timesteps, context: rowContext, cond, scale: o.controlScale });
+        const res = await parts.controlnet.forward({ sample, timesteps, context: rowText.context, cond, scale: o.controlScale });
         control = { ...res, frameScale: controlRowScales(L, i, o.controlGuidanceEndStep) };
       }
       const eps = await unet.forward({
         sample,
         timesteps,
-        context: rowContext,
+        ...rowText,
         ...(control ? { control } : {}),
         attention: { mode, ref: L.ref, lambdaRef: o.lambdaImage, lambdaSelf: o.lambdaSelf },
         ...(reuse ? { refKV: { cache: entry!.kv, step: i } } : {}),
@@ -264,7 +273,7 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
     checkAbort(o.signal);
     const first = o.includeReconstruction ? 0 : 1;
     const frames = Array.from({ length: o.samples + 1 - first }, (_, k) => k + first);
-    const images = keep(await vae.decodeScaled(latents.slice(first, frames.length)));
+    const images = keep(await vae.decodeScaled(await moveTo(vae.engine, latents.slice(first, frames.length), engine)));
     const decoded = await images.readFloat32();
     if (trace) trace.decoded = decoded;
     timings.decode = clock.lap();
@@ -274,7 +283,7 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
     if (trace) trace.kvCache = { ...kvCache };
     return { decoded, frames, width, height, timings, kvCache };
   } finally {
-    for (const t of owned) t.dispose();
+    for (const t of owned) t[Symbol.dispose]();
     for (const t of chain) t.dispose();
     if (entry) {
       cache!.countSteps(kvCache.reusedSteps, kvCache.recordedSteps);

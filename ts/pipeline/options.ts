@@ -15,6 +15,7 @@ import {
   TASK_DEFAULTS,
   type Task,
 } from './defaults.js';
+import type { FamilyCallDefaults } from '../models/family/index.js';
 import type { AttentionVariant, GuidanceMode } from './layout.js';
 
 /** A picture: a file path, encoded bytes (PNG/JPEG/WebP/TIFF), or raw RGB. */
@@ -163,7 +164,11 @@ function randomSeed(): number {
   return Math.floor(Math.random() * 2 ** 32);
 }
 
-export function resolveOptions(task: Task, o: GenerateOptions, defaultSize: number, latentChannels: number): ResolvedOptions {
+/**
+ * Checks a call's options and fills in the defaults: the method's (defaults.ts), the model's size
+ * and latent channels, and what its family changes (SDXL: guidance 5.0).
+ */
+export function resolveOptions(task: Task, o: GenerateOptions, defaultSize: number, latentChannels: number, family: FamilyCallDefaults = {}): ResolvedOptions {
   if (typeof o !== 'object' || o === null) invalid('Expected an options object');
   const d = TASK_DEFAULTS[task];
   const prompt = str('prompt', o.prompt);
@@ -199,7 +204,7 @@ export function resolveOptions(task: Task, o: GenerateOptions, defaultSize: numb
     inversionPrompt: str('inversionPrompt', o.inversionPrompt ?? (d.invertWithPrompt ? prompt : '')),
     samples,
     steps,
-    guidanceScale: numIn('guidanceScale', o.guidanceScale ?? d.guidanceScale, 0, 100),
+    guidanceScale: numIn('guidanceScale', o.guidanceScale ?? (task === 'structure' ? d.guidanceScale : (family.guidanceScale ?? d.guidanceScale)), 0, 100),
     stratifiedSteps: intIn('stratifiedSteps', o.stratifiedSteps ?? d.stratifiedSteps, 0, MAX_STEPS),
     lambdaImage: numIn('lambdaImage', o.lambdaImage ?? DEFAULT_LAMBDA_IMAGE, 0, 100),
     lambdaSelf: numIn('lambdaSelf', o.lambdaSelf ?? DEFAULT_LAMBDA_SELF, 0, 100),

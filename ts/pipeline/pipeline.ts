@@ -11,14 +11,12 @@ import { readConfigFile } from '../models/config-check.js';
 import { IndetailError } from '../errors.js';
 import { encodePng, floatToU8 } from '../image/index.js';
 import { ControlNet } from '../models/controlnet.js';
-import { CLIPTextEncoder } from '../models/clip-text.js';
-import { locateControlNet, locateModel, randomModel, shippedControlNetConfigDir, type ModelFiles } from '../models/model-files.js';
+import { locateControlNet, locateModel, locateVae, randomModel, shippedControlNetConfigDir, type ModelFiles } from '../models/model-files.js';
 import { UNet } from '../models/unet.js';
 import { VAE } from '../models/vae.js';
 import { DDIMScheduler, referenceDdimConfig, type PredictionType } from '../scheduler/index.js';
 import { probeCuda, resolveBackend } from '../backend-select.js';
 import { devices } from '../system.js';
-import { CLIPTokenizer } from '../text/tokenizer.js';
 import { version } from '../version.js';
 import type { Task } from './defaults.js';
 import { generate } from './generate.js';
@@ -28,7 +26,7 @@ import type { PipelineParts } from './parts.js';
 import type { GenerationTrace } from './trace.js';
 
 export interface PipelineLoadOptions {
-  /** A diffusers Stable Diffusion 1.x / 2.x folder, or a single-file .safetensors checkpoint. */
+  /** A diffusers Stable Diffusion 1.x / 2.x / XL folder, or a single-file .safetensors checkpoint. */
   model: string;
   /** For single-file checkpoints: a diffusers folder whose configs to use instead of the shipped ones of the model's family. */
   config?: string;
@@ -50,6 +48,17 @@ export interface PipelineLoadOptions {
   backend?: 'auto' | BackendName;
   /** CUDA storage precision (default 'f16'). */
   precision?: 'f16' | 'bf16';
+  /**
+   * A VAE to use instead of the model's: a diffusers AutoencoderKL folder (e.g. SDXL's
+   * fp16-fixed VAE, whose config says force_upcast false), or a .safetensors VAE file (diffusers
+   * or original naming; read with the model's VAE config).
+   */
+  vae?: string;
+  /**
+   * CUDA precision of the VAE (default: the engine's, except bf16 for a VAE that overflows in fp16:
+   * SDXL's, whose config has force_upcast). Ignored on the CPU (f32).
+   */
+  vaePrecision?: 'f16' | 'bf16';
   /** Called with one-line notes (which backend was chosen and why). */
   onInfo?: (message: string) => void;
   /**
@@ -112,6 +121,31 @@ async function chooseBackend(options: PipelineLoadOptions): Promise<BackendName>
   });
 }
 
+/**
+ * The VAE (the model's, or options.vae), on an engine of its own precision where it needs one: on
+ * CUDA a VAE whose family says it overflows in fp16 (SDXL's force_upcast) runs in bf16, and
+ * options.vaePrecision overrides; on the CPU everything is f32. Pushes what it loads onto `loaded`.
+ */
+async function loadVae(engine: Engine, files: ModelFiles, options: PipelineLoadOptions, loaded: Array<{ dispose(): void }>): Promise<VAE> {
+  const vp = options.vaePrecision;
+  if (vp !== undefined && vp !== 'f16' && vp !== 'bf16') {
+    throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected 'f16' or 'bf16' for vaePrecision but received ${JSON.stringify(vp)}`);
+  }
+  const source = options.vae !== undefined ? await locateVae(options.vae, files.vae.config) : files.vae;
+  const name = options.vae ?? files.path;
+  let vaeEngine = engine;
+  if (engine.device === 'cuda') {
+    const want = vp ?? (files.family.vaeNeedsUpcast(source.config) ? 'bf16' : engine.computeDtype);
+    if (want !== engine.computeDtype) {
+      vaeEngine = new Engine({ backend: engine.backend as BackendName, precision: want as 'f16' | 'bf16' });
+      loaded.push(vaeEngine);
+    }
+  }
+  const vae = await VAE.load(vaeEngine, { config: source.config, weights: source.weights, source: `${name} VAE config` });
+  loaded.push(vae);
+  return vae;
+}
+
 function kvCacheBudget(option: PipelineLoadOptions['kvCache'], engine: Engine): number {
   if (option === false) return 0;
   if (option === undefined || option === true) {
@@ -160,27 +194,28 @@ export class IndetailPipeline implements Disposable {
     const engine = new Engine({ backend: await chooseBackend(options), ...(options.precision ? { precision: options.precision } : {}) });
     const loaded: Array<{ dispose(): void }> = [engine];
     try {
-      const tokenizer = await CLIPTokenizer.fromFolder(files.tokenizerDir);
-      const textEncoder = await CLIPTextEncoder.load(engine, { config: files.textEncoder.config, weights: files.textEncoder.weights, configSource: `${files.path} text encoder config` });
-      loaded.push(textEncoder);
+      if (options.controlnet !== undefined && files.family.unsupportedTasks.structure) {
+        throw new IndetailError('ERR_INDETAIL_UNSUPPORTED', `${files.path} is ${files.family.name}: ${files.family.unsupportedTasks.structure}`);
+      }
+      const conditioner = await files.family.conditioning.load(engine, files.textEncoders);
+      loaded.push(conditioner);
       const unet = await UNet.load(engine, { config: files.unet.config, weights: files.unet.weights, source: `${files.path} UNet config` }, { cudaGraphs: options.cudaGraphs ?? true });
       loaded.push(unet);
-      const vae = await VAE.load(engine, { config: files.vae.config, weights: files.vae.weights, source: `${files.path} VAE config` });
-      loaded.push(vae);
+      const vae = await loadVae(engine, files, options, loaded);
       let controlnet: ControlNet | undefined;
       if (options.controlnet !== undefined && options.randomWeights !== undefined) {
         const config = await readConfigFile(path.join(options.controlnet === 'sd15' ? shippedControlNetConfigDir : options.controlnet, 'config.json'));
         controlnet = await ControlNet.load(engine, { config, weights: { random: options.randomWeights + 3 }, source: 'ControlNet config' });
         loaded.push(controlnet);
       } else if (options.controlnet !== undefined) {
-        const cn = await locateControlNet(options.controlnet, unet.config.layers_per_block[0]!, files.family.controlnetConfigDir);
+        const cn = await locateControlNet(options.controlnet, unet.config.layers_per_block[0]!, files.family.controlnetConfigDir ?? shippedControlNetConfigDir);
         controlnet = await ControlNet.load(engine, { config: cn.config, weights: cn.weights, source: `${options.controlnet} ControlNet config` });
         loaded.push(controlnet);
       }
       // The reference hard-codes its DDIM configuration whatever the checkpoint ships, with the model's prediction type.
       const scheduler = new DDIMScheduler(referenceDdimConfig(files.prediction.type));
       const kvCacheBytes = kvCacheBudget(kvOption, engine);
-      const parts = { engine, family: files.family, tokenizer, textEncoder, unet, vae, scheduler, ...(controlnet ? { controlnet } : {}) };
+      const parts = { engine, family: files.family, conditioner, unet, vae, scheduler, ...(controlnet ? { controlnet } : {}) };
       return new IndetailPipeline(engine, files, parts, kvCacheBytes);
     } catch (err) {
       for (const x of loaded.reverse()) x.dispose();
@@ -217,9 +252,12 @@ export class IndetailPipeline implements Disposable {
 
   private async run(task: Task, options: PipelineCallOptions): Promise<GenerationResult> {
     if (this.disposedFlag) throw new IndetailError('ERR_INDETAIL_DISPOSED', 'the pipeline is disposed');
+    const { family } = this.parts;
+    const refusal = family.unsupportedTasks[task];
+    if (refusal) throw new IndetailError('ERR_INDETAIL_UNSUPPORTED', `${this.files.path} is ${family.name}: ${refusal}`);
     const unetCfg = this.parts.unet.config;
     const defaultSize = (unetCfg.sample_size ?? 64) * 8;
-    const o = resolveOptions(task, options, defaultSize, unetCfg.in_channels);
+    const o = resolveOptions(task, options, defaultSize, unetCfg.in_channels, family.defaults);
     if (task === 'structure' && !this.parts.controlnet) {
       throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', 'the structure-guided task needs a ControlNet: load the pipeline with { controlnet }');
     }
@@ -248,8 +286,9 @@ export class IndetailPipeline implements Disposable {
     this.kvCache?.clear();
     this.parts.controlnet?.dispose();
     this.parts.vae.dispose();
+    if (this.parts.vae.engine !== this.engine) this.parts.vae.engine.dispose();
     this.parts.unet.dispose();
-    this.parts.textEncoder.dispose();
+    this.parts.conditioner.dispose();
     this.engine.dispose();
   }
   [Symbol.dispose](): void {
