@@ -7,9 +7,9 @@ import { packageRoot } from '../../native/addon.js';
 import { LAST_HIDDEN_STATE } from '../conditioning/index.js';
 import { inspectOpenClipText } from '../ldm/openclip-names.js';
 import type { ModelFamily } from './descriptor.js';
+import { headsOfWidth } from './heads.js';
 
 const PREFIX = 'cond_stage_model.model.';
-const HEAD_DIM = 64;
 
 export const SD2: ModelFamily = {
   id: 'sd2',
@@ -30,7 +30,7 @@ export const SD2: ModelFamily = {
     textEncoderPrefix: PREFIX,
     inspectTextEncoders: (file) => [inspectOpenClipText(file, PREFIX)],
     dropsLastTextLayer: true,
-    unetHeads: (widths) => (widths.every((w) => w % HEAD_DIM === 0) ? widths.map((w) => w / HEAD_DIM) : undefined),
+    unetHeads: headsOfWidth(64),
     // The 768 px v models are the shipped configuration; epsilon SD 2.x models are the 512 px base models.
     sampleSize: (prediction, shipped) => (prediction === 'epsilon' ? 64 : shipped),
   },

@@ -12,9 +12,9 @@ import { DUAL_PENULTIMATE_POOLED } from '../conditioning/index.js';
 import { inspectClipText } from '../ldm/clip-names.js';
 import { inspectOpenClipText } from '../ldm/openclip-names.js';
 import type { ModelFamily } from './descriptor.js';
+import { headsOfWidth } from './heads.js';
 
 const PREFIX = 'conditioner.embedders.';
-const HEAD_DIM = 64;
 
 export const SDXL: ModelFamily = {
   id: 'sdxl',
@@ -37,7 +37,7 @@ export const SDXL: ModelFamily = {
     textEncoderPrefix: PREFIX,
     inspectTextEncoders: (file) => [inspectClipText(file, `${PREFIX}0.transformer.`), inspectOpenClipText(file, `${PREFIX}1.model.`)],
     dropsLastTextLayer: false,
-    unetHeads: (widths) => (widths.every((w) => w % HEAD_DIM === 0) ? widths.map((w) => w / HEAD_DIM) : undefined),
+    unetHeads: headsOfWidth(64),
     sampleSize: (_prediction, shipped) => shipped,
   },
   predictionRule: 'SDXL models predict epsilon',
