@@ -121,6 +121,12 @@ async function chooseBackend(options: PipelineLoadOptions): Promise<BackendName>
   });
 }
 
+/** Throws when the model's family cannot run `task` (SDXL: structure-guided), saying why. */
+function refuseUnsupportedTask(files: ModelFiles, task: Task): void {
+  const why = files.family.unsupportedTasks[task];
+  if (why) throw new IndetailError('ERR_INDETAIL_UNSUPPORTED', `${files.path} is ${files.family.name}: ${why}`);
+}
+
 /**
  * The VAE (the model's, or options.vae), on an engine of its own precision where it needs one: on
  * CUDA a VAE whose family says it overflows in fp16 (SDXL's force_upcast) runs in bf16, and
@@ -194,9 +200,7 @@ export class IndetailPipeline implements Disposable {
     const engine = new Engine({ backend: await chooseBackend(options), ...(options.precision ? { precision: options.precision } : {}) });
     const loaded: Array<{ dispose(): void }> = [engine];
     try {
-      if (options.controlnet !== undefined && files.family.unsupportedTasks.structure) {
-        throw new IndetailError('ERR_INDETAIL_UNSUPPORTED', `${files.path} is ${files.family.name}: ${files.family.unsupportedTasks.structure}`);
-      }
+      if (options.controlnet !== undefined) refuseUnsupportedTask(files, 'structure');
       const conditioner = await files.family.conditioning.load(engine, files.textEncoders);
       loaded.push(conditioner);
       const unet = await UNet.load(engine, { config: files.unet.config, weights: files.unet.weights, source: `${files.path} UNet config` }, { cudaGraphs: options.cudaGraphs ?? true });
@@ -253,8 +257,7 @@ export class IndetailPipeline implements Disposable {
   private async run(task: Task, options: PipelineCallOptions): Promise<GenerationResult> {
     if (this.disposedFlag) throw new IndetailError('ERR_INDETAIL_DISPOSED', 'the pipeline is disposed');
     const { family } = this.parts;
-    const refusal = family.unsupportedTasks[task];
-    if (refusal) throw new IndetailError('ERR_INDETAIL_UNSUPPORTED', `${this.files.path} is ${family.name}: ${refusal}`);
+    refuseUnsupportedTask(this.files, task);
     const unetCfg = this.parts.unet.config;
     const defaultSize = (unetCfg.sample_size ?? 64) * 8;
     const o = resolveOptions(task, options, defaultSize, unetCfg.in_channels, family.defaults);
