@@ -102,7 +102,6 @@ bool emulating(const Backend& be) {
 
 std::string unsupported_reason(const Backend& be) { return emulating(be) ? "" : be.recording_unsupported_reason(); }
 
-
 Tensor empty_like(Backend& be, const Tensor& t) { return be.empty(t.dtype(), t.shape()); }
 
 void upload_floats_into(Backend& be, const std::vector<float>& v, Tensor& dst) {
