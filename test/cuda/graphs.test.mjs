@@ -272,10 +272,13 @@ test('pipeline cases: graphs on give the bits of graphs off (first call and cach
 
 async function graphPipelineCases(t, root) {
   const manifest = loadManifest(root);
+  const pipelineCases = manifest.cases.filter((x) => x.kind === 'pipeline');
+  if (pipelineCases.length === 0) return; // a root of other models (the quality-metric encoders)
   const model = modelDir({ root, manifest }, 'diffusers');
-  // Without a GPU: the cases with a ControlNet (every kind of UNet input) on the CPU, emulated.
-  const cases = manifest.cases.filter((x) => x.kind === 'pipeline' && (gpu || x.parameters.controlnet));
-  assert.ok(cases.length > 0, `${root}: no pipeline case to run`);
+  // Without a GPU: the cases with a ControlNet (every kind of UNet input), or else the first case,
+  // on the CPU, emulated.
+  const withControl = pipelineCases.filter((x) => x.parameters.controlnet);
+  const cases = gpu ? pipelineCases : withControl.length > 0 ? withControl : pipelineCases.slice(0, 1);
   for (const c of cases) {
     const g = await openSafetensors(path.join(root, c.file));
     const controlnet = c.parameters.controlnet ? { controlnet: path.join(root, c.parameters.controlnet) } : {};
