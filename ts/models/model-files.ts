@@ -2,9 +2,9 @@
 // unet/, vae/, text_encoder/, tokenizer/, scheduler/) or a single-file SD1.x checkpoint
 // (.safetensors in the original LDM naming, loaded with the shipped SD1.5 configs adjusted to the
 // file's shapes, or with the configs of a folder the caller names). Pickle checkpoints are refused.
-import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { IndetailError } from '../errors.js';
+import { checkFolder, checkRegularFile, fileOrFolder, pathExists } from '../files/input-file.js';
 import { packageRoot } from '../native/addon.js';
 import { openSafetensors } from '../safetensors.js';
 import { readConfigFile, type RawConfig } from './config-check.js';
@@ -46,21 +46,31 @@ function refusePickle(file: string): void {
   }
 }
 
-function need(file: string, what: string): string {
-  if (!existsSync(file)) throw new IndetailError('ERR_INDETAIL_IO', `${what} not found: ${file}`);
+/** `file`, checked to be a regular file ("<what> not found: <file>" when missing). */
+async function need(file: string, what: string): Promise<string> {
+  if (!(await pathExists(file))) throw new IndetailError('ERR_INDETAIL_IO', `${what} not found: ${file}`);
+  await checkRegularFile(what, file);
   return file;
 }
 
+/** `dir`, checked to be a folder ("<what> not found: <dir>" when missing). */
+async function needFolder(dir: string, what: string): Promise<string> {
+  if (!(await pathExists(dir))) throw new IndetailError('ERR_INDETAIL_IO', `${what} not found: ${dir}`);
+  await checkFolder(what, dir);
+  return dir;
+}
+
 async function diffusersFolder(dir: string): Promise<ModelFiles> {
-  const index = await readConfigFile(need(path.join(dir, 'model_index.json'), 'model_index.json'));
+  const index = await readConfigFile(await need(path.join(dir, 'model_index.json'), 'model_index.json'));
   const cls = index._class_name;
   if (typeof cls === 'string' && !/^StableDiffusion(ControlNet)?Pipeline$/.test(cls)) {
     throw new IndetailError('ERR_INDETAIL_UNSUPPORTED', `${dir}: model_index.json describes a ${cls}; indetail loads Stable Diffusion 1.x pipelines`);
   }
   const component = async (name: string, basenames: string[]): Promise<ComponentFiles> => {
     const sub = path.join(dir, name);
-    if (!existsSync(sub)) throw new IndetailError('ERR_INDETAIL_IO', `${dir} has no ${name}/ folder (is this a diffusers model folder?)`);
-    return { config: await readConfigFile(need(path.join(sub, 'config.json'), `${name}/config.json`)), weights: await componentWeights(sub, basenames) };
+    if (!(await pathExists(sub))) throw new IndetailError('ERR_INDETAIL_IO', `${dir} has no ${name}/ folder (is this a diffusers model folder?)`);
+    await checkFolder(`${name}/ of the model`, sub);
+    return { config: await readConfigFile(await need(path.join(sub, 'config.json'), `${name}/config.json`)), weights: await componentWeights(sub, basenames) };
   };
   const scheduler = path.join(dir, 'scheduler', 'scheduler_config.json');
   return {
@@ -69,8 +79,8 @@ async function diffusersFolder(dir: string): Promise<ModelFiles> {
     unet: await component('unet', ['diffusion_pytorch_model']),
     vae: await component('vae', ['diffusion_pytorch_model']),
     textEncoder: await component('text_encoder', ['model']),
-    tokenizerDir: need(path.join(dir, 'tokenizer'), 'tokenizer/ folder'),
-    ...(existsSync(scheduler) ? { schedulerConfigPath: scheduler } : {}),
+    tokenizerDir: await needFolder(path.join(dir, 'tokenizer'), 'tokenizer/ folder'),
+    ...((await pathExists(scheduler)) ? { schedulerConfigPath: scheduler } : {}),
   };
 }
 
@@ -89,9 +99,9 @@ async function singleFile(file: string, configDir: string | undefined): Promise<
   const st = await openSafetensors(file);
   const info = inspectSingleFile(st);
   const dir = configDir ?? shippedConfigDir;
-  const unetConfig = await readConfigFile(need(path.join(dir, 'unet', 'config.json'), 'unet/config.json'));
-  const vaeConfig = await readConfigFile(need(path.join(dir, 'vae', 'config.json'), 'vae/config.json'));
-  const textConfig = await readConfigFile(need(path.join(dir, 'text_encoder', 'config.json'), 'text_encoder/config.json'));
+  const unetConfig = await readConfigFile(await need(path.join(dir, 'unet', 'config.json'), 'unet/config.json'));
+  const vaeConfig = await readConfigFile(await need(path.join(dir, 'vae', 'config.json'), 'vae/config.json'));
+  const textConfig = await readConfigFile(await need(path.join(dir, 'text_encoder', 'config.json'), 'text_encoder/config.json'));
   if (!configDir) {
     // The shipped configs are SD1.5's; adopt the widths the file actually has (they are not
     // otherwise recorded in a single file), so fine-tunes with other widths load too.
@@ -114,7 +124,7 @@ async function singleFile(file: string, configDir: string | undefined): Promise<
     }
   }
   const spec = (map: Record<string, string>): WeightSpec => ({ files: [{ file: st }], map });
-  const tokenizerDir = existsSync(path.join(dir, 'tokenizer')) ? path.join(dir, 'tokenizer') : path.join(shippedConfigDir, 'tokenizer');
+  const tokenizerDir = (await pathExists(path.join(dir, 'tokenizer'))) ? path.join(dir, 'tokenizer') : path.join(shippedConfigDir, 'tokenizer');
   const scheduler = path.join(dir, 'scheduler', 'scheduler_config.json');
   return {
     kind: 'single-file',
@@ -123,7 +133,7 @@ async function singleFile(file: string, configDir: string | undefined): Promise<
     vae: { config: vaeConfig, weights: spec(info.vae.map) },
     textEncoder: { config: textConfig, weights: spec(info.textEncoder.map) },
     tokenizerDir,
-    ...(existsSync(scheduler) ? { schedulerConfigPath: scheduler } : {}),
+    ...((await pathExists(scheduler)) ? { schedulerConfigPath: scheduler } : {}),
     singleFile: info,
   };
 }
@@ -136,9 +146,20 @@ export async function locateModel(modelPath: string, configDir?: string): Promis
   if (typeof modelPath !== 'string' || modelPath.length === 0) {
     throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a model folder or .safetensors file for model but received ${JSON.stringify(modelPath)}`);
   }
-  if (!existsSync(modelPath)) throw new IndetailError('ERR_INDETAIL_IO', `model not found: ${modelPath}`);
+  if (!(await pathExists(modelPath))) throw new IndetailError('ERR_INDETAIL_IO', `model not found: ${modelPath}`);
   refusePickle(modelPath);
-  if (statSync(modelPath).isDirectory()) return diffusersFolder(modelPath);
+  if (configDir !== undefined) {
+    if (typeof configDir !== 'string' || configDir.length === 0) {
+      throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a folder of diffusers configs for config but received ${JSON.stringify(configDir)}`);
+    }
+    await needFolder(configDir, 'config folder');
+  }
+  if ((await fileOrFolder('model', modelPath)) === 'folder') {
+    if (configDir !== undefined) {
+      throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `config is only used with single-file checkpoints; ${modelPath} is a diffusers folder with its own configs`);
+    }
+    return diffusersFolder(modelPath);
+  }
   if (path.extname(modelPath).toLowerCase() !== '.safetensors') {
     throw new IndetailError('ERR_INDETAIL_UNSUPPORTED', `${modelPath}: expected a diffusers model folder or a .safetensors checkpoint`);
   }
@@ -150,24 +171,27 @@ export async function locateModel(modelPath: string, configDir?: string): Promis
  * and seeded random weights: full-size benchmarks and memory tests without checkpoints.
  */
 export async function randomModel(seed: number, configDir: string = shippedConfigDir): Promise<ModelFiles> {
-  const cfg = (name: string) => readConfigFile(need(path.join(configDir, name, 'config.json'), `${name}/config.json`));
+  const cfg = async (name: string) => readConfigFile(await need(path.join(configDir, name, 'config.json'), `${name}/config.json`));
   return {
     kind: 'diffusers',
     path: `${configDir} (random weights, seed ${seed})`,
     unet: { config: await cfg('unet'), weights: { random: seed } },
     vae: { config: await cfg('vae'), weights: { random: seed + 1 } },
     textEncoder: { config: await cfg('text_encoder'), weights: { random: seed + 2 } },
-    tokenizerDir: need(path.join(configDir, 'tokenizer'), 'tokenizer/ folder'),
+    tokenizerDir: await needFolder(path.join(configDir, 'tokenizer'), 'tokenizer/ folder'),
   };
 }
 
 /** A ControlNet: a diffusers ControlNetModel folder or a single .safetensors file. */
 export async function locateControlNet(controlPath: string, layersPerBlock: number, configDir?: string): Promise<ComponentFiles> {
-  if (!existsSync(controlPath)) throw new IndetailError('ERR_INDETAIL_IO', `ControlNet not found: ${controlPath}`);
+  if (typeof controlPath !== 'string' || controlPath.length === 0) {
+    throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a ControlNet folder or .safetensors file for controlnet but received ${JSON.stringify(controlPath)}`);
+  }
+  if (!(await pathExists(controlPath))) throw new IndetailError('ERR_INDETAIL_IO', `ControlNet not found: ${controlPath}`);
   refusePickle(controlPath);
-  if (statSync(controlPath).isDirectory()) {
+  if ((await fileOrFolder('ControlNet', controlPath)) === 'folder') {
     return {
-      config: await readConfigFile(need(path.join(controlPath, 'config.json'), 'ControlNet config.json')),
+      config: await readConfigFile(await need(path.join(controlPath, 'config.json'), 'ControlNet config.json')),
       weights: await componentWeights(controlPath, ['diffusion_pytorch_model']),
     };
   }

@@ -2,8 +2,8 @@
 // safetensors files (a diffusers folder, or a single-file checkpoint with a key prefix and a
 // name map from LDM to diffusers names), or seeded random weights for benchmarks.
 import path from 'node:path';
-import { existsSync } from 'node:fs';
 import { IndetailError } from '../errors.js';
+import { pathExists } from '../files/input-file.js';
 import { openSafetensors, type SafetensorsFile } from '../safetensors.js';
 
 export type WeightSpec =
@@ -28,12 +28,12 @@ export function nativeWeightSpec(spec: WeightSpec): Record<string, unknown> {
 export async function componentWeights(dir: string, basenames: string[]): Promise<WeightSpec> {
   for (const base of basenames) {
     const file = path.join(dir, `${base}.safetensors`);
-    if (existsSync(file)) return { files: [{ file: await openSafetensors(file) }] };
+    if (await pathExists(file)) return { files: [{ file: await openSafetensors(file) }] };
   }
   for (const base of basenames) {
     for (const ext of ['.bin', '.ckpt', '.pt', '.pth']) {
       const file = path.join(dir, `${base}${ext}`);
-      if (existsSync(file)) {
+      if (await pathExists(file)) {
         throw new IndetailError(
           'ERR_INDETAIL_UNSUPPORTED',
           `${file} is a pickle checkpoint, which indetail never loads (unpickling can run arbitrary code). ` +
