@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "../core/error.h"
+#include "../core/finite.h"
 #include "../core/threadpool.h"
 
 namespace indetail {
@@ -90,17 +91,32 @@ Shape WeightSource::shape(const std::string& name) const {
 }
 
 Tensor WeightSource::host_f32(const std::string& name, const Shape& expect) const {
-  if (random_) return random_tensor(name, expect);
-  Found f;
-  if (!find(name, &f)) fail(ErrorKind::BadFile, "weight '", name, "' is missing from ", describe_files());
-  const SafetensorsEntry& e = f.file->entry(f.key);
-  if (!expect.empty() && e.shape != expect) {
-    fail(ErrorKind::BadFile, f.file->path(), ": weight '", f.key, "' has shape ", shape_str(e.shape), " but the model config implies ",
-         shape_str(expect), " (is this checkpoint for a different model or config?)");
+  std::string where = describe_files(), key = name;
+  Tensor t;
+  if (random_) {
+    t = random_tensor(name, expect);
+  } else {
+    Found f;
+    if (!find(name, &f)) fail(ErrorKind::BadFile, "weight '", name, "' is missing from ", describe_files());
+    const SafetensorsEntry& e = f.file->entry(f.key);
+    if (!expect.empty() && e.shape != expect) {
+      fail(ErrorKind::BadFile, f.file->path(), ": weight '", f.key, "' has shape ", shape_str(e.shape), " but the model config implies ",
+           shape_str(expect), " (is this checkpoint for a different model or config?)");
+    }
+    if (!e.dtype_supported || !is_float(e.dtype))
+      fail(ErrorKind::BadFile, f.file->path(), ": weight '", f.key, "' has dtype ", e.dtype_name, ", expected F32, F16 or BF16");
+    t = f.file->tensor_f32(f.key);
+    where = f.file->path();
+    key = f.key;
   }
-  if (!e.dtype_supported || !is_float(e.dtype))
-    fail(ErrorKind::BadFile, f.file->path(), ": weight '", f.key, "' has dtype ", e.dtype_name, ", expected F32, F16 or BF16");
-  return f.file->tensor_f32(f.key);
+  // Every weight is scanned once here (memory-bound, threaded): NaN/Inf weights would only show
+  // as black images much later.
+  const int64_t bad = first_non_finite(t.data<float>(), t.numel());
+  if (bad >= 0) {
+    fail(ErrorKind::BadFile, where, ": weight '", key, "' holds ", t.data<float>()[bad], " at index ", bad,
+         " (NaN or infinite values): the checkpoint is corrupt, or was saved after its values overflowed");
+  }
+  return t;
 }
 
 std::vector<std::string> WeightSource::names() const {

@@ -29,8 +29,8 @@ class WeightSource {
   bool is_random() const { return random_; }
 
   bool has(const std::string& name) const;
-  // The tensor as host F32, checked against `expect` (empty = any shape). Errors name the
-  // model tensor, the file key and the file.
+  // The tensor as host F32, checked against `expect` (empty = any shape) and scanned for NaN and
+  // infinite values. Errors name the model tensor, the file key and the file.
   Tensor host_f32(const std::string& name, const Shape& expect) const;
   Shape shape(const std::string& name) const;  // throws when absent; {} for a random source
   std::string describe_files() const;          // for messages: "a.safetensors, b.safetensors"
