@@ -7,6 +7,7 @@ import { addon, type NativeEngine, type NativeTensor } from '../native/addon.js'
 import type { Engine } from '../engine.js';
 import { IndetailError, nativeAsync, nativeSync } from '../errors.js';
 import { Tensor } from '../tensor.js';
+import { withCancelToken } from '../cancel.js';
 import { readConfigFile, type RawConfig } from './config-check.js';
 import { normalizeUNetConfig, type UNetConfig } from './unet-config.js';
 import { componentWeights, nativeWeightSpec, type WeightSpec } from './weights.js';
@@ -73,6 +74,11 @@ export interface UNetForwardArgs {
    * (the pipelines' steps: later ops are ordered after it; reading the output waits for it).
    */
   sync?: boolean;
+  /**
+   * Stops the forward before its next block (every down block, the mid block, every up block;
+   * once before a CUDA graph replay): it rejects with ERR_INDETAIL_CANCELLED and the UNet stays usable.
+   */
+  signal?: AbortSignal;
 }
 
 interface NativeKVCache {
@@ -397,7 +403,7 @@ export class UNet implements Disposable {
     }
     if (args.attention) a.attention = nativeAttention(args.attention, frames, args.refKV?.cache.rows);
     if (args.sync === false) a.sync = false;
-    return new Tensor(await nativeAsync(() => this.native.forward(a)));
+    return new Tensor(await withCancelToken(args.signal, (cancel) => nativeAsync(() => this.native.forward(cancel ? { ...a, cancel } : a))));
   }
 
   private kvTarget(t: RecordKV | RefKV, name: string): Record<string, unknown> {
