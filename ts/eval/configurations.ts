@@ -72,7 +72,8 @@ export function checkConfiguration(input: ConfigurationInput, where: string): Ev
   };
   try {
     // The pipeline's own checks of these values (a placeholder image: pictures are checked when read).
-    validateCallOptions('variation', { image: '-', prompt: '', ...c, seed: seeds[0]! });
+    const { seeds: _seeds, ...call } = c;
+    validateCallOptions('variation', { image: '-', prompt: '', ...call, seed: seeds[0]! });
   } catch (err) {
     invalid(`${where}: ${(err as Error).message}`);
   }
