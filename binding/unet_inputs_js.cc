@@ -1,6 +1,7 @@
 #include "unet_inputs_js.h"
 
 #include "arg_object.h"
+#include "cancel_wrap.h"
 #include "kv_cache_wrap.h"
 #include "model_common.h"
 
@@ -49,7 +50,7 @@ UNetControl control_from_js(const ArgObject& a, const EngineState& st) {
 }  // namespace
 
 UNetForwardCall unet_forward_from_js(const Napi::Value& args, const EngineState& st, const UNetModel& model) {
-  const ArgObject a(args, "unet.forward", "sample timesteps context added control attention recordKV refKV sync");
+  const ArgObject a(args, "unet.forward", "sample timesteps context added control attention recordKV refKV cancel sync");
   UNetForwardCall call;
   UNetInputs& in = call.inputs;
   in.sample = engine_tensor(a.get("sample"), "sample", st);
@@ -73,6 +74,8 @@ UNetForwardCall unet_forward_from_js(const Napi::Value& args, const EngineState&
   if (a.has("refKV")) call.ref = kv_target_from_js(a.object("refKV", "cache step"), model);
   if (call.record.cache && call.record.cache == call.ref.cache)
     throw_type_error(a.env(), "recordKV and refKV must be different caches");
+  call.cancel = CancelTokenWrap::Optional(a.get("cancel"), a.name("cancel"));
+  in.cancel = call.cancel.get();
   call.sync = a.boolean("sync", true);
   return call;
 }

@@ -5,6 +5,7 @@
 //     attention?: { mode, ref, lambdaRef, lambdaSelf },
 //     recordKV?: { cache, step, rows: number[] },              // store these rows' decoder attn1 K/V at step
 //     refKV?: { cache, step },                                 // reference K/V from the cache; ref indexes its rows
+//     cancel?: CancelToken,                                   // polled between blocks (cancel_wrap.h)
 //     sync?: boolean }
 // A key outside these is rejected by name.
 #pragma once
@@ -12,6 +13,7 @@
 
 #include <memory>
 
+#include "../engine/core/cancel.h"
 #include "../engine/models/kv_cache.h"
 #include "../engine/models/unet.h"
 #include "engine_wrap.h"
@@ -27,6 +29,7 @@ struct KVTarget {
 struct UNetForwardCall {
   UNetInputs inputs;  // attention.record / ref_kv are set on the worker thread from the targets below
   KVTarget record, ref;
+  std::shared_ptr<const CancelToken> cancel;  // keeps inputs.cancel alive until the call ends
   bool sync = true;  // false: resolve once the step is queued on the stream (see EngineWrap::Op)
 };
 

@@ -1,5 +1,5 @@
 // JavaScript UNet: loadUNet(engine, configJson, weights, {cudaGraphs?}) -> Promise<UNet>;
-// unet.forward({sample, timesteps, context, added?, control?, attention?, recordKV?, refKV?, sync?})
+// unet.forward({sample, timesteps, context, added?, control?, attention?, recordKV?, refKV?, cancel?, sync?})
 //   -> Promise<Tensor> (the arguments: unet_inputs_js.h);
 // unet.createKVCache(steps, rows) -> ImagePromptKVCache (kv_cache_wrap.cc);
 // unet.cudaGraphs (get/set), unet.graphStats(); unetGraphTotals() (every UNet of the process).

@@ -2,13 +2,14 @@
 // full-size configs for single files, imitated by a sparse file with the real key layout), the
 // single file reproducing a reference pipeline case, the family's call defaults (guidance 5.0, the
 // model's size), the image-prompt cache with the added conditions, a separate VAE, the VAE's
-// precision rule, and the structure-guided task refused by name.
+// precision rule, the structure-guided task refused by name, and the checks without weights
+// (validateLoadOptions, IndetailPipeline.validateCall).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { FAMILIES, IndetailPipeline, locateModel } from '../dist/index.js';
+import { FAMILIES, IndetailPipeline, LOAD_OPTION_KEYS, locateModel, validateLoadOptions } from '../dist/index.js';
 import { reportRows, runPipelineCase } from './golden/kinds/pipeline.mjs';
 import { findCase, fixturePath, loadManifest, repoRoot } from './helpers/fixtures.mjs';
 import { sparseCheckpoint } from './helpers/sparse-checkpoint.mjs';
@@ -142,4 +143,18 @@ test('a separate VAE: the folder\'s vae/ or a checkpoint\'s first_stage_model gi
   await assert.rejects(IndetailPipeline.load({ model: folder, backend: 'cpu', vae: path.join(dir, 'nope') }), refused('ERR_INDETAIL_IO', 'VAE not found', 'nope'));
   await assert.rejects(IndetailPipeline.load({ model: folder, backend: 'cpu', vae: path.join(folder, 'text_encoder', 'model.safetensors') }), refused('ERR_INDETAIL_UNSUPPORTED', 'not a VAE checkpoint'));
   await assert.rejects(IndetailPipeline.load({ model: folder, backend: 'cpu', vaePrecision: 'f32' }), refused('ERR_INDETAIL_INVALID_ARGUMENT', 'vaePrecision'));
+});
+
+test('checks without weights: validateCall refuses what an SDXL call would (structure, a missing VAE), and the load options vae and vaePrecision', async () => {
+  const call = { image, prompt: 'a cat', steps: 2 };
+  assert.ok(LOAD_OPTION_KEYS.includes('vae') && LOAD_OPTION_KEYS.includes('vaePrecision'));
+  validateLoadOptions({ model: folder, vae: single, vaePrecision: 'bf16' });
+  assert.throws(() => validateLoadOptions({ model: folder, vaePrecison: 'bf16' }), refused('ERR_INDETAIL_INVALID_ARGUMENT', "did you mean 'vaePrecision'"));
+  assert.throws(() => validateLoadOptions({ model: folder, vae: '' }), refused('ERR_INDETAIL_INVALID_ARGUMENT', 'for vae'));
+  await IndetailPipeline.validateCall({ model: folder, backend: 'cpu', vae: single }, 'variation', call);
+  await assert.rejects(IndetailPipeline.validateCall({ model: folder, backend: 'cpu', vae: path.join(dir, 'nope') }, 'variation', call), refused('ERR_INDETAIL_IO', 'VAE not found'));
+  await assert.rejects(
+    IndetailPipeline.validateCall({ model: folder, backend: 'cpu' }, 'structure', { ...call, control: image }),
+    refused('ERR_INDETAIL_UNSUPPORTED', 'structure-guided generation is not available for SDXL'),
+  );
 });

@@ -133,7 +133,7 @@ test('bad parameters get a 400 naming the field, through the library\'s own vali
     [{ ...good, size: 65 }, /Invalid size/],
     [{ ...good, seed: -1 }, /for seed but received -1/],
     [{ ...good, seed: '99999999999999999999999' }, /below 2\^64/],
-    [{ ...good, includeReconstruction: 'yes' }, /true or false for includeReconstruction/],
+    [{ ...good, includeReconstruction: 'yes' }, /boolean for includeReconstruction/],
     [{ ...good, initialNoise: [1, 2] }, /Unknown parameter "initialNoise"/],
     [{ ...good, image: 'cat.png' }, /image is not a parameter: send it as a multipart file field named "image"/],
     [[good], /JSON object/],

@@ -6,7 +6,7 @@ export { SafetensorsFile, openSafetensors, openSafetensorsSync, type Safetensors
 export { backends, buildInfo, devices, setThreads, type BuildInfo, type DeviceInfo } from './system.js';
 export { probeCuda, type BackendChoiceOptions } from './backend-select.js';
 export { Tensor, type DType } from './tensor.js';
-export { CLIPTokenizer, type BatchEncoding, type CLIPTokenizerOptions, type EncodeOptions, type Encoding, type TokenizerCacheStats, type TokenizerWarning, type WarningHandler } from './text/tokenizer.js';
+export { CLIPTokenizer, MAX_COUNTED_TOKENS, type BatchEncoding, type CLIPTokenizerOptions, type EncodeOptions, type Encoding, type TokenizerCacheStats, type TokenizerWarning, type WarningHandler } from './text/tokenizer.js';
 export { version } from './version.js';
 export { DDIMScheduler, REFERENCE_DDIM_CONFIG, ddimMove, loadSchedulerConfig, parseSchedulerConfig, referenceDdimConfig, type DenoisingStep, type InversionStep, type PredictionType, type SchedulerConfig, type StepResult } from './scheduler/index.js';
 export { philox4x32, randn, type RandnOptions, type Seed } from './random/index.js';
@@ -18,6 +18,7 @@ export { locateModel, locateVae, randomModel, type ModelFiles } from './models/m
 export { PromptTable, sdxlTimeIds, type Conditioner, type Conditioning, type ImageSize, type TextEncoderFiles } from './models/conditioning/index.js';
 export { FAMILIES, type FamilyId, type ModelFamily } from './models/family/index.js';
 export { normalizeUNetConfig, type UNetConfig, type UNetEncoderConfig } from './models/unet-config.js';
+export { unetFlops, type UNetFlopsShape } from './models/unet-flops.js';
 export { ControlNet, type ControlNetForwardArgs, type ControlNetResiduals } from './models/controlnet.js';
 export { normalizeControlNetConfig, type ControlNetConfig } from './models/controlnet-config.js';
 export { VAE, defaultVaeTiling, vaeTilePlan, type LatentDistribution, type VaeCallOptions, type VaeLoadOptions, type VaeTilingOptions } from './models/vae.js';
@@ -41,6 +42,9 @@ export {
   type SelfSimilarityMap,
 } from './metrics/scores.js';
 export { IndetailPipeline, type GeneratedImage, type GenerationResult, type PipelineCallOptions, type PipelineLoadOptions } from './pipeline/pipeline.js';
+export { CALL_OPTION_KEYS, validateCallOptions } from './pipeline/options.js';
+export { LOAD_OPTION_KEYS, validateLoadOptions } from './pipeline/load-options.js';
+export { UNET_PASS_FLOP_LIMIT } from './pipeline/cost.js';
 export { DEFAULT_NEGATIVE_PROMPT, PROMPT_SUFFIX, TASK_DEFAULTS, type Task } from './pipeline/defaults.js';
 export type { GenerateOptions, ImageInput, ProgressEvent } from './pipeline/options.js';
 export type { GenerationTrace } from './pipeline/trace.js';

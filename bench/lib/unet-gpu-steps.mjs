@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Engine, UNet, devices } from '../../dist/index.js';
+import { Engine, UNet, devices, unetFlops } from '../../dist/index.js';
 import { lcgNoise } from './random.mjs';
-import { addedConditions, unetFlops } from './unet-cpu-forward.mjs';
+import { addedConditions } from './unet-cpu-forward.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DENSE_FP16_PEAK_TFLOPS = { H100: 989, H200: 989 };

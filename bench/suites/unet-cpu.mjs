@@ -2,7 +2,6 @@
 // latents (512×512 images), batch 1 and 3 (bench/lib/unet-cpu-forward.mjs).
 import { unetCpuForward } from '../lib/unet-cpu-forward.mjs';
 
-export { unetFlops } from '../lib/unet-cpu-forward.mjs';
 export const name = 'unet-cpu';
 export const description = 'full-size SD1.5 UNet forward on the CPU (random weights), 64x64 latents, batch 1 and 3';
 

@@ -49,7 +49,8 @@ Tensor ControlNetModel::embed_condition(const Tensor& cond) const {
 }
 
 ControlNetOutput ControlNetModel::forward(const Tensor& sample, const std::vector<float>& timesteps,
-                                          const Tensor& context, const Tensor& cond, float scale) const {
+                                          const Tensor& context, const Tensor& cond, float scale,
+                                          const CancelToken* cancel) const {
   Backend& be = *backend_;
   enc_.check_inputs(be, "ControlNet", sample, (int64_t)timesteps.size(), context, TextTimeConditions{});
   check_activation(be, "ControlNet", "cond", cond);
@@ -76,8 +77,7 @@ ControlNetOutput ControlNetModel::forward(const Tensor& sample, const std::vecto
   emb = Tensor();
 
   std::vector<Tensor> skips{h};
-  for (const auto& d : enc_.down) h = d(be, h, temb, context, skips);
-  h = enc_.mid(be, h, temb, context);
+  h = enc_.down_and_mid(be, h, temb, context, skips, cancel, "ControlNet");
 
   ControlNetOutput out;
   for (size_t i = 0; i < skips.size(); ++i) {

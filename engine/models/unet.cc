@@ -123,8 +123,7 @@ Tensor UNetModel::run(const UNetInputs& in, const UNetScalars& scalars) const {
   Tensor temb = enc_.time_embedding(be, scalars, in.added.text_embeds);
   Tensor h = enc_.conv_in(be, in.sample);
   std::vector<Tensor> skips{h};
-  for (const auto& d : enc_.down) h = d(be, h, temb, context, skips);
-  h = enc_.mid(be, h, temb, context);
+  h = enc_.down_and_mid(be, h, temb, context, skips, in.cancel, "UNet");
 
   if (control) {
     for (size_t i = 0; i < skips.size(); ++i) {
@@ -141,7 +140,10 @@ Tensor UNetModel::run(const UNetInputs& in, const UNetScalars& scalars) const {
     h = sum;
   }
 
-  for (const auto& u : up_) h = u(be, h, temb, context, skips, policy);
+  for (size_t i = 0; i < up_.size(); ++i) {
+    check_cancel(in.cancel, "UNet up block ", i);
+    h = up_[i](be, h, temb, context, skips, policy);
+  }
   h = norm_out_.group_norm(be, h, c.groups, c.norm_eps, true);
   return conv_out_(be, h);
 }

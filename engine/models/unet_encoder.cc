@@ -53,6 +53,16 @@ UNetScalars UNetEncoder::upload_scalars(Backend& be, const std::vector<float>& t
   return s;
 }
 
+Tensor UNetEncoder::down_and_mid(Backend& be, Tensor h, const Tensor& temb, const Tensor& context,
+                                 std::vector<Tensor>& skips, const CancelToken* cancel, const char* what) const {
+  for (size_t i = 0; i < down.size(); ++i) {
+    check_cancel(cancel, what, " down block ", i);
+    h = down[i](be, h, temb, context, skips);
+  }
+  check_cancel(cancel, what, " mid block");
+  return mid(be, h, temb, context);
+}
+
 Tensor UNetEncoder::time_embedding(Backend& be, const UNetScalars& s, const Tensor& text_embeds) const {
   int64_t n = s.timesteps.numel();
   TimestepEmbeddingParams p;

@@ -4,6 +4,7 @@
 #pragma once
 #include <vector>
 
+#include "../core/cancel.h"
 #include "unet_blocks.h"
 #include "unet_config.h"
 #include "unet_inputs.h"
@@ -28,6 +29,10 @@ struct UNetEncoder {
   // Timesteps (and time ids) as time_embedding takes them: in the backend's compute dtype.
   static UNetScalars upload_scalars(Backend& be, const std::vector<float>& timesteps,
                                     const std::vector<float>& time_ids = {});
+  // The down blocks then the mid block on conv_in's output `h` (its skip connections appended to
+  // `skips`), polling `cancel` before each block; `what` ("UNet", "ControlNet") names the check points.
+  Tensor down_and_mid(Backend& be, Tensor h, const Tensor& temb, const Tensor& context, std::vector<Tensor>& skips,
+                      const CancelToken* cancel, const char* what) const;
   // Checks the inputs every forward takes; `what` names the model in messages.
   void check_inputs(const Backend& be, const char* what, const Tensor& sample, int64_t timestep_count,
                     const Tensor& context, const TextTimeConditions& added) const;

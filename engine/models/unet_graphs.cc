@@ -127,6 +127,7 @@ struct UNetGraphs::Entry {
   // Buffers shaped like `in`, and the policy pointing at this entry's K/V.
   void allocate(Backend& be, const UNetInputs& in) {
     inputs = in;
+    inputs.cancel = nullptr;  // the caller's token lives only as long as its call; a recording runs to the end
     inputs.sample = empty_like(be, in.sample);
     inputs.context = empty_like(be, in.context);
     scalars.timesteps = be.empty(be.compute_dtype(), {(int64_t)in.timesteps.size()});
@@ -245,6 +246,7 @@ Tensor UNetGraphs::forward(const UNetInputs& in) {
     e = record(key, in);
     if (!e) return eager(in);
   }
+  check_cancel(in.cancel, "UNet forward");
   try {
     return replay(*e, in);
   } catch (const std::exception& ex) {

@@ -39,7 +39,8 @@ class UNetGraphs {
   ~UNetGraphs();
 
   // UNetModel::forward (in.attention.ref_kv and .record included), through a graph when it can.
-  // The caller holds the engine's lock.
+  // The caller holds the engine's lock. in.cancel is polled between the blocks of an eager
+  // forward, and once before a replay (a graph runs as one launch).
   Tensor forward(const UNetInputs& in);
 
   // Off: the next forward (or this call, when no forward runs) drops every graph.

@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "../core/cancel.h"
 #include "attention_block.h"
 
 namespace indetail {
@@ -35,7 +36,9 @@ struct UNetInputs {
   // The decoder self-attention policy (mode None: plain attention everywhere), with the image-prompt
   // K/V cache's record / read pointers (RefAttention::record, ref_kv).
   RefAttention attention;
-  // What stops a forward early (a cancellation token polled per block) belongs here too.
+  // Polled before every down block, the mid block and every up block, and before a CUDA graph
+  // replay (null: never stops early). Not part of the graph key.
+  const CancelToken* cancel = nullptr;
 
   int64_t frames() const { return sample.defined() && sample.dim() > 0 ? sample.size(0) : 0; }
 };

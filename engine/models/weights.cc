@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "../core/error.h"
+#include "../core/finite.h"
 #include "../core/threadpool.h"
 
 namespace indetail {
@@ -109,9 +110,28 @@ Shape WeightSource::shape(const std::string& name) const {
 }
 
 Tensor WeightSource::host_f32(const std::string& name, const Shape& expect) const {
-  if (random_) return random_tensor(name, expect);
-  Found f;
-  if (!find(name, &f)) fail(ErrorKind::BadFile, "weight '", name, "' is missing from ", describe_files());
+  std::string where = describe_files(), key = name;
+  Tensor t;
+  if (random_) {
+    t = random_tensor(name, expect);
+  } else {
+    Found f;
+    if (!find(name, &f)) fail(ErrorKind::BadFile, "weight '", name, "' is missing from ", describe_files());
+    t = read_f32(f, name, expect);
+    where = f.file->path();
+    key = f.view.key;
+  }
+  // Every weight is scanned once here (memory-bound, threaded): NaN/Inf weights would only show
+  // as black images much later.
+  const int64_t bad = first_non_finite(t.data<float>(), t.numel());
+  if (bad >= 0) {
+    fail(ErrorKind::BadFile, where, ": weight '", key, "' holds ", t.data<float>()[bad], " at index ", bad,
+         " (NaN or infinite values): the checkpoint is corrupt, or was saved after its values overflowed");
+  }
+  return t;
+}
+
+Tensor WeightSource::read_f32(const Found& f, const std::string& name, const Shape& expect) const {
   const View& v = f.view;
   const SafetensorsEntry& e = f.file->entry(v.key);
   const Shape shape = view_shape(f);

@@ -40,8 +40,8 @@ class WeightSource {
   bool is_random() const { return random_; }
 
   bool has(const std::string& name) const;
-  // The tensor as host F32, checked against `expect` (empty = any shape). Errors name the
-  // model tensor, the file key and the file.
+  // The tensor as host F32, checked against `expect` (empty = any shape) and scanned for NaN and
+  // infinite values. Errors name the model tensor, the file key and the file.
   Tensor host_f32(const std::string& name, const Shape& expect) const;
   Shape shape(const std::string& name) const;  // throws when absent; {} for a random source
   std::string describe_files() const;          // for messages: "a.safetensors, b.safetensors"
@@ -55,6 +55,8 @@ class WeightSource {
   // The view's shape given the stored shape; throws naming both when the view does not fit.
   Shape view_shape(const Found& f) const;
   bool find(const std::string& name, Found* out) const;
+  // The stored tensor of `f` widened to F32, cut and transposed when it is a view of one.
+  Tensor read_f32(const Found& f, const std::string& name, const Shape& expect) const;
   struct FileEntry {
     std::shared_ptr<SafetensorsFile> file;
     std::string prefix;

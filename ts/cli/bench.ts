@@ -1,11 +1,12 @@
 // `indetail bench <suite>`: runs a benchmark suite shipped in the package's bench/ folder
 // (e.g. `indetail bench attention`), prints its table and notes, writes its results as JSON and,
 // for suites that draw one, an SVG chart.
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CommandModule } from 'yargs';
 import { IndetailError } from '../errors.js';
+import { makeFolders } from '../files/make-folders.js';
 import { packageRoot } from '../native/addon.js';
 import { attentionQuality, type QualityFlags, type SuiteOptions } from './bench-quality.js';
 
@@ -80,6 +81,12 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     };
     const svgPath = path.resolve(argv.out ?? path.join('bench', 'out', `${suite.name}.svg`));
     const jsonPath = path.resolve(argv.json ?? path.join('bench', 'out', `${suite.name}.json`));
+    // The output folders exist before the suite runs (a path that cannot be created fails now).
+    for (const [flag, file] of [['--out', svgPath], ['--json', jsonPath]] as const) {
+      await makeFolders(path.dirname(file)).catch((err: Error) => {
+        throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `cannot use ${flag} ${file}: its folder cannot be created (${err.message})`, { cause: err });
+      });
+    }
     process.stdout.write(`== ${suite.name}: ${suite.description}\n`);
     const options: SuiteOptions = {
       quick: argv.quick ?? false,
@@ -99,7 +106,6 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       process.stdout.write(`${report.formatTable(result.rows, result.columns)}\n`);
       for (const n of result.notes ?? []) process.stdout.write(`note: ${n}\n`);
     }
-    mkdirSync(path.dirname(jsonPath), { recursive: true });
     const payload = { machine: report.machineInfo(), date: new Date().toISOString(), suite: suite.name, ...result };
     writeFileSync(jsonPath, `${JSON.stringify(payload, null, 2)}\n`);
     process.stdout.write(`results written to ${jsonPath}\n`);

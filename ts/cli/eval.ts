@@ -9,6 +9,7 @@ import { runEvaluation } from '../eval/run.js';
 import { summaryTable } from '../eval/table.js';
 import type { AttentionVariant, GuidanceMode } from '../pipeline/layout.js';
 import { parseSize } from './generate.js';
+import { watchInterrupts } from './interrupt.js';
 import { evalProgressPrinter } from './progress.js';
 
 interface EvalArgs {
@@ -105,10 +106,7 @@ async function handler(a: EvalArgs): Promise<void> {
   const configs = await configurations(a);
   const size = parseSize(a.size);
   const progress = evalProgressPrinter();
-  const abort = new AbortController();
-  const onSignal = () => abort.abort(new Error('interrupted'));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const interrupt = watchInterrupts();
   try {
     const r = await runEvaluation({
       model: a.model,
@@ -123,7 +121,7 @@ async function handler(a: EvalArgs): Promise<void> {
       ...(size !== undefined ? { size } : {}),
       out: a.out,
       kvCache: a['kv-cache'] === true,
-      signal: abort.signal,
+      signal: interrupt.signal,
       onProgress: progress,
       onInfo: (m) => process.stderr.write(`${m}\n`),
       onWarning: (m) => process.stderr.write(`indetail: warning: ${m}\n`),
@@ -138,15 +136,13 @@ async function handler(a: EvalArgs): Promise<void> {
     }
   } catch (err) {
     progress.done();
-    if (abort.signal.aborted) {
-      process.stderr.write(`indetail: interrupted; the finished generations are kept in ${a.out}: run the same command again to continue\n`);
-      process.exitCode = 130;
-      return;
+    if (interrupt.exitCode !== undefined) {
+      const stopped = new IndetailError('ERR_INDETAIL_CANCELLED', `interrupted; the finished generations are kept in ${a.out}: run the same command again to continue`);
+      throw Object.assign(stopped, { exitCode: interrupt.exitCode });
     }
     throw err;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupt.dispose();
   }
 }
 

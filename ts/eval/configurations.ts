@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { IndetailError } from '../errors.js';
 import { DEFAULT_LAMBDA_IMAGE, DEFAULT_LAMBDA_SELF } from '../pipeline/defaults.js';
 import type { AttentionVariant, GuidanceMode } from '../pipeline/layout.js';
-import { resolveOptions } from '../pipeline/options.js';
+import { validateCallOptions } from '../pipeline/options.js';
 import { SAFE_NAME } from './manifest.js';
 
 export interface EvalConfiguration {
@@ -72,7 +72,8 @@ export function checkConfiguration(input: ConfigurationInput, where: string): Ev
   };
   try {
     // The pipeline's own checks of these values (a placeholder image: pictures are checked when read).
-    resolveOptions('variation', { image: '-', prompt: '', ...c, seed: seeds[0]! }, 512, 4);
+    const { seeds: _seeds, ...call } = c;
+    validateCallOptions('variation', { image: '-', prompt: '', ...call, seed: seeds[0]! });
   } catch (err) {
     invalid(`${where}: ${(err as Error).message}`);
   }

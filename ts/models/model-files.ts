@@ -3,9 +3,9 @@
 // single-file SD 1.x / 2.x / XL checkpoint (.safetensors in the original LDM / sgm naming, loaded
 // with its family's shipped configs adjusted to the file's shapes, or with the configs of a folder
 // the caller names), with its model family and prediction type. Pickle checkpoints are refused.
-import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { IndetailError } from '../errors.js';
+import { checkFolder, checkRegularFile, fileOrFolder, pathExists } from '../files/input-file.js';
 import { openSafetensors, type SafetensorsFile } from '../safetensors.js';
 import { loadSchedulerConfig, type PredictionType } from '../scheduler/config.js';
 import { readConfigFile, type RawConfig } from './config-check.js';
@@ -58,14 +58,23 @@ function refusePickle(file: string): void {
   );
 }
 
-function need(file: string, what: string): string {
-  if (!existsSync(file)) throw new IndetailError('ERR_INDETAIL_IO', `${what} not found: ${file}`);
+/** `file`, checked to be a regular file ("<what> not found: <file>" when missing). */
+async function need(file: string, what: string): Promise<string> {
+  if (!(await pathExists(file))) throw new IndetailError('ERR_INDETAIL_IO', `${what} not found: ${file}`);
+  await checkRegularFile(what, file);
   return file;
+}
+
+/** `dir`, checked to be a folder ("<what> not found: <dir>" when missing). */
+async function needFolder(dir: string, what: string): Promise<string> {
+  if (!(await pathExists(dir))) throw new IndetailError('ERR_INDETAIL_IO', `${what} not found: ${dir}`);
+  await checkFolder(what, dir);
+  return dir;
 }
 
 /** A scheduler config's prediction type as a statement, when the folder has one. */
 async function schedulerStatement(file: string): Promise<PredictionStatement[]> {
-  if (!existsSync(file)) return [];
+  if (!(await pathExists(file))) return [];
   return [{ type: (await loadSchedulerConfig(file)).predictionType, source: `${file} (prediction_type)` }];
 }
 
@@ -76,9 +85,9 @@ async function choosePrediction(family: ModelFamily, statements: PredictionState
 
 /** The family of a folder of diffusers configs, from model_index.json, unet/ and the text encoders. */
 async function folderFamily(dir: string, index: RawConfig, unet: RawConfig): Promise<{ family: ModelFamily; reason: string }> {
-  const textEncoder = await readConfigFile(need(path.join(dir, 'text_encoder', 'config.json'), 'text_encoder/config.json'));
+  const textEncoder = await readConfigFile(await need(path.join(dir, 'text_encoder', 'config.json'), 'text_encoder/config.json'));
   const second = path.join(dir, 'text_encoder_2', 'config.json');
-  const configs: FolderConfigs = { index, unet, textEncoder, ...(existsSync(second) ? { textEncoder2: await readConfigFile(second) } : {}) };
+  const configs: FolderConfigs = { index, unet, textEncoder, ...((await pathExists(second)) ? { textEncoder2: await readConfigFile(second) } : {}) };
   return detectFolderFamily(dir, configs);
 }
 
@@ -87,13 +96,14 @@ async function folderTextEncoders(dir: string, family: ModelFamily, weights?: (i
   return Promise.all(
     family.conditioning.encoders.map(async ({ folder, tokenizer }, i) => {
       const sub = path.join(dir, folder);
-      if (!existsSync(sub)) throw new IndetailError('ERR_INDETAIL_IO', `${dir} has no ${folder}/ folder (${family.name} conditions on ${family.conditioning.description})`);
-      const file = need(path.join(sub, 'config.json'), `${folder}/config.json`);
+      if (!(await pathExists(sub))) throw new IndetailError('ERR_INDETAIL_IO', `${dir} has no ${folder}/ folder (${family.name} conditions on ${family.conditioning.description})`);
+      await checkFolder(`${folder}/ of the model`, sub);
+      const file = await need(path.join(sub, 'config.json'), `${folder}/config.json`);
       return {
         folder,
         config: await readConfigFile(file),
         weights: weights ? weights(i) : await componentWeights(sub, ['model']),
-        tokenizerDir: need(path.join(dir, tokenizer), `${tokenizer}/ folder`),
+        tokenizerDir: await needFolder(path.join(dir, tokenizer), `${tokenizer}/ folder`),
         source: file,
       };
     }),
@@ -101,12 +111,13 @@ async function folderTextEncoders(dir: string, family: ModelFamily, weights?: (i
 }
 
 async function diffusersFolder(dir: string, options: LocateOptions): Promise<ModelFiles> {
-  const index = await readConfigFile(need(path.join(dir, 'model_index.json'), 'model_index.json'));
+  const index = await readConfigFile(await need(path.join(dir, 'model_index.json'), 'model_index.json'));
   checkPipelineClass(dir, index);
   const component = async (name: string, basenames: string[]): Promise<ComponentFiles> => {
     const sub = path.join(dir, name);
-    if (!existsSync(sub)) throw new IndetailError('ERR_INDETAIL_IO', `${dir} has no ${name}/ folder (is this a diffusers model folder?)`);
-    return { config: await readConfigFile(need(path.join(sub, 'config.json'), `${name}/config.json`)), weights: await componentWeights(sub, basenames) };
+    if (!(await pathExists(sub))) throw new IndetailError('ERR_INDETAIL_IO', `${dir} has no ${name}/ folder (is this a diffusers model folder?)`);
+    await checkFolder(`${name}/ of the model`, sub);
+    return { config: await readConfigFile(await need(path.join(sub, 'config.json'), `${name}/config.json`)), weights: await componentWeights(sub, basenames) };
   };
   const scheduler = path.join(dir, 'scheduler', 'scheduler_config.json');
   const unet = await component('unet', ['diffusion_pytorch_model']);
@@ -117,7 +128,7 @@ async function diffusersFolder(dir: string, options: LocateOptions): Promise<Mod
     unet,
     vae: await component('vae', ['diffusion_pytorch_model']),
     textEncoders: await folderTextEncoders(dir, family),
-    ...(existsSync(scheduler) ? { schedulerConfigPath: scheduler } : {}),
+    ...((await pathExists(scheduler)) ? { schedulerConfigPath: scheduler } : {}),
     family,
     familyReason: reason,
     prediction: await choosePrediction(family, await schedulerStatement(scheduler), options.predictionType),
@@ -165,17 +176,17 @@ async function singleFile(file: string, configDir: string | undefined, options: 
   const info = inspectSingleFile(st);
   const family = info.family;
   const dir = configDir ?? family.configDir;
-  const unetConfig = await readConfigFile(need(path.join(dir, 'unet', 'config.json'), 'unet/config.json'));
-  const vaeConfig = await readConfigFile(need(path.join(dir, 'vae', 'config.json'), 'vae/config.json'));
+  const unetConfig = await readConfigFile(await need(path.join(dir, 'unet', 'config.json'), 'unet/config.json'));
+  const vaeConfig = await readConfigFile(await need(path.join(dir, 'vae', 'config.json'), 'vae/config.json'));
   if (!configDir) adoptFileShapes(st, info, unetConfig, vaeConfig);
   const spec = (map: WeightMap): WeightSpec => ({ files: [{ file: st }], map });
   const textEncoders = await Promise.all(
     family.conditioning.encoders.map(async ({ folder, tokenizer }, i): Promise<TextEncoderFiles> => {
-      const configFile = need(path.join(dir, folder, 'config.json'), `${folder}/config.json`);
+      const configFile = await need(path.join(dir, folder, 'config.json'), `${folder}/config.json`);
       const config = await readConfigFile(configFile);
       const source = configDir ? configFile : `the shipped ${family.name} ${folder.replace(/_/g, ' ')} config`;
       const map = fitTextEncoder(file, family, info.textEncoders[i]!, config, source);
-      const tokenizerDir = existsSync(path.join(dir, tokenizer)) ? path.join(dir, tokenizer) : path.join(family.configDir, tokenizer);
+      const tokenizerDir = (await pathExists(path.join(dir, tokenizer))) ? path.join(dir, tokenizer) : path.join(family.configDir, tokenizer);
       return { folder, config, weights: spec(map), tokenizerDir, source };
     }),
   );
@@ -190,7 +201,7 @@ async function singleFile(file: string, configDir: string | undefined, options: 
     unet: { config: unetConfig, weights: spec(info.unet.map) },
     vae: { config: vaeConfig, weights: spec(info.vae.map) },
     textEncoders,
-    ...(existsSync(scheduler) ? { schedulerConfigPath: scheduler } : {}),
+    ...((await pathExists(scheduler)) ? { schedulerConfigPath: scheduler } : {}),
     family,
     familyReason: info.familyReason,
     prediction,
@@ -207,9 +218,20 @@ export async function locateModel(modelPath: string, configDir?: string, options
     throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a model folder or .safetensors file for model but received ${JSON.stringify(modelPath)}`);
   }
   if (options.predictionType !== undefined) checkPredictionType(options.predictionType);
-  if (!existsSync(modelPath)) throw new IndetailError('ERR_INDETAIL_IO', `model not found: ${modelPath}`);
+  if (!(await pathExists(modelPath))) throw new IndetailError('ERR_INDETAIL_IO', `model not found: ${modelPath}`);
   refusePickle(modelPath);
-  if (statSync(modelPath).isDirectory()) return diffusersFolder(modelPath, options);
+  if (configDir !== undefined) {
+    if (typeof configDir !== 'string' || configDir.length === 0) {
+      throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a folder of diffusers configs for config but received ${JSON.stringify(configDir)}`);
+    }
+    await needFolder(configDir, 'config folder');
+  }
+  if ((await fileOrFolder('model', modelPath)) === 'folder') {
+    if (configDir !== undefined) {
+      throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `config is only used with single-file checkpoints; ${modelPath} is a diffusers folder with its own configs`);
+    }
+    return diffusersFolder(modelPath, options);
+  }
   if (path.extname(modelPath).toLowerCase() !== '.safetensors') {
     throw new IndetailError('ERR_INDETAIL_UNSUPPORTED', `${modelPath}: expected a diffusers model folder or a .safetensors checkpoint`);
   }
@@ -221,9 +243,10 @@ export async function locateModel(modelPath: string, configDir?: string, options
  * and seeded random weights: full-size benchmarks and memory tests without checkpoints.
  */
 export async function randomModel(seed: number, configDir: string = shippedConfigDir, options: LocateOptions = {}): Promise<ModelFiles> {
-  const cfg = (name: string) => readConfigFile(need(path.join(configDir, name, 'config.json'), `${name}/config.json`));
+  const cfg = async (name: string) => readConfigFile(await need(path.join(configDir, name, 'config.json'), `${name}/config.json`));
   const unet = await cfg('unet');
-  const index = existsSync(path.join(configDir, 'model_index.json')) ? await readConfigFile(path.join(configDir, 'model_index.json')) : {};
+  const indexFile = path.join(configDir, 'model_index.json');
+  const index = (await pathExists(indexFile)) ? await readConfigFile(indexFile) : {};
   checkPipelineClass(configDir, index);
   const { family, reason } = await folderFamily(configDir, index, unet);
   return {
@@ -248,11 +271,11 @@ export async function locateVae(vaePath: string, modelVae: RawConfig): Promise<C
   if (typeof vaePath !== 'string' || vaePath.length === 0) {
     throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a VAE folder or .safetensors file for vae but received ${JSON.stringify(vaePath)}`);
   }
-  if (!existsSync(vaePath)) throw new IndetailError('ERR_INDETAIL_IO', `VAE not found: ${vaePath}`);
+  if (!(await pathExists(vaePath))) throw new IndetailError('ERR_INDETAIL_IO', `VAE not found: ${vaePath}`);
   refusePickle(vaePath);
-  if (statSync(vaePath).isDirectory()) {
+  if ((await fileOrFolder('VAE', vaePath)) === 'folder') {
     return {
-      config: await readConfigFile(need(path.join(vaePath, 'config.json'), 'VAE config.json')),
+      config: await readConfigFile(await need(path.join(vaePath, 'config.json'), 'VAE config.json')),
       weights: await componentWeights(vaePath, ['diffusion_pytorch_model']),
     };
   }
@@ -277,11 +300,14 @@ export async function locateVae(vaePath: string, modelVae: RawConfig): Promise<C
 
 /** A ControlNet: a diffusers ControlNetModel folder or a single .safetensors file. */
 export async function locateControlNet(controlPath: string, layersPerBlock: number, configDir?: string): Promise<ComponentFiles> {
-  if (!existsSync(controlPath)) throw new IndetailError('ERR_INDETAIL_IO', `ControlNet not found: ${controlPath}`);
+  if (typeof controlPath !== 'string' || controlPath.length === 0) {
+    throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a ControlNet folder or .safetensors file for controlnet but received ${JSON.stringify(controlPath)}`);
+  }
+  if (!(await pathExists(controlPath))) throw new IndetailError('ERR_INDETAIL_IO', `ControlNet not found: ${controlPath}`);
   refusePickle(controlPath);
-  if (statSync(controlPath).isDirectory()) {
+  if ((await fileOrFolder('ControlNet', controlPath)) === 'folder') {
     return {
-      config: await readConfigFile(need(path.join(controlPath, 'config.json'), 'ControlNet config.json')),
+      config: await readConfigFile(await need(path.join(controlPath, 'config.json'), 'ControlNet config.json')),
       weights: await componentWeights(controlPath, ['diffusion_pytorch_model']),
     };
   }

@@ -87,6 +87,11 @@ export interface UNetForwardArgs extends UNetTextInputs {
    * (the pipelines' steps: later ops are ordered after it; reading the output waits for it).
    */
   sync?: boolean;
+  /**
+   * Stops the forward before its next block (every down block, the mid block, every up block;
+   * once before a CUDA graph replay): it rejects with ERR_INDETAIL_CANCELLED and the UNet stays usable.
+   */
+  signal?: AbortSignal;
 }
 
 function invalid(message: string): never {

@@ -8,6 +8,7 @@ import { addon, type NativeEngine, type NativeTensor } from '../native/addon.js'
 import type { Engine } from '../engine.js';
 import { IndetailError, nativeAsync, nativeSync } from '../errors.js';
 import { Tensor } from '../tensor.js';
+import { withCancelToken } from '../cancel.js';
 import { readConfigFile, type RawConfig } from './config-check.js';
 import { ImagePromptKVCache, type NativeKVCache } from './image-prompt-kv-cache.js';
 import { normalizeUNetConfig, type UNetConfig } from './unet-config.js';
@@ -200,7 +201,7 @@ export class UNet implements Disposable {
   /** Predicted noise NHWC [N, H, W, out_channels]. */
   async forward(args: UNetForwardArgs): Promise<Tensor> {
     const a = nativeForwardArgs(this, args);
-    return new Tensor(await nativeAsync(() => this.native.forward(a)));
+    return new Tensor(await withCancelToken(args.signal, (cancel) => nativeAsync(() => this.native.forward(cancel ? { ...a, cancel } : a))));
   }
 
   dispose(): void {

@@ -2,8 +2,8 @@
 // safetensors files (a diffusers folder, or a single-file checkpoint with a key prefix and a
 // name map from LDM to diffusers names), or seeded random weights for benchmarks.
 import path from 'node:path';
-import { existsSync } from 'node:fs';
 import { IndetailError } from '../errors.js';
+import { pathExists } from '../files/input-file.js';
 import { openSafetensors, type SafetensorsFile } from '../safetensors.js';
 
 /**
@@ -57,12 +57,12 @@ export function refusePickle(file: string, conversion: string = DIFFUSERS_CONVER
 export async function componentWeights(dir: string, basenames: string[], conversion?: string): Promise<WeightSpec> {
   for (const base of basenames) {
     const file = path.join(dir, `${base}.safetensors`);
-    if (existsSync(file)) return { files: [{ file: await openSafetensors(file) }] };
+    if (await pathExists(file)) return { files: [{ file: await openSafetensors(file) }] };
   }
   for (const base of basenames) {
     for (const ext of PICKLE_EXTENSIONS) {
       const file = path.join(dir, `${base}${ext}`);
-      if (existsSync(file)) refusePickle(file, conversion);
+      if (await pathExists(file)) refusePickle(file, conversion);
     }
   }
   throw new IndetailError('ERR_INDETAIL_IO', `no weights found in ${dir} (expected ${basenames.map((b) => `${b}.safetensors`).join(' or ')})`);

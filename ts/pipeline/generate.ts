@@ -55,10 +55,30 @@ class Clock {
   }
 }
 
+/** The call's cancellation error; `stop` is the native one when a model stopped between its blocks ("cancelled in UNet up block 1"). */
+function cancelled(signal: AbortSignal, stop?: unknown): IndetailError {
+  const reason = signal.reason instanceof Error ? `: ${signal.reason.message}` : '';
+  const where = stop instanceof Error && stop.message.startsWith('cancelled in ') ? stop.message.slice('cancelled'.length) : '';
+  return new IndetailError('ERR_INDETAIL_CANCELLED', `generation cancelled${where}${reason}`, { cause: stop ?? signal.reason });
+}
+
 function checkAbort(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) {
-    throw new IndetailError('ERR_INDETAIL_CANCELLED', `generation cancelled${signal.reason instanceof Error ? `: ${signal.reason.message}` : ''}`, { cause: signal.reason });
-  }
+  if (signal?.aborted) throw cancelled(signal);
+}
+
+/**
+ * Latents (or images) with a NaN or an infinite value stop the call, naming the stage and the
+ * frame: the result would be a black or garbage image.
+ */
+async function checkFinite(t: Tensor, stage: string): Promise<void> {
+  const bad = await t.firstNonFinite();
+  if (bad < 0) return;
+  const frame = Math.floor(bad / Math.max(1, t.shape.slice(1).reduce((a, b) => a * b, 1)));
+  throw new IndetailError(
+    'ERR_INDETAIL_NOT_FINITE',
+    `${stage} produced NaN or infinite values (frame ${frame}). The weights, or a parameter such as a very large guidance scale, overflow; ` +
+      'on CUDA, precision bf16 has the range of float32',
+  );
 }
 
 /** Every frame's prompt in each half: frame 0 (the image prompt) has '' and its inversion prompt, the samples the negative prompt and the prompt. */
@@ -127,6 +147,7 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
   if (o.task === 'structure' && !parts.controlnet) {
     throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', 'the structure-guided task needs a ControlNet (load the pipeline with controlnet)');
   }
+  const signal = o.signal ? { signal: o.signal } : {};
   try {
     checkAbort(o.signal);
     const { width, height } = o;
@@ -152,7 +173,8 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
     if (cache) kvCache.status = entry ? 'hit' : 'miss';
     if (!entry) {
       const pixels = keep(vae.engine.tensor(u8ToFloatSigned(image.data), [1, height, width, 3]));
-      chain.push(await moveTo(engine, await vae.encodeScaled(pixels), vae.engine));
+      chain.push(await moveTo(engine, await vae.encodeScaled(pixels, { ...signal }), vae.engine));
+      await checkFinite(chain[0]!, 'VAE encoding of the image prompt');
     }
     const z0 = entry ? entry.chain[o.steps]! : chain[0]!;
     if (trace) trace.z0 = await z0.readFloat32();
@@ -172,11 +194,12 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
       let z = z0;
       for (const step of scheduler.inversionSteps(o.steps)) {
         checkAbort(o.signal);
-        const eps = await unet.forward({ sample: z, timesteps: [step.timestep], ...inversionText, sync: false });
+        const eps = await unet.forward({ sample: z, timesteps: [step.timestep], ...inversionText, sync: false, ...signal });
         const next = engine.empty([1, h, w, c]);
         chain.push(next);
         await engine.op('guidance_step', { eps, x: z, out: next, alphaFrom: step.alphaFrom, alphaTo: step.alphaTo, vPrediction, uncondRow: [-1], condRow: [0] });
         eps.dispose();
+        await checkFinite(next, `inversion step ${step.index + 1} of ${o.steps}`);
         z = next;
         progress('inversion', step.index + 1, o.steps);
       }
@@ -224,7 +247,7 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
       const mode = stepAttentionMode(o.attention, i, o.stratifiedSteps);
       let control;
       if (parts.controlnet && cond) {
-        const res = await parts.controlnet.forward({ sample, timesteps, context: rowText.context, cond, scale: o.controlScale });
+        const res = await parts.controlnet.forward({ sample, timesteps, context: rowText.context, cond, scale: o.controlScale, ...signal });
         control = { ...res, frameScale: controlRowScales(L, i, o.controlGuidanceEndStep) };
       }
       const eps = await unet.forward({
@@ -238,6 +261,7 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
         // Queued only: the step's one device synchronisation is the guidance step's (below), so
         // progress and cancellation follow the device while no data comes back to the host.
         sync: false,
+        ...signal,
       });
       if (reuse) kvCache.reusedSteps++;
       if (record) kvCache.recordedSteps++;
@@ -264,6 +288,7 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
       eps.dispose();
       latents.dispose();
       latents = next;
+      await checkFinite(latents, `denoising step ${i + 1} of ${o.steps}`);
       if (trace) trace.stepLatents!.push(await latents.readFloat32());
       progress('denoise', i + 1, o.steps);
     }
@@ -273,7 +298,8 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
     checkAbort(o.signal);
     const first = o.includeReconstruction ? 0 : 1;
     const frames = Array.from({ length: o.samples + 1 - first }, (_, k) => k + first);
-    const images = keep(await vae.decodeScaled(await moveTo(vae.engine, latents.slice(first, frames.length), engine)));
+    const images = keep(await vae.decodeScaled(await moveTo(vae.engine, latents.slice(first, frames.length), engine), { ...signal }));
+    await checkFinite(images, 'VAE decoding');
     const decoded = await images.readFloat32();
     if (trace) trace.decoded = decoded;
     timings.decode = clock.lap();
@@ -282,6 +308,9 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
     if (entry) kvCache.entryBytes = entry.bytes;
     if (trace) trace.kvCache = { ...kvCache };
     return { decoded, frames, width, height, timings, kvCache };
+  } catch (err) {
+    // A stop inside a native call (between blocks) reads like one between steps, plus where it happened.
+    throw o.signal?.aborted && (err as IndetailError).code === 'ERR_INDETAIL_CANCELLED' ? cancelled(o.signal, err) : err;
   } finally {
     for (const t of owned) t[Symbol.dispose]();
     for (const t of chain) t.dispose();

@@ -1,17 +1,19 @@
 // The one adapter between serving and the library's option validation: which generation options a
 // job carries (JSON, as sent to POST /v1/jobs), how they are checked (by the library's own
-// resolveOptions, on placeholder images, doing no work) and how a worker turns them back into call
-// options. When the pipeline exports a validate-only entry point, only validateWithLibrary changes.
+// validateCallOptions, on placeholder images, doing no work) and how a worker turns them back into call
+// options.
 import { randomInt } from 'node:crypto';
+import { closestKey } from '../known-keys.js';
 import { IndetailError } from '../errors.js';
 import type { Task } from '../pipeline/defaults.js';
-import { resolveOptions, type GenerateOptions } from '../pipeline/options.js';
+import { validateCallOptions, type GenerateOptions } from '../pipeline/options.js';
 
 export const JOB_TASKS: readonly Task[] = ['variation', 'cross', 'structure'];
 
 /** The generation options a job may set (the library's names); images travel as multipart files. */
 export const JOB_OPTION_KEYS = [
   'prompt',
+  'qualitySuffix',
   'negativePrompt',
   'inversionPrompt',
   'samples',
@@ -58,8 +60,8 @@ function seedValue(seed: string): number | bigint {
 const PLACEHOLDER_IMAGE = new Uint8Array(1);
 
 function validateWithLibrary(task: Task, options: GenerateOptions): void {
-  // Any size is a valid default here: the worker applies its model's own.
-  resolveOptions(task, options, 512, 4);
+  // What depends on the model (size against the UNet, cost) is checked by the worker's call.
+  validateCallOptions(task, options);
 }
 
 /**
@@ -72,16 +74,15 @@ export function parseJobParameters(raw: unknown, limits: ParameterLimits): JobPa
   const allowed = new Set<string>(['task', ...JOB_OPTION_KEYS]);
   for (const key of Object.keys(o)) {
     if (key === 'image' || key === 'control') invalid(`${key} is not a parameter: send it as a multipart file field named "${key}"`);
-    if (!allowed.has(key)) invalid(`Unknown parameter ${JSON.stringify(key)}; allowed: ${[...allowed].join(', ')}`);
+    if (!allowed.has(key)) {
+      const near = closestKey(key, [...allowed]);
+      invalid(`Unknown parameter ${JSON.stringify(key)}${near ? ` (did you mean ${JSON.stringify(near)}?)` : ''}; allowed: ${[...allowed].join(', ')}`);
+    }
   }
   if (!JOB_TASKS.includes(o.task as Task)) invalid(`Expected one of ${JOB_TASKS.map((t) => `'${t}'`).join(', ')} for task but received ${JSON.stringify(o.task)}`);
   const task = o.task as Task;
   if (o.samples !== undefined && typeof o.samples === 'number' && o.samples > limits.maxSamples) {
     invalid(`Expected at most ${limits.maxSamples} for samples (this server's limit) but received ${o.samples}`);
-  }
-  // resolveOptions reads includeReconstruction as `=== true`; over HTTP a non-boolean is a mistake worth naming.
-  if (o.includeReconstruction !== undefined && typeof o.includeReconstruction !== 'boolean') {
-    invalid(`Expected true or false for includeReconstruction but received ${JSON.stringify(o.includeReconstruction)}`);
   }
   const params: JobParameters = { task, seed: seedOf(o.seed) };
   for (const key of JOB_OPTION_KEYS) {
