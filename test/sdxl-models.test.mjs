@@ -3,7 +3,7 @@
 // single file reproducing a reference pipeline case, the family's call defaults (guidance 5.0, the
 // model's size), the image-prompt cache with the added conditions, a separate VAE, the VAE's
 // precision rule, the structure-guided task refused by name, and the checks without weights
-// (validateLoadOptions, IndetailPipeline.validateCall).
+// (validateLoadOptions, IndetailPipeline.validateCall, the cost limit at SDXL's full size).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -145,7 +145,7 @@ test('a separate VAE: the folder\'s vae/ or a checkpoint\'s first_stage_model gi
   await assert.rejects(IndetailPipeline.load({ model: folder, backend: 'cpu', vaePrecision: 'f32' }), refused('ERR_INDETAIL_INVALID_ARGUMENT', 'vaePrecision'));
 });
 
-test('checks without weights: validateCall refuses what an SDXL call would (structure, a missing VAE), and the load options vae and vaePrecision', async () => {
+test('checks without weights: validateCall refuses what an SDXL call would (structure, a missing VAE), the load options vae and vaePrecision; the full-size default 1024x1024 passes the CPU cost limit', async () => {
   const call = { image, prompt: 'a cat', steps: 2 };
   assert.ok(LOAD_OPTION_KEYS.includes('vae') && LOAD_OPTION_KEYS.includes('vaePrecision'));
   validateLoadOptions({ model: folder, vae: single, vaePrecision: 'bf16' });
@@ -157,4 +157,13 @@ test('checks without weights: validateCall refuses what an SDXL call would (stru
     IndetailPipeline.validateCall({ model: folder, backend: 'cpu' }, 'structure', { ...call, control: image }),
     refused('ERR_INDETAIL_UNSUPPORTED', 'structure-guided generation is not available for SDXL'),
   );
+  // The shipped full-size configs (configs only: random weights are never made here). SDXL's
+  // default size costs more than the CPU's limit for SD 1.x (6.8 TFLOP per pass at 1024x1024),
+  // yet a model always runs at its own size and sizes of as many pixels; far larger ones are refused.
+  const full = { model: path.join(repoRoot, 'configs', 'sdxl'), randomWeights: 1, backend: 'cpu' };
+  await IndetailPipeline.validateCall(full, 'variation', call);
+  await IndetailPipeline.validateCall(full, 'cross', { ...call, size: { width: 1152, height: 896 } });
+  await IndetailPipeline.validateCall(full, 'cross', { ...call, size: { width: 1344, height: 768 } });
+  await assert.rejects(IndetailPipeline.validateCall(full, 'variation', { ...call, size: 2048 }), refused('ERR_INDETAIL_INVALID_ARGUMENT', /size 2048x2048 would cost about \d+ TFLOP per UNet pass/));
+  await IndetailPipeline.validateCall(full, 'variation', { ...call, size: 2048, allowLargeSize: true });
 });

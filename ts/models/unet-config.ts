@@ -61,6 +61,11 @@ export interface UNetConfig extends UNetEncoderConfig {
   sample_size: number | null;
 }
 
+/** Output side in pixels of a call that gives no size: the latent size the model was trained at × 8 (512 when its config does not say). */
+export function defaultImageSide(cfg: UNetConfig): number {
+  return (cfg.sample_size ?? 64) * 8;
+}
+
 function unsupported(source: string, field: string, value: unknown, supported: string): never {
   throw new IndetailError('ERR_INDETAIL_UNSUPPORTED', `${source}: ${field} = ${JSON.stringify(value)} is not supported (${supported})`);
 }

@@ -13,7 +13,7 @@ import { encodePng, floatToU8 } from '../image/index.js';
 import { ControlNet } from '../models/controlnet.js';
 import { locateControlNet, locateModel, locateVae, randomModel, shippedControlNetConfigDir, type ComponentFiles, type LocateOptions, type ModelFiles } from '../models/model-files.js';
 import { UNet } from '../models/unet.js';
-import { normalizeUNetConfig, type UNetConfig } from '../models/unet-config.js';
+import { defaultImageSide, normalizeUNetConfig, type UNetConfig } from '../models/unet-config.js';
 import type { ModelFamily } from '../models/family/index.js';
 import { VAE } from '../models/vae.js';
 import { DDIMScheduler, referenceDdimConfig, type PredictionType } from '../scheduler/index.js';
@@ -56,7 +56,7 @@ export interface GenerationResult {
 /** What a call's options are checked against: the UNet's default and smallest sizes, its latent channels, its family's defaults. */
 function modelLimits(unet: UNetConfig, family: ModelFamily): ModelLimits {
   return {
-    defaultSize: (unet.sample_size ?? 64) * 8,
+    defaultSize: defaultImageSide(unet),
     latentChannels: unet.in_channels,
     minLatentSide: Math.max(2, 2 ** (unet.block_out_channels.length - 1)),
     familyDefaults: family.defaults,
