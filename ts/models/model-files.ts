@@ -262,23 +262,33 @@ export async function randomModel(seed: number, configDir: string = shippedConfi
 }
 
 /**
+ * A component given by its own path (option `option`, named `what` in messages): checked to be a
+ * string naming an existing folder or file that is no pickle. Its files when it is a diffusers
+ * folder (config.json and diffusion_pytorch_model weights); undefined for a single file, which
+ * the caller reads.
+ */
+async function componentFolder(p: string, option: string, what: string): Promise<ComponentFiles | undefined> {
+  if (typeof p !== 'string' || p.length === 0) {
+    throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a ${what} folder or .safetensors file for ${option} but received ${JSON.stringify(p)}`);
+  }
+  if (!(await pathExists(p))) throw new IndetailError('ERR_INDETAIL_IO', `${what} not found: ${p}`);
+  refusePickle(p);
+  if ((await fileOrFolder(what, p)) !== 'folder') return undefined;
+  return {
+    config: await readConfigFile(await need(path.join(p, 'config.json'), `${what} config.json`)),
+    weights: await componentWeights(p, ['diffusion_pytorch_model']),
+  };
+}
+
+/**
  * A VAE to use instead of the model's (e.g. SDXL's fp16-fixed VAE): a diffusers AutoencoderKL
  * folder (its own config, force_upcast included), or a .safetensors file in diffusers or LDM
  * naming (optionally under first_stage_model.), read with the model's VAE config `modelVae` and
  * the widths the file has.
  */
 export async function locateVae(vaePath: string, modelVae: RawConfig): Promise<ComponentFiles> {
-  if (typeof vaePath !== 'string' || vaePath.length === 0) {
-    throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a VAE folder or .safetensors file for vae but received ${JSON.stringify(vaePath)}`);
-  }
-  if (!(await pathExists(vaePath))) throw new IndetailError('ERR_INDETAIL_IO', `VAE not found: ${vaePath}`);
-  refusePickle(vaePath);
-  if ((await fileOrFolder('VAE', vaePath)) === 'folder') {
-    return {
-      config: await readConfigFile(await need(path.join(vaePath, 'config.json'), 'VAE config.json')),
-      weights: await componentWeights(vaePath, ['diffusion_pytorch_model']),
-    };
-  }
+  const folder = await componentFolder(vaePath, 'vae', 'VAE');
+  if (folder) return folder;
   const st = await openSafetensors(vaePath);
   const names = st.names();
   const config: RawConfig = { ...modelVae };
@@ -300,17 +310,8 @@ export async function locateVae(vaePath: string, modelVae: RawConfig): Promise<C
 
 /** A ControlNet: a diffusers ControlNetModel folder or a single .safetensors file. */
 export async function locateControlNet(controlPath: string, layersPerBlock: number, configDir?: string): Promise<ComponentFiles> {
-  if (typeof controlPath !== 'string' || controlPath.length === 0) {
-    throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a ControlNet folder or .safetensors file for controlnet but received ${JSON.stringify(controlPath)}`);
-  }
-  if (!(await pathExists(controlPath))) throw new IndetailError('ERR_INDETAIL_IO', `ControlNet not found: ${controlPath}`);
-  refusePickle(controlPath);
-  if ((await fileOrFolder('ControlNet', controlPath)) === 'folder') {
-    return {
-      config: await readConfigFile(await need(path.join(controlPath, 'config.json'), 'ControlNet config.json')),
-      weights: await componentWeights(controlPath, ['diffusion_pytorch_model']),
-    };
-  }
+  const folder = await componentFolder(controlPath, 'controlnet', 'ControlNet');
+  if (folder) return folder;
   const st = await openSafetensors(controlPath);
   const { map } = inspectControlNetFile(st, layersPerBlock);
   const config = await readConfigFile(path.join(configDir ?? shippedControlNetConfigDir, 'config.json'));
