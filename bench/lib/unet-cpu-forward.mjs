@@ -11,6 +11,17 @@ import { lcgNoise } from './random.mjs';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /**
+ * SDXL's added conditions for `frames` rows of size × size latents (a pooled text embedding and
+ * the time ids of a size·8 image), on `engine`; undefined for a UNet without them.
+ */
+export function addedConditions(engine, cfg, frames, size) {
+  if (cfg.addition_embed_type !== 'text_time') return undefined;
+  const timeIds = [8 * size, 8 * size, 0, 0, 8 * size, 8 * size];
+  const pooled = cfg.projection_class_embeddings_input_dim - timeIds.length * cfg.addition_time_embed_dim;
+  return { textEmbeds: engine.tensor(lcgNoise(frames * pooled, 3), [frames, pooled]), timeIds };
+}
+
+/**
  * Loads the UNet of configs/<configName>/unet with random weights and times one forward per
  * batch size at size × size latents (two iterations at batch 1 unless quick).
  */
@@ -28,13 +39,14 @@ export async function unetCpuForward({ configName, size, batches, quick = false 
     const sample = engine.tensor(lcgNoise(frames * size * size * 4, 1), [frames, size, size, 4]);
     const context = engine.tensor(lcgNoise(frames * contextLength * ctxDim, 2), [frames, contextLength, ctxDim]);
     const timesteps = Array.from({ length: frames }, (_, i) => 901 - 100 * i);
+    const added = addedConditions(engine, unet.config, frames, size);
     const iterations = quick || frames > 1 ? 1 : 2;
     const times = [];
     const cpuTimes = [];
     for (let i = 0; i < iterations; i++) {
       const c0 = process.cpuUsage();
       t0 = performance.now();
-      const out = await unet.forward({ sample, context, timesteps });
+      const out = await unet.forward({ sample, context, timesteps, ...(added ? { added } : {}) });
       times.push((performance.now() - t0) / 1000);
       const c = process.cpuUsage(c0);
       cpuTimes.push((c.user + c.system) / 1e6);
@@ -58,6 +70,7 @@ export async function unetCpuForward({ configName, size, batches, quick = false 
     });
     sample.dispose();
     context.dispose();
+    added?.textEmbeds.dispose();
   }
   unet.dispose();
   engine.dispose();

@@ -7,7 +7,7 @@ import { checkKnownKeys, keyTable } from '../known-keys.js';
 import { invalid, show } from '../validate.js';
 
 export interface PipelineLoadOptions {
-  /** A diffusers Stable Diffusion 1.x / 2.x folder, or a single-file .safetensors checkpoint. */
+  /** A diffusers Stable Diffusion 1.x / 2.x / XL folder, or a single-file .safetensors checkpoint. */
   model: string;
   /** For single-file checkpoints: a diffusers folder whose configs to use instead of the shipped ones of the model's family. */
   config?: string;
@@ -29,6 +29,17 @@ export interface PipelineLoadOptions {
   backend?: 'auto' | BackendName;
   /** CUDA storage precision (default 'f16'). */
   precision?: 'f16' | 'bf16';
+  /**
+   * A VAE to use instead of the model's: a diffusers AutoencoderKL folder (e.g. SDXL's
+   * fp16-fixed VAE, whose config says force_upcast false), or a .safetensors VAE file (diffusers
+   * or original naming; read with the model's VAE config).
+   */
+  vae?: string;
+  /**
+   * CUDA precision of the VAE (default: the engine's, except bf16 for a VAE that overflows in fp16:
+   * SDXL's, whose config has force_upcast). Ignored on the CPU (f32).
+   */
+  vaePrecision?: 'f16' | 'bf16';
   /** Called with one-line notes (which backend was chosen and why). */
   onInfo?: (message: string) => void;
   /**
@@ -61,6 +72,8 @@ export const LOAD_OPTION_KEYS = keyTable<PipelineLoadOptions>({
   randomWeights: true,
   backend: true,
   precision: true,
+  vae: true,
+  vaePrecision: true,
   onInfo: true,
   onWarning: true,
   kvCache: true,
@@ -90,8 +103,10 @@ export function validateLoadOptions(options: PipelineLoadOptions): void {
   if (b !== undefined && !(typeof b === 'string' && /^(auto|cpu|cuda(:\d+)?)$/.test(b))) {
     invalid(`Expected 'auto', 'cpu', 'cuda' or 'cuda:<index>' for backend but received ${show(b)}`);
   }
-  if (options.precision !== undefined && options.precision !== 'f16' && options.precision !== 'bf16') {
-    invalid(`Expected 'f16' or 'bf16' for precision but received ${show(options.precision)}`);
+  checkPath('vae', options.vae, 'a VAE folder or .safetensors file');
+  for (const name of ['precision', 'vaePrecision'] as const) {
+    const p = options[name];
+    if (p !== undefined && p !== 'f16' && p !== 'bf16') invalid(`Expected 'f16' or 'bf16' for ${name} but received ${show(p)}`);
   }
   for (const name of ['onInfo', 'onWarning'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') invalid(`Expected a function for ${name} but received ${show(options[name])}`);
