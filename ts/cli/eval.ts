@@ -10,12 +10,10 @@ import { summaryTable } from '../eval/table.js';
 import type { AttentionVariant, GuidanceMode } from '../pipeline/layout.js';
 import { parseSize } from './generate.js';
 import { watchInterrupts } from './interrupt.js';
+import { modelFlags, modelSource, type ModelFlagArgs } from './model-flags.js';
 import { evalProgressPrinter } from './progress.js';
 
-interface EvalArgs {
-  model: string;
-  config?: string;
-  controlnet?: string;
+interface EvalArgs extends ModelFlagArgs {
   prompts: string;
   out: string;
   clip?: string;
@@ -74,10 +72,7 @@ async function configurations(a: EvalArgs) {
 }
 
 function builder(y: Argv) {
-  return y
-    .option('model', { type: 'string', demandOption: true, describe: 'Stable Diffusion model: diffusers folder or single-file .safetensors' })
-    .option('config', { type: 'string', describe: 'for single-file models: a diffusers folder whose configs to use' })
-    .option('controlnet', { type: 'string', describe: 'ControlNet folder or .safetensors (for structure prompts)' })
+  return modelFlags(y, { required: false, describe: 'ControlNet folder or .safetensors (for structure prompts)' })
     .option('prompts', { type: 'string', demandOption: true, describe: 'prompt manifest (.json or .csv): image, text, task, condition, id per prompt' })
     .option('out', { type: 'string', demandOption: true, describe: 'output folder (images, report.json, chart.svg); rerun with the same folder to continue' })
     .option('clip', { type: 'string', describe: 'CLIP model folder (transformers CLIPModel, safetensors) for CLIP-I and CLIP-T' })
@@ -90,7 +85,7 @@ function builder(y: Argv) {
     .option('strat-steps', { type: 'number', describe: 'steps with Stratified Attention (default 10; 25 for structure)' })
     .option('guidance-mode', { choices: ['conflict-free', 'conflicting'] as const, describe: 'default conflict-free' })
     .option('steps', { type: 'number', describe: 'DDIM steps (default 50)' })
-    .option('guidance', { type: 'number', describe: 'guidance scale (default 7.5; 5 for structure)' })
+    .option('guidance', { type: 'number', describe: 'guidance scale (default 7.5; 5 for structure and for SDXL)' })
     .option('seeds', { type: 'string', describe: 'comma-separated seeds, one generation each (default 0)' })
     .option('samples', { type: 'number', describe: 'images per generation (default 4, as the paper reports)' })
     .option('size', { type: 'string', describe: 'generation size N or WxH (default: the model\'s)' })
@@ -109,9 +104,7 @@ async function handler(a: EvalArgs): Promise<void> {
   const interrupt = watchInterrupts();
   try {
     const r = await runEvaluation({
-      model: a.model,
-      ...(a.config ? { config: a.config } : {}),
-      ...(a.controlnet ? { controlnet: a.controlnet } : {}),
+      ...modelSource(a),
       backend: a.backend as 'auto' | 'cpu' | 'cuda',
       prompts,
       configurations: configs,

@@ -5,16 +5,15 @@ import path from 'node:path';
 import type { Argv, CommandModule, Options } from 'yargs';
 import { IndetailError } from '../errors.js';
 import { checkRegularFile } from '../files/input-file.js';
-import { PREDICTION_TYPES } from '../models/family/prediction-type.js';
 import { PROMPT_SUFFIX, type Task } from '../pipeline/defaults.js';
-import type { PredictionType } from '../scheduler/index.js';
 import { validateCallOptions, type PipelineCallOptions } from '../pipeline/options.js';
 import { IndetailPipeline, type PipelineLoadOptions } from '../pipeline/pipeline.js';
 import { watchInterrupts, type Interrupt } from './interrupt.js';
+import { modelFlags, modelSource, type ModelFlagArgs } from './model-flags.js';
 import { prepareOutDir, writeImagesOrKeep, type KeptImagesError, type OutputImage } from './outputs.js';
 import { progressPrinter } from './progress.js';
 
-type Args = Record<string, unknown> & { model: string; config?: string; vae?: string; controlnet?: string; backend: string; out: string; overwrite?: boolean; json?: boolean };
+type Args = Record<string, unknown> & ModelFlagArgs & { backend: string; out: string; overwrite?: boolean; json?: boolean };
 
 function userError(message: string): never {
   throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', message);
@@ -84,12 +83,7 @@ const descriptions: Record<Task, string> = {
 
 function builder(task: Task) {
   return (y: Argv) => {
-    let b = y
-      .option('model', { type: 'string', demandOption: true, describe: 'diffusers SD 1.x / 2.x / XL folder or single-file .safetensors' })
-      .option('config', { type: 'string', describe: 'for single-file models: a diffusers folder whose configs to use' })
-      .option('vae', { type: 'string', describe: "a VAE to use instead of the model's (folder or .safetensors), e.g. SDXL's fp16-fixed VAE" })
-      .option('prediction-type', { choices: PREDICTION_TYPES, describe: "what the UNet predicts (default: what the model says, else its family's rule; see indetail info)" });
-    if (task === 'structure') b = b.option('controlnet', { type: 'string', demandOption: true, describe: 'ControlNet folder or .safetensors' });
+    let b = modelFlags(y, task === 'structure' ? { required: true, describe: 'ControlNet folder or .safetensors' } : null);
     for (const [flag, [, option]] of Object.entries(callFlags(task))) b = b.option(flag, option);
     b = b
       .option('backend', { choices: ['auto', 'cpu', 'cuda'] as const, default: 'auto', describe: 'where to run' })
@@ -112,14 +106,7 @@ function callOptions(task: Task, a: Args): PipelineCallOptions {
 }
 
 function loadOptions(a: Args): PipelineLoadOptions {
-  return {
-    model: a.model,
-    ...(a.config !== undefined ? { config: a.config } : {}),
-    ...(a.vae !== undefined ? { vae: a.vae } : {}),
-    ...(a['prediction-type'] !== undefined ? { predictionType: a['prediction-type'] as PredictionType } : {}),
-    ...(a.controlnet !== undefined ? { controlnet: a.controlnet } : {}),
-    backend: a.backend as 'auto' | 'cpu' | 'cuda',
-  };
+  return { ...modelSource(a), backend: a.backend as 'auto' | 'cpu' | 'cuda' };
 }
 
 /** Runs a check whose messages name call options ("for stratifiedSteps") and names the flags instead. */

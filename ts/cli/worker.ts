@@ -1,12 +1,10 @@
 // `indetail worker`: one BullMQ worker process with one resident pipeline (run one per GPU).
 import type { Argv, CommandModule } from 'yargs';
 import { IndetailError } from '../errors.js';
+import { modelFlags, modelSource, type ModelFlagArgs } from './model-flags.js';
 import { deployment, deploymentOptions, logger, parseBytes, parseDuration, untilSignal, type DeploymentArgs } from './deployment.js';
 
-interface WorkerArgs extends DeploymentArgs {
-  model: string;
-  config?: string;
-  controlnet?: string;
+interface WorkerArgs extends DeploymentArgs, ModelFlagArgs {
   backend: string;
   'cache-bytes'?: string;
   id?: string;
@@ -18,10 +16,7 @@ interface WorkerArgs extends DeploymentArgs {
 }
 
 function builder(y: Argv) {
-  return deploymentOptions(y)
-    .option('model', { type: 'string', demandOption: true, describe: 'diffusers SD1.x folder or single-file .safetensors' })
-    .option('config', { type: 'string', describe: 'for single-file models: a diffusers folder whose configs to use' })
-    .option('controlnet', { type: 'string', describe: 'ControlNet folder or .safetensors (for structure-guided jobs)' })
+  return modelFlags(deploymentOptions(y), { required: false, describe: 'ControlNet folder or .safetensors (for structure-guided jobs)' })
     .option('backend', { type: 'string', default: 'auto', describe: 'auto, cpu, cuda or cuda:N (one worker per GPU)' })
     .option('cache-bytes', { type: 'string', describe: 'image-prompt K/V cache budget, e.g. 8GiB (0 disables; default: the pipeline\'s)' })
     .option('id', { type: 'string', describe: 'stable worker name (default <host>-<pid>); a restarted worker with the same id takes its queue back' })
@@ -51,9 +46,7 @@ async function handler(a: WorkerArgs): Promise<void> {
   const { createWorker } = await import('../serve/worker.js');
   const worker = await createWorker({
     ...deployment(a),
-    model: a.model,
-    ...(a.config ? { config: a.config } : {}),
-    ...(a.controlnet ? { controlnet: a.controlnet } : {}),
+    ...modelSource(a),
     backend: a.backend as 'auto',
     ...(cacheBytes !== undefined ? { cacheBytes } : {}),
     ...(a.id ? { id: a.id } : {}),

@@ -16,19 +16,15 @@ import { QualityMetrics } from '../metrics/quality.js';
 import { readConfigFile } from '../models/config-check.js';
 import { parseVitConfig } from '../models/vit-config.js';
 import type { ProgressEvent } from '../pipeline/options.js';
+import { modelSourceOptions, type ModelSource } from '../pipeline/load-options.js';
 import { IndetailPipeline, type GenerationResult, type PipelineCallOptions } from '../pipeline/pipeline.js';
 import { evalChart } from './chart.js';
 import type { EvalConfiguration } from './configurations.js';
 import type { EvalPrompt } from './manifest.js';
 import { aggregate, type EvalReport, type UnitMetrics, type UnitRecord } from './report.js';
 
-export interface EvalOptions {
-  /** The Stable Diffusion model (diffusers folder or single file); ignored when `pipeline` is given. */
-  model: string;
-  /** For single-file models: a diffusers folder whose configs to use. */
-  config?: string;
-  /** A ControlNet, needed by structure prompts. */
-  controlnet?: string;
+/** The model (`model`, `config`, `vae`, `predictionType`, `controlnet`: structure prompts need one) is ignored when `pipeline` is given. */
+export interface EvalOptions extends ModelSource {
   backend?: 'auto' | BackendName;
   /** Run on this pipeline instead of loading one (it is not disposed). */
   pipeline?: IndetailPipeline;
@@ -274,9 +270,7 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
   const pipe =
     o.pipeline ??
     (await IndetailPipeline.load({
-      model: o.model,
-      ...(o.config ? { config: o.config } : {}),
-      ...(o.controlnet ? { controlnet: o.controlnet } : {}),
+      ...modelSourceOptions(o),
       backend: o.backend ?? 'auto',
       ...(o.onInfo ? { onInfo: o.onInfo } : {}),
       ...(o.onWarning ? { onWarning: o.onWarning } : {}),

@@ -122,3 +122,17 @@ export function validateLoadOptions(options: PipelineLoadOptions): void {
     }
   }
 }
+
+/** Where a model comes from: what the CLI commands, the worker and the evaluation pass on to load. */
+export type ModelSource = Pick<PipelineLoadOptions, 'model' | 'config' | 'vae' | 'predictionType' | 'controlnet'>;
+
+/** The given keys of a model source (undefined ones left out), to spread into load options. */
+export function modelSourceOptions(o: { model: string } & { [K in Exclude<keyof ModelSource, 'model'>]?: ModelSource[K] | undefined }): ModelSource {
+  return {
+    model: o.model,
+    ...(o.config !== undefined ? { config: o.config } : {}),
+    ...(o.vae !== undefined ? { vae: o.vae } : {}),
+    ...(o.predictionType !== undefined ? { predictionType: o.predictionType } : {}),
+    ...(o.controlnet !== undefined ? { controlnet: o.controlnet } : {}),
+  };
+}

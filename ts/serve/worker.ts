@@ -12,6 +12,7 @@ import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import type { BackendName } from '../engine.js';
 import { IndetailError, isUserError } from '../errors.js';
+import { modelSourceOptions, type ModelSource } from '../pipeline/load-options.js';
 import { IndetailPipeline } from '../pipeline/pipeline.js';
 import { Adoption } from './adoption.js';
 import { CANCELLED_REASON, type JobData, type JobEvent, type JobProgress } from './job-data.js';
@@ -23,17 +24,13 @@ import { runJob, type JobContext } from './run-job.js';
 import { StepRate } from './step-rate.js';
 import { Store } from './store.js';
 
-export interface WorkerOptions {
+export interface WorkerOptions extends ModelSource {
   /** redis://host:port[/db] */
   redis: string;
   /** The deployment's queue name (default 'indetail'); the server must use the same. */
   queue?: string;
   /** The store directory shared with the server. */
   store: string;
-  model: string;
-  /** For single-file checkpoints: a diffusers folder whose configs to use. */
-  config?: string;
-  controlnet?: string;
   backend?: 'auto' | BackendName;
   /** Byte budget of the image-prompt K/V cache (0 disables it; default: the pipeline's). */
   cacheBytes?: number;
@@ -374,9 +371,7 @@ export async function createWorker(options: WorkerOptions): Promise<IndetailWork
   const idlePollMs = positive('idlePollMs', options.idlePollMs, 1000);
   const store = await Store.open(options.store);
   const pipeline = await IndetailPipeline.load({
-    model: options.model,
-    ...(options.config ? { config: options.config } : {}),
-    ...(options.controlnet ? { controlnet: options.controlnet } : {}),
+    ...modelSourceOptions(options),
     backend: options.backend ?? 'auto',
     ...(options.cacheBytes !== undefined ? { kvCache: { maxBytes: options.cacheBytes } } : {}),
     onInfo: (m) => log.info(m),
