@@ -20,15 +20,6 @@ namespace indetail {
 
 namespace cuda {
 
-int flash_group(int head_dim) {
-  if (head_dim <= 0 || head_dim % 8 != 0) return 0;
-  if (head_dim <= 64) return 64;
-  if (head_dim <= 96) return 96;
-  if (head_dim <= 160) return 160;
-  if (head_dim <= 256) return 256;
-  return 0;
-}
-
 FlashConfig flash_config(int head_dim, int variant) {
   switch (flash_group(head_dim)) {
     case 64: return flash_group_config<64>(variant);
