@@ -4,7 +4,6 @@
 //   gemm norm pointwise invariance   sm_80 tile kernels (kernels_test.cc)
 //   attention [name filter]          the attention kernels (attention_test.cc)
 //   sm90                             one check per emulated Hopper instruction (sm90_units_test.cc)
-//   sm90-gemm                        the wgmma/TMA GEMM and convolution (sm90_gemm_test.cc)
 #include <cstdio>
 #include <string>
 
@@ -15,7 +14,6 @@
 void run_kernel_cases(const std::string& only);
 void run_attention_cases(const std::string& filter);
 void run_sm90_unit_cases();
-void run_sm90_gemm_cases();
 
 namespace indetail {
 [[noreturn]] void throw_cuda_error(cudaError_t err, const char* what, const char* file, int line) {
@@ -38,8 +36,7 @@ int main(int argc, char** argv) {
     for (const char* g : {"gemm", "norm", "pointwise", "invariance"})
       if (want(g)) run_kernel_cases(g);
     if (want("attention")) run_attention_cases(filter);
-    // if (want("sm90")) run_sm90_unit_cases();
-    // if (want("sm90-gemm")) run_sm90_gemm_cases();
+    if (want("sm90")) run_sm90_unit_cases();
   } catch (const std::exception& e) {
     std::printf("FAIL exception: %s\n", e.what());
     return 1;

@@ -34,8 +34,8 @@ if [ "${SANITIZE:-0}" = 1 ]; then
 fi
 kernels=(implicit_gemm group_norm layer_norm pointwise layout_ops timestep_embedding guidance_step
   attention_flash_d64 attention_flash_d96 attention_flash_d160 attention_flash_d256 attention_simple
-)
-tests=(main kernels_test attention_test)
+  sm90/tma_map)
+tests=(main kernels_test attention_test sm90_units_test)
 jobs=${EMU_JOBS:-$(nproc)}
 objs=()
 compile() {  # source object [extra flags]
