@@ -1,10 +1,12 @@
-// linear, linear_geglu and conv2d: argument checks, then one implicit-GEMM launch
-// (cuda/kernels/implicit_gemm.cu) with the op's epilogue, split-K when the grid is small.
+// linear, linear_geglu and conv2d: argument checks, then one implicit-GEMM launch with the op's
+// epilogue, split-K when the grid is small: the wgmma/TMA kernel (cuda/kernels/sm90/gemm_sm90.cu)
+// on compute capability 9.0 when it takes the layer, else the mma.sync kernel (implicit_gemm.cu).
 #include <climits>
 
 #include "../engine/op_checks.h"
 #include "cuda_backend.h"
 #include "kernels/implicit_gemm.h"
+#include "kernels/sm90/gemm_sm90.h"
 #include "kernels/vec.cuh"
 
 namespace indetail {
@@ -55,13 +57,25 @@ int64_t linear_rows_per_frame(const Tensor& x) { return x.dim() >= 3 ? x.size(-2
 
 }  // namespace
 
-// Fills the operand part of `a` (x, w, geometry, M/Nv/K, vector flags), plans split-K from the
-// rows of one frame (batch-invariant, see plan_split_k_per_frame), runs.
+// Fills the operand part of `a` (x, w, geometry, M/Nv/K, vector flags), picks the kernel, plans
+// split-K for its tile from the rows of one frame (batch-invariant, see plan_split_k_per_frame), runs.
+// The Hopper kernel runs when the device takes sm_90a code and the kernel takes the layer: a
+// per-layer decision, so a frame keeps its kernel (and its bits) whatever the batch.
 static void run_gemm(CudaBackend& be, const char* op, cuda::GemmArgs& a, int64_t rows_per_frame) {
   a.M = a.N * a.Ho * a.Wo;
   a.vec_a = a.C % 8 == 0 && cuda::aligned16(a.x);
   a.vec_b = a.K % 8 == 0 && cuda::aligned16(a.w);
-  const cuda::SplitPlan plan = cuda::plan_split_k_per_frame(rows_per_frame, a.Nv, a.K, be.num_sms());
+  bool hopper = false;
+  cuda::GemmTile tile = cuda::kGemmTile;
+  int k_tiles = 0;
+#ifdef INDETAIL_WITH_SM90A
+  hopper = be.hopper_kernels() && cuda::sm90_gemm_problem(a).empty();
+  if (hopper) {
+    tile = cuda::kSm90Tile;
+    k_tiles = cuda::sm90_k_tiles(a);
+  }
+#endif
+  const cuda::SplitPlan plan = cuda::plan_split_k_per_frame(rows_per_frame, a.Nv, a.K, be.num_sms(), tile, k_tiles);
   a.splits = plan.splits;
   a.k_tiles_per_split = plan.k_tiles_per_split;
   a.ws_ld = plan.ws_ld;
@@ -70,7 +84,10 @@ static void run_gemm(CudaBackend& be, const char* op, cuda::GemmArgs& a, int64_t
     ws = be.scratch_f32((int64_t)a.splits * a.M * a.ws_ld);
     a.workspace = ws.data<float>();
   }
-  cuda::launch_implicit_gemm(be.compute_dtype(), a, be.stream());
+#ifdef INDETAIL_WITH_SM90A
+  if (hopper) cuda::launch_gemm_sm90(be.compute_dtype(), a, be.num_sms(), be.stream());
+#endif
+  if (!hopper) cuda::launch_implicit_gemm(be.compute_dtype(), a, be.stream());
   be.check_launch(op);
 }
 

@@ -16,6 +16,7 @@
 #include "../kernels/layer_norm.h"
 #include "../kernels/layout_ops.h"
 #include "../kernels/pointwise.h"
+#include "../kernels/sm90/gemm_sm90.h"
 #include "../kernels/timestep_embedding.h"
 #include "../kernels/vec.cuh"
 #include "check.h"
@@ -37,7 +38,25 @@ struct ConvSpec {
   int num_sms = 132;
   int x_offset = 0;  // misalign x by this many elements
   int min_splits = 1;
+  bool hopper = false;  // the sm_90a kernel (gemm_sm90.cu) instead of the mma.sync one
 };
+
+// The split plan and launch of the kernel a spec names, as ops_gemm.cu does it.
+template <typename T>
+void plan_and_launch(cuda::GemmArgs& a, bool hopper, int num_sms, int64_t rows_per_frame, bool per_frame,
+                     std::vector<float>& ws) {
+  const cuda::GemmTile tile = hopper ? cuda::kSm90Tile : cuda::kGemmTile;
+  const int k_tiles = hopper ? cuda::sm90_k_tiles(a) : 0;
+  const auto plan = per_frame ? cuda::plan_split_k_per_frame(rows_per_frame, a.Nv, a.K, num_sms, tile, k_tiles)
+                              : cuda::plan_split_k(a.M, a.Nv, a.K, num_sms, tile, k_tiles);
+  a.splits = plan.splits;
+  a.k_tiles_per_split = plan.k_tiles_per_split;
+  a.ws_ld = plan.ws_ld;
+  ws.assign(a.splits > 1 ? (size_t)a.splits * a.M * a.ws_ld : 0, NAN);
+  a.workspace = ws.empty() ? nullptr : ws.data();
+  if (hopper) cuda::launch_gemm_sm90(dtype_of<T>(), a, num_sms, nullptr);
+  else cuda::launch_implicit_gemm(dtype_of<T>(), a, nullptr);
+}
 
 template <typename T>
 void gemm_case(const ConvSpec& s) {
@@ -61,12 +80,6 @@ void gemm_case(const ConvSpec& s) {
   a.geglu = s.geglu;
   a.vec_a = s.C % 8 == 0 && cuda::aligned16(a.x);
   a.vec_b = K % 8 == 0 && cuda::aligned16(a.w);
-  const auto plan = cuda::plan_split_k(M, Nv, K, s.num_sms);
-  a.splits = plan.splits;
-  a.k_tiles_per_split = plan.k_tiles_per_split;
-  a.ws_ld = plan.ws_ld;
-  std::vector<float> ws(a.splits > 1 ? (size_t)a.splits * M * a.ws_ld : 0, NAN);
-  a.workspace = ws.empty() ? nullptr : ws.data();
   a.ep.out = out.p();
   a.ep.bias = s.bias ? bias.data() : nullptr;
   a.ep.frame_bias = s.frame_bias ? fb.p() : nullptr;
@@ -78,7 +91,15 @@ void gemm_case(const ConvSpec& s) {
   a.ep.n_out = n_out;
   a.ep.vec = n_out % 8 == 0 && cuda::aligned16(out.p()) && (!a.ep.frame_bias || cuda::aligned16(fb.p())) &&
              (!a.ep.residual || cuda::aligned16(res.p()));
-  cuda::launch_implicit_gemm(dtype_of<T>(), a, nullptr);
+  if (s.hopper) {
+    const std::string why = cuda::sm90_gemm_problem(a);
+    if (!why.empty()) {
+      expect(false, "sm90 " + s.name, "the Hopper kernel refused it: " + why);
+      return;
+    }
+  }
+  std::vector<float> ws;
+  plan_and_launch<T>(a, s.hopper, s.num_sms, 0, false, ws);
 
   // Reference: exact conv over the rounded inputs, then the epilogue, in double.
   std::vector<double> acc((size_t)M * Nv, 0.0);
@@ -114,8 +135,8 @@ void gemm_case(const ConvSpec& s) {
       want[(size_t)m * n_out + c] = v * s.out_scale;
     }
   char label[200];
-  std::snprintf(label, sizeof label, "%s [M%d N%d K%d splits %d%s%s]", s.name.c_str(), M, Nv, K, a.splits,
-                a.vec_a ? "" : " scalarA", a.vec_b ? "" : " scalarB");
+  std::snprintf(label, sizeof label, "%s%s [M%d N%d K%d splits %d%s%s]", s.hopper ? "sm90 " : "", s.name.c_str(), M,
+                Nv, K, a.splits, a.vec_a || s.hopper ? "" : " scalarA", a.vec_b || s.hopper ? "" : " scalarB");
   // F32 accumulation over K terms vs double: allow ~K·2^-24 relative on top of the rounding.
   check<T>(label, out, want, 1.0, 1e-5 * std::sqrt((double)K));
   if (a.splits < s.min_splits) {
@@ -355,9 +376,11 @@ void pointwise_cases() {
 // The image-prompt cache drops a frame from the batch; the frames left must keep every bit. Runs
 // a 3x3 conv (split-K, frames straddling M tiles) and a GroupNorm over 3 frames and over the
 // last 2 of them, with the plans the backend uses, and compares the shared frames bit for bit.
+// A 3x3 stride-1 convolution over frames 2-3 of 3 and over a batch of those 2, with the per-frame
+// split plan of the backend (ops_gemm.cu), compared bit for bit.
 template <typename T>
-void batch_invariance_cases() {
-  const int H = 6, W = 6, HW = H * W, C = 264, Cout = 136, K = 9 * C, sms = 132;
+void conv_invariance_case(const std::string& name, int H, int W, int C, int Cout, bool hopper, int sms) {
+  const int HW = H * W, K = 9 * C;
   auto x = randn16<T>((size_t)3 * HW * C);
   auto w = randn16<T>((size_t)Cout * K, 1.0f / std::sqrt((float)K));
   std::vector<float> bias = randn32(Cout, 0.5f);
@@ -373,24 +396,61 @@ void batch_invariance_cases() {
     a.M = n * HW; a.Nv = Cout; a.K = K;
     a.vec_a = cuda::aligned16(a.x);
     a.vec_b = 1;
-    const auto plan = cuda::plan_split_k_per_frame(HW, Cout, K, sms);
-    splits = a.splits = plan.splits;
-    a.k_tiles_per_split = plan.k_tiles_per_split;
-    a.ws_ld = plan.ws_ld;
-    std::vector<float> ws(a.splits > 1 ? (size_t)a.splits * a.M * a.ws_ld : 0, NAN);
-    a.workspace = ws.empty() ? nullptr : ws.data();
     a.ep.out = out.p();
     a.ep.bias = bias.data();
     a.ep.rows_per_frame = HW;
     a.ep.n_out = Cout;
     a.ep.vec = cuda::aligned16(out.p());
-    cuda::launch_implicit_gemm(dtype_of<T>(), a, nullptr);
+    std::vector<float> ws;
+    plan_and_launch<T>(a, hopper, sms, HW, true, ws);
+    splits = a.splits;
     return out.raw;
   };
   const auto conv_all = conv(3, x.p());
   const auto conv_tail = conv(2, x.p() + (size_t)HW * C);
-  bits_case("conv 3x3 6x6 264->136: frames 2-3 of 3 == batch of 2 [splits " + std::to_string(splits) + "]",
+  bits_case(std::string(hopper ? "sm90 " : "") + name + ": frames 2-3 of 3 == batch of 2 [splits " +
+                std::to_string(splits) + "]",
             conv_all, conv_tail, (size_t)HW * Cout);
+}
+
+// A linear layer over rows of 3 frames and of the last 2 (split-K planned per frame), bit for bit.
+template <typename T>
+void linear_invariance_case(const std::string& name, int rows, int K, int N, bool geglu, bool hopper, int sms) {
+  auto x = randn16<T>((size_t)3 * rows * K);
+  auto w = randn16<T>((size_t)N * K, 1.0f / std::sqrt((float)K));
+  std::vector<float> bias = randn32(N, 0.5f);
+  const int n_out = geglu ? N / 2 : N;
+  int splits = 1;
+  auto run = [&](int frames, const uint16_t* xs) {
+    Buf16<T> out((size_t)frames * rows * n_out);
+    cuda::GemmArgs a;
+    a.x = xs;
+    a.w = w.p();
+    a.N = 1; a.H = 1; a.W = frames * rows; a.C = K;
+    a.Ho = 1; a.Wo = frames * rows;
+    a.M = frames * rows; a.Nv = N; a.K = K;
+    a.geglu = geglu;
+    a.vec_a = a.vec_b = 1;
+    a.ep.out = out.p();
+    a.ep.bias = bias.data();
+    a.ep.n_out = n_out;
+    a.ep.geglu = geglu;
+    a.ep.vec = n_out % 8 == 0;
+    std::vector<float> ws;
+    plan_and_launch<T>(a, hopper, sms, rows, true, ws);
+    splits = a.splits;
+    return out.raw;
+  };
+  const auto all = run(3, x.p());
+  const auto tail = run(2, x.p() + (size_t)rows * K);
+  bits_case(std::string(hopper ? "sm90 " : "") + name + ": frames 2-3 of 3 == batch of 2 [splits " +
+                std::to_string(splits) + "]",
+            all, tail, (size_t)rows * n_out);
+}
+
+template <typename T>
+void batch_invariance_cases() {
+  conv_invariance_case<T>("conv 3x3 6x6 264->136", 6, 6, 264, 136, false, 132);
 
   const int gHW = 400, gC = 48, G = 8;
   auto gx = randn16<T>((size_t)3 * gHW * gC, 2.0f, 1.0f);
@@ -405,6 +465,72 @@ void batch_invariance_cases() {
   };
   bits_case("group_norm 20x20 C48: frames 2-3 of 3 == batch of 2", norm(3, gx.p()), norm(2, gx.p() + (size_t)gHW * gC),
             (size_t)gHW * gC);
+}
+
+// ---- the Hopper GEMM (sm90/gemm_sm90.cu) ---------------------------------------------------------
+// SD layer shapes scaled down (a 64x64 latent becomes 16x16; channels as in SD1.5), the tile
+// shapes it derives from the output width, K tails, partial N tiles, GEGLU, split-K, persistent
+// CTAs (few SMs), copies landing at the wait and at issue, what it refuses, and batch invariance.
+template <typename T>
+void sm90_gemm_cases() {
+  auto lin = [](std::string name, int M, int K, int N) {
+    ConvSpec s{name, 1, 1, M, K, N, 1, 1, 1, 0};
+    s.linear = true;
+    s.hopper = true;
+    s.num_sms = 4;
+    return s;
+  };
+  auto conv = [](std::string name, int N, int H, int W, int C, int Cout, int k, int pad) {
+    ConvSpec s{name, N, H, W, C, Cout, k, k, 1, pad};
+    s.hopper = true;
+    s.num_sms = 4;
+    return s;
+  };
+  ConvSpec s;
+  s = conv("conv 3x3 p1 16x16 320->320 +tbias +res x0.7 (SD res block)", 2, 16, 16, 320, 320, 3, 1);
+  s.frame_bias = s.residual = true; s.out_scale = 0.7f; gemm_case<T>(s);
+  if (std::is_same<T, __half>::value) {
+    emu::g_eager_copies = true;
+    s.name += " copies at issue"; gemm_case<T>(s);
+    emu::g_eager_copies = false;
+  }
+  s = conv("conv 3x3 p1 8x8 64->160 silu-free (2 frames per M tile)", 3, 8, 8, 64, 160, 3, 1); gemm_case<T>(s);
+  s = conv("conv 1x1 16x16 96->136 no bias (C%64, partial N tile)", 1, 16, 16, 96, 136, 1, 0); s.bias = false;
+  gemm_case<T>(s);
+  s = conv("conv 3x3 p1 3x200 16->24 +res (rows wider than a tile)", 1, 3, 200, 16, 24, 3, 1); s.residual = true;
+  gemm_case<T>(s);
+  s = conv("conv 3x3 p0 10x6 32->40 (4 frames of 8x4 per M tile)", 5, 10, 6, 32, 40, 3, 0); gemm_case<T>(s);
+  s = lin("linear M300 K320 N320 +bias gelu +res", 300, 320, 320); s.act = 2; s.residual = true; gemm_case<T>(s);
+  s = lin("linear M77 K768 N320 split-K (cross-attention K/V)", 77, 768, 320); s.num_sms = 132; s.min_splits = 2;
+  gemm_case<T>(s);
+  s = lin("geglu M200 K320 F1280 (SD feed-forward)", 200, 320, 2560); s.geglu = true; gemm_case<T>(s);
+  s = lin("geglu M9 K512 F100 split-K (partial GEGLU tile)", 9, 512, 200); s.geglu = true; s.num_sms = 132;
+  s.min_splits = 2; gemm_case<T>(s);
+  s = lin("linear M3 K1000 N200 quick_gelu split-K (K%64 != 0)", 3, 1000, 200); s.act = 4; s.num_sms = 132;
+  s.min_splits = 2; gemm_case<T>(s);
+
+  // What it leaves to the mma.sync kernel: the reason is stated, and depends on the layer only.
+  cuda::GemmArgs r;
+  r.N = 2; r.H = r.W = 16; r.C = 64; r.KH = r.KW = 3; r.pad = 1; r.Ho = r.Wo = 16; r.Nv = 64; r.K = 9 * 64;
+  alignas(16) static uint16_t dummy[8];
+  r.x = r.w = dummy;
+  r.stride = 2;
+  const std::string why_stride = cuda::sm90_gemm_problem(r);
+  r.stride = 1; r.C = 4; r.K = 36;
+  const std::string why_c = cuda::sm90_gemm_problem(r);
+  r.C = 64; r.K = 9 * 64; r.Wo = r.W = 10;
+  const std::string why_w = cuda::sm90_gemm_problem(r);
+  r.Wo = r.W = 16;
+  const std::string ok = cuda::sm90_gemm_problem(r);
+  expect(why_stride.find("stride") != std::string::npos && why_c.find("channels") != std::string::npos &&
+             why_w.find("width") != std::string::npos && ok.empty(),
+         std::string("sm90 refuses stride 2, 4 input channels and width 10 with a reason, takes 16x16 ") + tname<T>(),
+         why_stride + "; " + why_c + "; " + why_w + "; " + ok);
+
+  conv_invariance_case<T>("conv 3x3 8x8 128->160 (frames straddle tiles, split-K)", 8, 8, 128, 160, true, 132);
+  conv_invariance_case<T>("conv 3x3 16x16 64->320", 16, 16, 64, 320, true, 4);
+  linear_invariance_case<T>("linear 40 rows K320 N320", 40, 320, 320, false, true, 132);
+  linear_invariance_case<T>("geglu 24 rows K320 F160", 24, 320, 320, true, true, 4);
 }
 
 template <typename T>
@@ -428,6 +554,7 @@ void all_cases(const std::string& only) {
   }
   if (want("pointwise")) pointwise_cases<T>();
   if (want("invariance")) batch_invariance_cases<T>();
+  if (want("sm90-gemm")) sm90_gemm_cases<T>();
 }
 
 }  // namespace

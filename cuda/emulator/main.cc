@@ -1,9 +1,10 @@
 // The emulator's test program (built and run by cuda/emulator/run.sh): every group of emulated
 // kernel cases, or the one named on the command line, then one summary line. Exits 1 when a case
 // fails. Groups:
-//   gemm norm pointwise invariance   sm_80 tile kernels (kernels_test.cc)
+//   gemm norm pointwise invariance   the tile kernels and batch invariance (kernels_test.cc)
 //   attention [name filter]          the attention kernels (attention_test.cc)
 //   sm90                             one check per emulated Hopper instruction (sm90_units_test.cc)
+//   sm90-gemm                        the wgmma/TMA GEMM and convolution (kernels_test.cc)
 #include <cstdio>
 #include <string>
 
@@ -33,7 +34,7 @@ int main(int argc, char** argv) {
   const std::string filter = argc > 2 ? argv[2] : "";
   auto want = [&](const char* group) { return only.empty() || only == group; };
   try {
-    for (const char* g : {"gemm", "norm", "pointwise", "invariance"})
+    for (const char* g : {"gemm", "norm", "pointwise", "invariance", "sm90-gemm"})
       if (want(g)) run_kernel_cases(g);
     if (want("attention")) run_attention_cases(filter);
     if (want("sm90")) run_sm90_unit_cases();

@@ -3,7 +3,7 @@
 # the emulator's test program (main.cc): index logic, tiling, cp.async / TMA pipelining,
 # mma / wgmma fragments, mbarrier synchronisation and batch invariance, checked on a machine
 # without a GPU. Needs g++, python3 and the CUDA headers.
-#   cuda/emulator/run.sh [gemm|norm|pointwise|invariance|attention|sm90|sm90-gemm] [name filter]
+#   cuda/emulator/run.sh [gemm|norm|pointwise|invariance|sm90-gemm|attention|sm90] [name filter]
 #   SANITIZE=1 cuda/emulator/run.sh ...   (AddressSanitizer + UBSan: out-of-bounds reads, overflow)
 #   EMU_CP_ASYNC=eager cuda/emulator/run.sh gemm   (copies land at issue: write-after-read hazards)
 #   EMU_JOBS=N   parallel compiler jobs (default: the CPUs this process may use)
@@ -34,7 +34,7 @@ if [ "${SANITIZE:-0}" = 1 ]; then
 fi
 kernels=(implicit_gemm group_norm layer_norm pointwise layout_ops timestep_embedding guidance_step
   attention_flash_d64 attention_flash_d96 attention_flash_d160 attention_flash_d256 attention_simple
-  sm90/tma_map)
+  smem_limit sm90/tma_map sm90/gemm_sm90)
 tests=(main kernels_test attention_test sm90_units_test)
 jobs=${EMU_JOBS:-$(nproc)}
 objs=()
