@@ -1,10 +1,11 @@
-// linear, linear_geglu and conv2d: argument checks, then one implicit-GEMM launch with the op's
+// linear, linear_geglu, conv2d and group_norm_conv2d: argument checks, then one implicit-GEMM launch with the op's
 // epilogue, split-K when the grid is small: the wgmma/TMA kernel (cuda/kernels/sm90/gemm_sm90.cu)
 // on compute capability 9.0 when it takes the layer, else the mma.sync kernel (implicit_gemm.cu).
 #include <climits>
 
 #include "../engine/op_checks.h"
 #include "cuda_backend.h"
+#include "kernels/group_norm.h"
 #include "kernels/implicit_gemm.h"
 #include "kernels/sm90/gemm_sm90.h"
 #include "kernels/vec.cuh"
@@ -147,42 +148,41 @@ void CudaBackend::linear_geglu(const Tensor& x, const Tensor& w, const Tensor* b
   run_gemm(*this, op, a, linear_rows_per_frame(x));
 }
 
-void CudaBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor* frame_bias,
-                         const Tensor* residual, Tensor& out, const Conv2dParams& p) {
-  const char* op = "conv2d";
-  ensure_usable();
-  check_activation(op, "x", x);
-  check_activation(op, "w", w);
-  check_activation(op, "out", out);
+// conv2d's arguments checked and turned into GEMM operands and epilogue (the op name in errors).
+static cuda::GemmArgs conv_args(CudaBackend& be, const char* op, const Tensor& x, const Tensor& w, const Tensor* bias,
+                                const Tensor* frame_bias, const Tensor* residual, Tensor& out, const Conv2dParams& p) {
+  be.check_activation(op, "x", x);
+  be.check_activation(op, "w", w);
+  be.check_activation(op, "out", out);
   check_rank(op, "x", x, 4);
   check_weight(op, w, 4);
   const int64_t N = x.size(0), H = x.size(1), W = x.size(2), C = x.size(3);
   const int64_t Cout = w.size(0), KH = w.size(1), KW = w.size(2);
-  check_arg(w.size(3) == C, "conv2d: w ", w.describe(), " must be [Cout, KH, KW, Cin] with Cin = ", C, " of x ",
+  check_arg(w.size(3) == C, op, ": w ", w.describe(), " must be [Cout, KH, KW, Cin] with Cin = ", C, " of x ",
             x.describe());
-  check_arg(p.stride >= 1, "conv2d: stride must be at least 1, got ", p.stride);
-  check_arg(p.pad >= 0, "conv2d: pad must not be negative, got ", p.pad);
+  check_arg(p.stride >= 1, op, ": stride must be at least 1, got ", p.stride);
+  check_arg(p.pad >= 0, op, ": pad must not be negative, got ", p.pad);
   const int64_t pad_end = p.pad_end < 0 ? p.pad : p.pad_end;  // bottom/right; the kernel bounds-checks reads
-  check_arg(H + p.pad + pad_end >= KH && W + p.pad + pad_end >= KW, "conv2d: the ", KH, "x", KW, " kernel does not fit x ",
-            x.describe(), " with pad ", p.pad, ", ", pad_end);
+  check_arg(H + p.pad + pad_end >= KH && W + p.pad + pad_end >= KW, op, ": the ", KH, "x", KW,
+            " kernel does not fit x ", x.describe(), " with pad ", p.pad, ", ", pad_end);
   const int64_t Ho = (H + p.pad + pad_end - KH) / p.stride + 1;
   const int64_t Wo = (W + p.pad + pad_end - KW) / p.stride + 1;
   const Shape os = {N, Ho, Wo, Cout};
   check_shape(op, "out", out, os);
-  if (bias) check_param(op, "bias", *bias, Cout);
+  if (bias) be.check_param(op, "bias", *bias, Cout);
   if (frame_bias) {
-    check_activation(op, "frame_bias", *frame_bias);
+    be.check_activation(op, "frame_bias", *frame_bias);
     check_shape(op, "frame_bias", *frame_bias, {N, Cout});
   }
   if (residual) {
-    check_activation(op, "residual", *residual);
+    be.check_activation(op, "residual", *residual);
     check_shape(op, "residual", *residual, os);
   }
   check_int_range(op, "N*Ho*Wo", N * Ho * Wo);
   check_int_range(op, "KH*KW*Cin", KH * KW * C);
   check_int_range(op, "Cout", Cout);
   check_int_range(op, "N*H*W", N * H * W);
-  check_arg(KH * KW * C > 0, "conv2d: empty kernel ", w.describe());
+  check_arg(KH * KW * C > 0, op, ": empty kernel ", w.describe());
   cuda::GemmArgs a;
   a.x = x.raw();
   a.w = w.raw();
@@ -192,7 +192,43 @@ void CudaBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, c
   a.K = (int)(KH * KW * C);
   a.Nv = (int)Cout;
   a.ep = make_epilogue(out, Cout, bias, frame_bias, Ho * Wo, residual, Activation::None, p.out_scale, false);
-  run_gemm(*this, op, a, Ho * Wo);
+  return a;
+}
+
+void CudaBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor* frame_bias,
+                         const Tensor* residual, Tensor& out, const Conv2dParams& p) {
+  ensure_usable();
+  cuda::GemmArgs a = conv_args(*this, "conv2d", x, w, bias, frame_bias, residual, out, p);
+  run_gemm(*this, "conv2d", a, (int64_t)a.Ho * a.Wo);
+}
+
+// On the Hopper kernel: one statistics pass over x, then the convolution normalises its operand
+// tiles as they arrive (the normalised tensor never exists). Elsewhere: group_norm, then conv2d.
+void CudaBackend::group_norm_conv2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                    const GroupNormParams& gn, const Tensor& w, const Tensor* bias,
+                                    const Tensor* frame_bias, const Tensor* residual, Tensor& out,
+                                    const Conv2dParams& p) {
+  const char* op = "group_norm_conv2d";
+  ensure_usable();
+  cuda::GemmArgs a = conv_args(*this, op, x, w, bias, frame_bias, residual, out, p);
+  bool fused = false;
+#ifdef INDETAIL_WITH_SM90A
+  fused = hopper_kernels() && a.M > 0 && cuda::sm90_gemm_problem(a).empty();
+#endif
+  if (!fused) return Backend::group_norm_conv2d(x, gamma, beta, gn, w, bias, frame_bias, residual, out, p);
+  const int64_t HW = (int64_t)a.H * a.W;
+  check_arg(gn.groups > 0 && a.C % gn.groups == 0, op, ": ", gn.groups, " groups do not divide the ", a.C,
+            " channels of x ", x.describe());
+  check_param(op, "gamma", gamma, a.C);
+  check_param(op, "beta", beta, a.C);
+  const cuda::GroupNormPlan plan = cuda::plan_group_norm(a.N, HW, a.C, cuda::aligned16(x.raw()), num_sms());
+  Tensor stats = scratch_f32(plan.partial_floats + 2LL * a.N * a.C);
+  cuda::launch_group_norm_stats(compute_, plan, x.raw(), gamma.data<float>(), beta.data<float>(), a.N, HW, a.C,
+                                gn.groups, gn.eps, stats.data<float>(), stream_);
+  check_launch(op);
+  a.norm = reinterpret_cast<const float2*>(stats.data<float>() + plan.partial_floats);
+  a.norm_silu = gn.silu ? 1 : 0;
+  run_gemm(*this, op, a, (int64_t)a.Ho * a.Wo);
 }
 
 }  // namespace indetail

@@ -44,6 +44,7 @@ struct Buf16 {
   int off;
   Buf16(size_t n, int offset = 0) : raw(n + offset, 0xffff), off(offset) {}
   uint16_t* p() { return raw.data() + off; }
+  const uint16_t* p() const { return raw.data() + off; }
   float get(size_t i) const { return from16<T>(raw[off + i]); }
   void set(size_t i, float f) { raw[off + i] = to16<T>(f); }
   size_t n() const { return raw.size() - off; }

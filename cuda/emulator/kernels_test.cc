@@ -467,6 +467,107 @@ void batch_invariance_cases() {
             (size_t)gHW * gC);
 }
 
+// ---- GroupNorm fused into the Hopper convolution (group_norm_conv2d) --------------------------
+// The statistics pass, then the convolution normalising its operand tiles in shared memory: it
+// must give the bits of group_norm (kernel) then the same convolution on the stored result, be
+// close to a double reference (normalise, SiLU, zero padding of the normalised tensor, convolve),
+// and keep a frame's bits whatever the batch.
+template <typename T>
+std::vector<uint16_t> gn_conv_run(const Buf16<T>& x, const Buf16<T>& w, const std::vector<float>& bias,
+                                  const std::vector<float>& gamma, const std::vector<float>& beta, int N, int H, int W,
+                                  int C, int Cout, int groups, bool silu, int pad, bool fused, const uint16_t* x_at) {
+  const int Ho = H + 2 * pad - 2, Wo = W + 2 * pad - 2, HW = H * W;
+  auto plan = cuda::plan_group_norm(N, HW, C, true, 132);
+  std::vector<float> ws(plan.partial_floats + 2 * (size_t)N * C, NAN);
+  Buf16<T> normed((size_t)N * HW * C);
+  const void* xin = x_at;
+  if (fused) {
+    cuda::launch_group_norm_stats(dtype_of<T>(), plan, x_at, gamma.data(), beta.data(), N, HW, C, groups, 1e-5f,
+                                  ws.data(), nullptr);
+  } else {
+    cuda::launch_group_norm(dtype_of<T>(), plan, x_at, normed.p(), gamma.data(), beta.data(), N, HW, C, groups, 1e-5f,
+                            silu, ws.data(), nullptr);
+    xin = normed.p();
+  }
+  Buf16<T> out((size_t)N * Ho * Wo * Cout);
+  cuda::GemmArgs a;
+  a.x = xin;
+  a.w = w.p();
+  a.N = N; a.H = H; a.W = W; a.C = C;
+  a.KH = a.KW = 3; a.stride = 1; a.pad = pad;
+  a.Ho = Ho; a.Wo = Wo;
+  a.M = N * Ho * Wo; a.Nv = Cout; a.K = 9 * C;
+  a.vec_a = a.vec_b = 1;
+  if (fused) {
+    a.norm = reinterpret_cast<const float2*>(ws.data() + plan.partial_floats);
+    a.norm_silu = silu;
+  }
+  a.ep.out = out.p();
+  a.ep.bias = bias.data();
+  a.ep.rows_per_frame = Ho * Wo;
+  a.ep.n_out = Cout;
+  a.ep.vec = Cout % 8 == 0;
+  std::vector<float> split_ws;
+  plan_and_launch<T>(a, true, 4, Ho * Wo, true, split_ws);
+  return out.raw;
+}
+
+template <typename T>
+void gn_conv_case(const std::string& name, int N, int H, int W, int C, int Cout, int groups, bool silu, int pad) {
+  const int Ho = H + 2 * pad - 2, Wo = W + 2 * pad - 2, HW = H * W, K = 9 * C;
+  auto x = randn16<T>((size_t)N * HW * C, 2.0f, 0.5f);
+  auto w = randn16<T>((size_t)Cout * K, 1.0f / std::sqrt((float)K));
+  std::vector<float> bias = randn32(Cout, 0.5f), gamma = randn32(C, 0.1f, 1.0f), beta = randn32(C, 0.1f);
+  const auto fused = gn_conv_run<T>(x, w, bias, gamma, beta, N, H, W, C, Cout, groups, silu, pad, true, x.p());
+  const auto composed = gn_conv_run<T>(x, w, bias, gamma, beta, N, H, W, C, Cout, groups, silu, pad, false, x.p());
+  bits_case("sm90 group_norm_conv2d " + name + ": == group_norm then conv2d", composed, fused, 0);
+  // Double reference: statistics from the rounded x, the normalised tensor zero-padded.
+  const int cpg = C / groups;
+  std::vector<double> xn((size_t)N * HW * C);
+  for (int n = 0; n < N; ++n)
+    for (int g = 0; g < groups; ++g) {
+      double s1 = 0, s2 = 0;
+      for (int p = 0; p < HW; ++p)
+        for (int c = g * cpg; c < (g + 1) * cpg; ++c) s1 += x.get(((size_t)n * HW + p) * C + c);
+      const double mu = s1 / ((double)HW * cpg);
+      for (int p = 0; p < HW; ++p)
+        for (int c = g * cpg; c < (g + 1) * cpg; ++c) s2 += std::pow(x.get(((size_t)n * HW + p) * C + c) - mu, 2);
+      const double rstd = 1 / std::sqrt(s2 / ((double)HW * cpg) + 1e-5);
+      for (int p = 0; p < HW; ++p)
+        for (int c = g * cpg; c < (g + 1) * cpg; ++c) {
+          const size_t i = ((size_t)n * HW + p) * C + c;
+          const double y = (x.get(i) - mu) * rstd * gamma[c] + beta[c];
+          xn[i] = silu ? act_ref(1, y) : y;
+        }
+    }
+  std::vector<double> want((size_t)N * Ho * Wo * Cout);
+  for (int n = 0; n < N; ++n)
+    for (int oy = 0; oy < Ho; ++oy)
+      for (int ox = 0; ox < Wo; ++ox)
+        for (int co = 0; co < Cout; ++co) {
+          double sum = bias[co];
+          for (int ky = 0; ky < 3; ++ky)
+            for (int kx = 0; kx < 3; ++kx) {
+              const int iy = oy - pad + ky, ix = ox - pad + kx;
+              if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+              for (int ci = 0; ci < C; ++ci)
+                sum += xn[((size_t)(n * H + iy) * W + ix) * C + ci] * w.get((size_t)co * K + (ky * 3 + kx) * C + ci);
+            }
+          want[((size_t)(n * Ho + oy) * Wo + ox) * Cout + co] = sum;
+        }
+  Buf16<T> got(want.size());
+  got.raw = fused;
+  // The normalised operand is rounded to 16 bits before the convolution: K such roundings.
+  check<T>("sm90 group_norm_conv2d " + name + " vs double", got, want, 2.0, 4 * rel_ulp<T>() * std::sqrt((double)K));
+  // Batch invariance: the last two frames alone.
+  if (N == 3) {
+    const auto tail = gn_conv_run<T>(x, w, bias, gamma, beta, 2, H, W, C, Cout, groups, silu, pad, true,
+                                     x.p() + (size_t)HW * C);
+    bits_case("sm90 group_norm_conv2d " + name + ": frames 2-3 of 3 == batch of 2", fused, tail,
+              (size_t)Ho * Wo * Cout);
+  }
+}
+
 // ---- the Hopper GEMM (sm90/gemm_sm90.cu) ---------------------------------------------------------
 // SD layer shapes scaled down (a 64x64 latent becomes 16x16; channels as in SD1.5), the tile
 // shapes it derives from the output width, K tails, partial N tiles, GEGLU, split-K, persistent
@@ -526,6 +627,10 @@ void sm90_gemm_cases() {
              why_w.find("width") != std::string::npos && ok.empty(),
          std::string("sm90 refuses stride 2, 4 input channels and width 10 with a reason, takes 16x16 ") + tname<T>(),
          why_stride + "; " + why_c + "; " + why_w + "; " + ok);
+
+  gn_conv_case<T>("16x16 320->320 g32 silu (SD res block)", 2, 16, 16, 320, 320, 32, true, 1);
+  gn_conv_case<T>("8x8 64->40 g8 silu b3 (frames straddle tiles)", 3, 8, 8, 64, 40, 8, true, 1);
+  gn_conv_case<T>("10x6 p0 32->24 g4 (no padding taps)", 2, 10, 6, 32, 24, 4, false, 0);
 
   conv_invariance_case<T>("conv 3x3 8x8 128->160 (frames straddle tiles, split-K)", 8, 8, 128, 160, true, 132);
   conv_invariance_case<T>("conv 3x3 16x16 64->320", 16, 16, 64, 320, true, 4);

@@ -40,6 +40,10 @@ struct GemmArgs {
   int splits = 1, k_tiles_per_split = 0;
   float* workspace = nullptr;  // [splits, M, ws_ld] F32 partial sums when splits > 1
   int ws_ld = 0;
+  // GroupNorm of x applied while it is read (the Hopper kernel only): (scale, shift) per frame and
+  // channel, float2 [N, C] (launch_group_norm_stats), then SiLU when norm_silu; nullptr: x as is.
+  const float2* norm = nullptr;
+  int norm_silu = 0;
   Epilogue ep;
 };
 

@@ -58,6 +58,16 @@ Tensor ConvLayer::operator()(Backend& be, const Tensor& x, const Tensor* frame_b
   return out;
 }
 
+Tensor ConvLayer::after_group_norm(Backend& be, const NormLayer& norm, const Tensor& x, const GroupNormParams& gn,
+                                  const Tensor* frame_bias, const Tensor* residual, float out_scale) const {
+  check_arg(x.dim() == 4, "conv2d: input must be NHWC, got ", x.describe());
+  Tensor out = be.empty(out_shape(x.shape()));
+  Conv2dParams q = p;
+  q.out_scale = out_scale;
+  be.group_norm_conv2d(x, norm.gamma, norm.beta, gn, w, &b, frame_bias, residual, out, q);
+  return out;
+}
+
 NormLayer NormLayer::load(WeightLoader& L, const std::string& name, int64_t c) {
   NormLayer n;
   n.c = c;
@@ -66,13 +76,17 @@ NormLayer NormLayer::load(WeightLoader& L, const std::string& name, int64_t c) {
   return n;
 }
 
-Tensor NormLayer::group_norm(Backend& be, const Tensor& x, int groups, float eps, bool silu) const {
-  Tensor out = be.empty(x.shape());
+GroupNormParams NormLayer::params(int groups, float eps, bool silu) {
   GroupNormParams p;
   p.groups = groups;
   p.eps = eps;
   p.silu = silu;
-  be.group_norm(x, gamma, beta, out, p);
+  return p;
+}
+
+Tensor NormLayer::group_norm(Backend& be, const Tensor& x, int groups, float eps, bool silu) const {
+  Tensor out = be.empty(x.shape());
+  be.group_norm(x, gamma, beta, out, params(groups, eps, silu));
   return out;
 }
 

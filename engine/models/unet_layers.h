@@ -22,6 +22,8 @@ struct LinearLayer {
 };
 
 // A 2-D convolution on NHWC activations.
+struct NormLayer;
+
 struct ConvLayer {
   Tensor w, b;
   int64_t cout = 0, cin = 0, kh = 0, kw = 0;
@@ -34,6 +36,11 @@ struct ConvLayer {
   // out = (conv(x) + b + frame_bias[n] + residual) * out_scale
   Tensor operator()(Backend& be, const Tensor& x, const Tensor* frame_bias = nullptr, const Tensor* residual = nullptr,
                     float out_scale = 1.0f) const;
+  // The same on norm's GroupNorm of x (+SiLU): one group_norm_conv2d, which may normalise while it
+  // convolves so the normalised tensor is never stored.
+  Tensor after_group_norm(Backend& be, const NormLayer& norm, const Tensor& x, const GroupNormParams& gn,
+                          const Tensor* frame_bias = nullptr, const Tensor* residual = nullptr,
+                          float out_scale = 1.0f) const;
 };
 
 // Affine parameters of a GroupNorm or LayerNorm over `c` channels.
@@ -43,6 +50,7 @@ struct NormLayer {
 
   static NormLayer load(WeightLoader& L, const std::string& name, int64_t c);
   Tensor group_norm(Backend& be, const Tensor& x, int groups, float eps, bool silu) const;
+  static GroupNormParams params(int groups, float eps, bool silu);
   Tensor layer_norm(Backend& be, const Tensor& x, float eps) const;
 };
 

@@ -4,7 +4,8 @@
 // x K slice, N tiles fastest so CTAs running together share the rows of x through L2).
 //   warpgroup 0  producer: one thread streams the k-tiles of A and B with TMA into a 5-stage ring
 //                (full[s]: 1 arrival + the stage's bytes; empty[s]: one arrival per consumer)
-//   warpgroups 1, 2  consumers: rows [64w, 64w + 64) of the tile, 4 wgmma m64n160k16 per k-tile
+//   warpgroups 1, 2  consumers: rows [64w, 64w + 64) of the tile (normalised in place first when
+//                the convolution reads a GroupNorm's output: group_norm_conv2d), 4 wgmma m64n160k16 per k-tile
 //                from 128-byte-swizzled K-major shared tiles, one wgmma group kept in flight; a
 //                stage is released once the group that read it has retired; then the epilogue
 //                from registers (bias, per-frame bias, activation, residual, scale, GEGLU), or
@@ -27,6 +28,7 @@
 #include "../../../engine/core/error.h"
 #include "../../cuda_check.h"
 #include "../gemm_epilogue.cuh"
+#include "../group_norm_apply.cuh"
 #include "../smem_limit.h"
 #include "ptx90.cuh"
 #include "tma_map.h"
@@ -226,6 +228,40 @@ __device__ __forceinline__ void store_tile(const Params& p, const UnitPos& q, in
   }
 }
 
+// GroupNorm (+SiLU) of the consumer's 64 rows of the A tile of k-tile kb, in place: gn_value of
+// the row's frame and channel (as the group_norm kernel computes it), and 0 where the tap reads
+// the padding or a channel past C (the convolution pads the normalised tensor). The writes are
+// then made visible to wgmma (the async proxy) and the warpgroup meets before it reads them.
+template <typename T>
+__device__ __forceinline__ void normalize_rows(const Params& p, const UnitPos& q, int kb, uint32_t ta, int cw, int lt) {
+  const GemmArgs& a = p.a;
+  const int tap = kb / p.cblocks, c0 = (kb - tap * p.cblocks) * BK;
+  const int ky = tap / a.KW, kx = tap - ky * a.KW;
+  unsigned char* tile = dynamic_smem() + (ta - smem_u32(dynamic_smem()));
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const int id = lt + 128 * j, rr = id / 8, cc = id % 8;  // row of the warpgroup's 64, 16-byte chunk
+    const int r = 64 * cw + rr;
+    const int ox = q.ox0 + r % p.t.bw, oy = q.oy0 + (r / p.t.bw) % p.t.bh, n = q.n0 + r / (p.t.bw * p.t.bh);
+    const int ix = ox - a.pad + kx, iy = oy - a.pad + ky;
+    const bool pixel = n < a.N && (unsigned)ix < (unsigned)a.W && (unsigned)iy < (unsigned)a.H;
+    uint4* chunk = reinterpret_cast<uint4*>(tile + rr * 128 + ((cc ^ (rr % 8)) << 4));  // 128-byte swizzle
+    T v[8];
+    uint4 u = *chunk;
+    memcpy(v, &u, 16);
+#pragma unroll
+    for (int e = 0; e < 8; ++e) {
+      const int c = c0 + cc * 8 + e;
+      const float y = pixel && c < a.C ? gn_value(to_float(v[e]), a.norm[(int64_t)n * a.C + c], a.norm_silu != 0) : 0.0f;
+      v[e] = from_float<T>(y);
+    }
+    memcpy(&u, v, 16);
+    *chunk = u;
+  }
+  sm90::fence_proxy_async();
+  sm90::named_bar_sync(1 + cw, 128);
+}
+
 template <typename T>
 __device__ __forceinline__ void consume(const Params& p, uint32_t sbase, int cw, int lt) {
   float acc[ACC];
@@ -237,6 +273,7 @@ __device__ __forceinline__ void consume(const Params& p, uint32_t sbase, int cw,
       const int s = it % STAGES;
       sm90::mbar_wait(full_bar(sbase, s), (it / STAGES) & 1);
       const uint32_t ta = sbase + s * STAGE_BYTES + cw * 64 * 128, tb = sbase + s * STAGE_BYTES + A_BYTES;
+      if (p.a.norm) normalize_rows<T>(p, q, q.kb_begin + i, ta, cw, lt);
       sm90::wgmma_fence();
 #pragma unroll
       for (int ks = 0; ks < BK / 16; ++ks)
