@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../../engine/core/dtype.h"
+#include "ptx_emu.h"  // needs emu.h, force-included in every emulator build
 
 namespace emutest {
 
@@ -31,9 +32,7 @@ inline uint16_t to16(float f) {
 }
 template <typename T>
 inline float from16(uint16_t b) {
-  T h;
-  std::memcpy(&h, &b, 2);
-  return (float)h;
+  return indetail::cuda::bits_to_float<T>(b);
 }
 
 // 16-bit storage of exactly n elements (so AddressSanitizer sees any read past the end), after

@@ -376,6 +376,18 @@ void pointwise_cases() {
 // The image-prompt cache drops a frame from the batch; the frames left must keep every bit. Runs
 // a 3x3 conv (split-K, frames straddling M tiles) and a GroupNorm over 3 frames and over the
 // last 2 of them, with the plans the backend uses, and compares the shared frames bit for bit.
+// run(frames, x) over 3 frames of x and over its last 2; the shared frames must keep their bits.
+// `splits` is what the last run planned (for the label).
+template <typename Run>
+void frames_invariance(bool hopper, const std::string& name, const Run& run, const uint16_t* x, size_t frame_in,
+                       size_t frame_out, const int& splits) {
+  const auto all = run(3, x);
+  const auto tail = run(2, x + frame_in);
+  bits_case(std::string(hopper ? "sm90 " : "") + name + ": frames 2-3 of 3 == batch of 2 [splits " +
+                std::to_string(splits) + "]",
+            all, tail, frame_out);
+}
+
 // A 3x3 stride-1 convolution over frames 2-3 of 3 and over a batch of those 2, with the per-frame
 // split plan of the backend (ops_gemm.cu), compared bit for bit.
 template <typename T>
@@ -406,11 +418,7 @@ void conv_invariance_case(const std::string& name, int H, int W, int C, int Cout
     splits = a.splits;
     return out.raw;
   };
-  const auto conv_all = conv(3, x.p());
-  const auto conv_tail = conv(2, x.p() + (size_t)HW * C);
-  bits_case(std::string(hopper ? "sm90 " : "") + name + ": frames 2-3 of 3 == batch of 2 [splits " +
-                std::to_string(splits) + "]",
-            conv_all, conv_tail, (size_t)HW * Cout);
+  frames_invariance(hopper, name, conv, x.p(), (size_t)HW * C, (size_t)HW * Cout, splits);
 }
 
 // A linear layer over rows of 3 frames and of the last 2 (split-K planned per frame), bit for bit.
@@ -441,11 +449,7 @@ void linear_invariance_case(const std::string& name, int rows, int K, int N, boo
     splits = a.splits;
     return out.raw;
   };
-  const auto all = run(3, x.p());
-  const auto tail = run(2, x.p() + (size_t)rows * K);
-  bits_case(std::string(hopper ? "sm90 " : "") + name + ": frames 2-3 of 3 == batch of 2 [splits " +
-                std::to_string(splits) + "]",
-            all, tail, (size_t)rows * n_out);
+  frames_invariance(hopper, name, run, x.p(), (size_t)rows * K, (size_t)rows * n_out, splits);
 }
 
 template <typename T>
