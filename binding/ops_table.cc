@@ -128,6 +128,24 @@ const std::map<std::string, Parser>& table() {
          const Conv2dParams p = conv_params(a);
          return [=](Backend& b) mutable { b.conv2d(x, w, ptr(bias), ptr(fb), ptr(res), out, p); };
        }},
+      {"layer_norm_linear",
+       [](const Args& a) -> PreparedOp {
+         Tensor x = a.tensor("x"), g = a.tensor("gamma"), be = a.tensor("beta"), w = a.tensor("w");
+         Tensor out = a.tensor("out");
+         auto bias = a.optional("bias"), res = a.optional("residual");
+         const float eps = (float)opt_number(a.o, "eps", 1e-5);
+         LinearParams p;
+         p.act = parse_activation(a.o, "act");
+         return [=](Backend& b) mutable { b.layer_norm_linear(x, g, be, eps, w, ptr(bias), ptr(res), out, p); };
+       }},
+      {"layer_norm_linear_geglu",
+       [](const Args& a) -> PreparedOp {
+         Tensor x = a.tensor("x"), g = a.tensor("gamma"), be = a.tensor("beta"), w = a.tensor("w");
+         Tensor out = a.tensor("out");
+         auto bias = a.optional("bias");
+         const float eps = (float)opt_number(a.o, "eps", 1e-5);
+         return [=](Backend& b) mutable { b.layer_norm_linear_geglu(x, g, be, eps, w, ptr(bias), out); };
+       }},
       {"group_norm_conv2d",
        [](const Args& a) -> PreparedOp {
          Tensor x = a.tensor("x"), g = a.tensor("gamma"), be = a.tensor("beta"), w = a.tensor("w");

@@ -48,6 +48,10 @@ class CudaBackend : public Backend {
               Tensor& out, const Conv2dParams& p) override;
   void group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out,
                   const GroupNormParams& p) override;
+  void layer_norm_linear(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, const Tensor& w,
+                         const Tensor* bias, const Tensor* residual, Tensor& out, const LinearParams& p) override;
+  void layer_norm_linear_geglu(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, const Tensor& w,
+                               const Tensor* bias, Tensor& out) override;
   void group_norm_conv2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, const GroupNormParams& gn,
                          const Tensor& w, const Tensor* bias, const Tensor* frame_bias, const Tensor* residual,
                          Tensor& out, const Conv2dParams& p) override;

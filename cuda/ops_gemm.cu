@@ -1,4 +1,5 @@
-// linear, linear_geglu, conv2d and group_norm_conv2d: argument checks, then one implicit-GEMM launch with the op's
+// linear, linear_geglu, conv2d and their fused-norm forms (layer_norm_linear, layer_norm_linear_geglu,
+// group_norm_conv2d): argument checks, then one implicit-GEMM launch with the op's
 // epilogue, split-K when the grid is small: the wgmma/TMA kernel (cuda/kernels/sm90/gemm_sm90.cu)
 // on compute capability 9.0 when it takes the layer, else the mma.sync kernel (implicit_gemm.cu).
 #include <climits>
@@ -7,6 +8,7 @@
 #include "cuda_backend.h"
 #include "kernels/group_norm.h"
 #include "kernels/implicit_gemm.h"
+#include "kernels/layer_norm.h"
 #include "kernels/sm90/gemm_sm90.h"
 #include "kernels/vec.cuh"
 
@@ -92,60 +94,89 @@ static void run_gemm(CudaBackend& be, const char* op, cuda::GemmArgs& a, int64_t
   be.check_launch(op);
 }
 
-void CudaBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor* residual, Tensor& out,
-                         const LinearParams& p) {
-  const char* op = "linear";
-  ensure_usable();
-  check_activation(op, "x", x);
-  check_activation(op, "w", w);
-  check_activation(op, "out", out);
+// linear's (geglu: linear_geglu's) arguments checked and turned into GEMM operands and epilogue.
+static cuda::GemmArgs linear_args(CudaBackend& be, const char* op, const Tensor& x, const Tensor& w, const Tensor* bias,
+                                  const Tensor* residual, Tensor& out, Activation act, bool geglu) {
+  be.check_activation(op, "x", x);
+  be.check_activation(op, "w", w);
+  be.check_activation(op, "out", out);
   check_weight(op, w, 2);
-  const int64_t N = w.size(0), K = w.size(1);
-  check_arg(x.dim() >= 1 && x.size(-1) == K, "linear: x ", x.describe(), " must end in K = ", K, " of w ",
-            w.describe());
+  const int64_t Nv = w.size(0), K = w.size(1);
+  if (geglu) check_arg(Nv % 2 == 0, op, ": w ", w.describe(), " must have an even number of rows [2F, K]");
+  const int64_t n_out = geglu ? Nv / 2 : Nv;
+  check_arg(x.dim() >= 1 && x.size(-1) == K, op, ": x ", x.describe(), " must end in K = ", K, " of w ", w.describe());
   Shape os = x.shape();
-  os.back() = N;
+  os.back() = n_out;
   check_shape(op, "out", out, os);
-  if (bias) check_param(op, "bias", *bias, N);
+  if (bias) be.check_param(op, "bias", *bias, Nv);
   if (residual) {
-    check_activation(op, "residual", *residual);
+    be.check_activation(op, "residual", *residual);
     check_shape(op, "residual", *residual, os);
   }
   const int64_t M = K ? x.numel() / K : 0;
   check_int_range(op, "rows", M);
   check_int_range(op, "K", K);
-  check_int_range(op, "N", N);
-  check_arg(K > 0, "linear: K must be positive, got w ", w.describe());
-  cuda::GemmArgs a = linear_operands(x, w, M, K, N);
-  a.ep = make_epilogue(out, N, bias, nullptr, 1, residual, p.act, 1.0f, false);
-  run_gemm(*this, op, a, linear_rows_per_frame(x));
+  check_int_range(op, geglu ? "2F" : "N", Nv);
+  check_arg(K > 0, op, ": K must be positive, got w ", w.describe());
+  cuda::GemmArgs a = linear_operands(x, w, M, K, Nv);
+  a.geglu = geglu ? 1 : 0;
+  a.ep = make_epilogue(out, n_out, bias, nullptr, 1, residual, act, 1.0f, geglu);
+  return a;
+}
+
+void CudaBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor* residual, Tensor& out,
+                         const LinearParams& p) {
+  ensure_usable();
+  cuda::GemmArgs a = linear_args(*this, "linear", x, w, bias, residual, out, p.act, false);
+  run_gemm(*this, "linear", a, linear_rows_per_frame(x));
 }
 
 void CudaBackend::linear_geglu(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) {
-  const char* op = "linear_geglu";
   ensure_usable();
-  check_activation(op, "x", x);
-  check_activation(op, "w", w);
-  check_activation(op, "out", out);
-  check_weight(op, w, 2);
-  const int64_t N2 = w.size(0), K = w.size(1);
-  check_arg(N2 % 2 == 0, "linear_geglu: w ", w.describe(), " must have an even number of rows [2F, K]");
-  const int64_t F = N2 / 2;
-  check_arg(x.dim() >= 1 && x.size(-1) == K, "linear_geglu: x ", x.describe(), " must end in K = ", K, " of w ",
-            w.describe());
-  Shape os = x.shape();
-  os.back() = F;
-  check_shape(op, "out", out, os);
-  if (bias) check_param(op, "bias", *bias, N2);
-  const int64_t M = K ? x.numel() / K : 0;
-  check_int_range(op, "rows", M);
-  check_int_range(op, "K", K);
-  check_int_range(op, "2F", N2);
-  check_arg(K > 0, "linear_geglu: K must be positive, got w ", w.describe());
-  cuda::GemmArgs a = linear_operands(x, w, M, K, N2);
-  a.geglu = 1;
-  a.ep = make_epilogue(out, F, bias, nullptr, 1, nullptr, Activation::None, 1.0f, true);
-  run_gemm(*this, op, a, linear_rows_per_frame(x));
+  cuda::GemmArgs a = linear_args(*this, "linear_geglu", x, w, bias, nullptr, out, Activation::None, true);
+  run_gemm(*this, "linear_geglu", a, linear_rows_per_frame(x));
+}
+
+// On the Hopper kernel: the LayerNorm statistics pass over x, then the GEMM normalises its operand
+// tiles as they arrive (the normalised tensor never exists). False: the caller composes.
+static bool run_layer_norm_gemm(CudaBackend& be, const char* op, cuda::GemmArgs& a, const Tensor& x,
+                                const Tensor& gamma, const Tensor& beta, float eps) {
+#ifdef INDETAIL_WITH_SM90A
+  if (!be.hopper_kernels() || a.M == 0 || !cuda::sm90_gemm_problem(a).empty()) return false;
+  be.check_param(op, "gamma", gamma, a.K);
+  be.check_param(op, "beta", beta, a.K);
+  Tensor stats = be.scratch_f32(2LL * a.M);
+  cuda::launch_layer_norm_stats(be.compute_dtype(), x.raw(), reinterpret_cast<float2*>(stats.data<float>()), a.M, a.K,
+                                eps, be.stream());
+  be.check_launch(op);
+  a.norm_kind = cuda::kNormLayer;
+  a.norm = reinterpret_cast<const float2*>(stats.data<float>());
+  a.norm_gamma = gamma.data<float>();
+  a.norm_beta = beta.data<float>();
+  run_gemm(be, op, a, linear_rows_per_frame(x));
+  return true;
+#else
+  return false;
+#endif
+}
+
+void CudaBackend::layer_norm_linear(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps,
+                                    const Tensor& w, const Tensor* bias, const Tensor* residual, Tensor& out,
+                                    const LinearParams& p) {
+  const char* op = "layer_norm_linear";
+  ensure_usable();
+  cuda::GemmArgs a = linear_args(*this, op, x, w, bias, residual, out, p.act, false);
+  if (!run_layer_norm_gemm(*this, op, a, x, gamma, beta, eps))
+    Backend::layer_norm_linear(x, gamma, beta, eps, w, bias, residual, out, p);
+}
+
+void CudaBackend::layer_norm_linear_geglu(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps,
+                                          const Tensor& w, const Tensor* bias, Tensor& out) {
+  const char* op = "layer_norm_linear_geglu";
+  ensure_usable();
+  cuda::GemmArgs a = linear_args(*this, op, x, w, bias, nullptr, out, Activation::None, true);
+  if (!run_layer_norm_gemm(*this, op, a, x, gamma, beta, eps))
+    Backend::layer_norm_linear_geglu(x, gamma, beta, eps, w, bias, out);
 }
 
 // conv2d's arguments checked and turned into GEMM operands and epilogue (the op name in errors).
@@ -226,6 +257,7 @@ void CudaBackend::group_norm_conv2d(const Tensor& x, const Tensor& gamma, const 
   cuda::launch_group_norm_stats(compute_, plan, x.raw(), gamma.data<float>(), beta.data<float>(), a.N, HW, a.C,
                                 gn.groups, gn.eps, stats.data<float>(), stream_);
   check_launch(op);
+  a.norm_kind = cuda::kNormGroup;
   a.norm = reinterpret_cast<const float2*>(stats.data<float>() + plan.partial_floats);
   a.norm_silu = gn.silu ? 1 : 0;
   run_gemm(*this, op, a, (int64_t)a.Ho * a.Wo);

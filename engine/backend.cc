@@ -22,4 +22,18 @@ void Backend::group_norm_conv2d(const Tensor& x, const Tensor& gamma, const Tens
   conv2d(normed, w, bias, frame_bias, residual, out, p);
 }
 
+void Backend::layer_norm_linear(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, const Tensor& w,
+                                const Tensor* bias, const Tensor* residual, Tensor& out, const LinearParams& p) {
+  Tensor normed = empty(x.dtype(), x.shape());
+  layer_norm(x, gamma, beta, normed, eps);
+  linear(normed, w, bias, residual, out, p);
+}
+
+void Backend::layer_norm_linear_geglu(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps,
+                                      const Tensor& w, const Tensor* bias, Tensor& out) {
+  Tensor normed = empty(x.dtype(), x.shape());
+  layer_norm(x, gamma, beta, normed, eps);
+  linear_geglu(normed, w, bias, out);
+}
+
 }  // namespace indetail

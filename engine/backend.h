@@ -208,6 +208,15 @@ class Backend {
                                  Tensor& out, const Conv2dParams& p);
   // x, out: [..., C]; normalised over the last dimension
   virtual void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out, float eps) = 0;
+  // out = linear(layer_norm(x, gamma, beta, eps), w, bias, residual, p): the transformer pattern
+  // LayerNorm -> projection, arguments as layer_norm's and linear's. A backend may normalise while
+  // the GEMM reads x (CUDA on compute capability 9.0). Default (the reference): layer_norm into a
+  // temporary, then linear.
+  virtual void layer_norm_linear(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, const Tensor& w,
+                                 const Tensor* bias, const Tensor* residual, Tensor& out, const LinearParams& p);
+  // The same with linear_geglu as the projection. Default: layer_norm, then linear_geglu.
+  virtual void layer_norm_linear_geglu(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps,
+                                       const Tensor& w, const Tensor* bias, Tensor& out);
 
   // q: [B, Lq, *], k/v: [B, Lk, *], out: [B, Lq, heads*head_dim]. When k_ref/v_ref are given
   // ([R, Lr, *]) ref[b] indexes them (a stored cache) instead of the frames of k/v.

@@ -105,6 +105,34 @@ gegluLinearCase('linear_geglu ff 128x1280->10240 (F 5120)', { lead: [2, 64], K: 
 gegluLinearCase('linear_geglu odd K72 M150 F100', { lead: [3, 50], K: 72, F: 100 });
 gegluLinearCase('linear_geglu odd K37 M9 F13 no bias', { lead: [9], K: 37, F: 13, bias: false });
 
+// layer_norm_linear / layer_norm_linear_geglu: the projection of a LayerNorm's output (transformer
+// attn2 query, feed-forward), x with a mean so the normalisation matters
+function layerNormLinearCase(name, { lead, K, N, geglu = false, residual = false, sd = false }) {
+  const M = numel(lead);
+  const rows = geglu ? 2 * N : N;
+  add({
+    name,
+    op: geglu ? 'layer_norm_linear_geglu' : 'layer_norm_linear',
+    tags: tagsFor(sd),
+    flops: 2 * M * rows * K,
+    build(rng) {
+      const tensors = {
+        x: act(rng, [...lead, K], { mean: 1, std: 2 }),
+        gamma: vector(rng, K, { mean: 1, std: 0.1 }),
+        beta: vector(rng, K, { std: 0.1 }),
+        w: weight(rng, 'linear', [rows, K], K),
+        bias: vector(rng, rows),
+      };
+      if (residual) tensors.residual = act(rng, [...lead, N]);
+      return { tensors, params: { eps: 1e-5 }, out: { name: 'out', shape: [...lead, N] } };
+    },
+  });
+}
+layerNormLinearCase('layer_norm+linear attn2 q 2x4096x320->320', { lead: [2, 4096], K: 320, N: 320, sd: true });
+layerNormLinearCase('layer_norm+linear_geglu ff 8192x320->2560 (F 1280)', { lead: [2, 4096], K: 320, N: 1280, geglu: true, sd: true });
+layerNormLinearCase('layer_norm+linear odd K72 M150 N40 +res', { lead: [3, 50], K: 72, N: 40, residual: true });
+layerNormLinearCase('layer_norm+linear_geglu odd K40 M9 F24', { lead: [9], K: 40, N: 24, geglu: true });
+
 // conv2d: x [N, H, W, Cin] * w [Cout, KH, KW, Cin]
 function convCase(name, { n, h, w, cin, cout, k = 3, stride = 1, pad = k === 3 ? 1 : 0, padEnd = pad, bias = true, frameBias = false, residual = false, outScale = 1, sd = false }) {
   const ho = Math.floor((h + pad + padEnd - k) / stride) + 1;

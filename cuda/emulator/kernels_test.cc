@@ -503,6 +503,7 @@ std::vector<uint16_t> gn_conv_run(const Buf16<T>& x, const Buf16<T>& w, const st
   a.M = N * Ho * Wo; a.Nv = Cout; a.K = 9 * C;
   a.vec_a = a.vec_b = 1;
   if (fused) {
+    a.norm_kind = cuda::kNormGroup;
     a.norm = reinterpret_cast<const float2*>(ws.data() + plan.partial_floats);
     a.norm_silu = silu;
   }
@@ -572,6 +573,81 @@ void gn_conv_case(const std::string& name, int N, int H, int W, int C, int Cout,
   }
 }
 
+// ---- LayerNorm fused into the Hopper linear (layer_norm_linear, layer_norm_linear_geglu) --------
+// The row statistics pass, then the GEMM normalising its operand tiles: the bits of layer_norm
+// (kernel) then the same GEMM, close to a double reference, and batch-invariant.
+template <typename T>
+std::vector<uint16_t> ln_linear_run(const uint16_t* x, const Buf16<T>& w, const std::vector<float>& bias,
+                                    const std::vector<float>& gamma, const std::vector<float>& beta, int M, int K, int N,
+                                    bool geglu, int rows_per_frame, bool fused) {
+  const int n_out = geglu ? N / 2 : N;
+  std::vector<float> stats(2 * (size_t)M, NAN);
+  Buf16<T> normed((size_t)M * K);
+  const void* xin = x;
+  if (fused) {
+    cuda::launch_layer_norm_stats(dtype_of<T>(), x, reinterpret_cast<float2*>(stats.data()), M, K, 1e-5f, nullptr);
+  } else {
+    cuda::launch_layer_norm(dtype_of<T>(), x, normed.p(), gamma.data(), beta.data(), M, K, 1e-5f, nullptr);
+    xin = normed.p();
+  }
+  Buf16<T> out((size_t)M * n_out);
+  cuda::GemmArgs a;
+  a.x = xin;
+  a.w = w.p();
+  a.N = 1; a.H = 1; a.W = M; a.C = K;
+  a.Ho = 1; a.Wo = M;
+  a.M = M; a.Nv = N; a.K = K;
+  a.geglu = geglu;
+  a.vec_a = a.vec_b = 1;
+  if (fused) {
+    a.norm_kind = cuda::kNormLayer;
+    a.norm = reinterpret_cast<const float2*>(stats.data());
+    a.norm_gamma = gamma.data();
+    a.norm_beta = beta.data();
+  }
+  a.ep.out = out.p();
+  a.ep.bias = bias.data();
+  a.ep.n_out = n_out;
+  a.ep.geglu = geglu;
+  a.ep.vec = n_out % 8 == 0;
+  std::vector<float> ws;
+  plan_and_launch<T>(a, true, 132, rows_per_frame, true, ws);
+  return out.raw;
+}
+
+template <typename T>
+void ln_linear_case(const std::string& name, int rows, int K, int N, bool geglu) {
+  const int M = 3 * rows, n_out = geglu ? N / 2 : N;
+  auto x = randn16<T>((size_t)M * K, 2.0f, 1.0f);
+  auto w = randn16<T>((size_t)N * K, 1.0f / std::sqrt((float)K));
+  std::vector<float> bias = randn32(N, 0.5f), gamma = randn32(K, 0.1f, 1.0f), beta = randn32(K, 0.1f);
+  const auto fused = ln_linear_run<T>(x.p(), w, bias, gamma, beta, M, K, N, geglu, rows, true);
+  const auto composed = ln_linear_run<T>(x.p(), w, bias, gamma, beta, M, K, N, geglu, rows, false);
+  bits_case("sm90 layer_norm_linear " + name + ": == layer_norm then linear", composed, fused, 0);
+  std::vector<double> want((size_t)M * n_out);
+  std::vector<double> xn(K), acc(N);
+  for (int m = 0; m < M; ++m) {
+    double s1 = 0, s2 = 0;
+    for (int k = 0; k < K; ++k) s1 += x.get((size_t)m * K + k);
+    const double mu = s1 / K;
+    for (int k = 0; k < K; ++k) s2 += std::pow(x.get((size_t)m * K + k) - mu, 2);
+    const double rstd = 1 / std::sqrt(s2 / K + 1e-5);
+    for (int k = 0; k < K; ++k) xn[k] = (x.get((size_t)m * K + k) - mu) * rstd * gamma[k] + beta[k];
+    for (int v = 0; v < N; ++v) {
+      double sum = bias[v];
+      for (int k = 0; k < K; ++k) sum += xn[k] * w.get((size_t)v * K + k);
+      acc[v] = sum;
+    }
+    for (int c = 0; c < n_out; ++c)
+      want[(size_t)m * n_out + c] = geglu ? acc[c] * gelu_ref(acc[n_out + c]) : acc[c];
+  }
+  Buf16<T> got(want.size());
+  got.raw = fused;
+  check<T>("sm90 layer_norm_linear " + name + " vs double", got, want, 2.0, 4 * rel_ulp<T>() * std::sqrt((double)K));
+  const auto tail = ln_linear_run<T>(x.p() + (size_t)rows * K, w, bias, gamma, beta, 2 * rows, K, N, geglu, rows, true);
+  bits_case("sm90 layer_norm_linear " + name + ": frames 2-3 of 3 == batch of 2", fused, tail, (size_t)rows * n_out);
+}
+
 // ---- the Hopper GEMM (sm90/gemm_sm90.cu) ---------------------------------------------------------
 // SD layer shapes scaled down (a 64x64 latent becomes 16x16; channels as in SD1.5), the tile
 // shapes it derives from the output width, K tails, partial N tiles, GEGLU, split-K, persistent
@@ -632,6 +708,9 @@ void sm90_gemm_cases() {
          std::string("sm90 refuses stride 2, 4 input channels and width 10 with a reason, takes 16x16 ") + tname<T>(),
          why_stride + "; " + why_c + "; " + why_w + "; " + ok);
 
+  ln_linear_case<T>("3x60 rows K320 N320 (attn2 query)", 60, 320, 320, false);
+  ln_linear_case<T>("3x24 rows K320 F320 GEGLU (feed-forward)", 24, 320, 640, true);
+  ln_linear_case<T>("3x7 rows K72 N40 (K tail, split-K)", 7, 72, 40, false);
   gn_conv_case<T>("16x16 320->320 g32 silu (SD res block)", 2, 16, 16, 320, 320, 32, true, 1);
   gn_conv_case<T>("8x8 64->40 g8 silu b3 (frames straddle tiles)", 3, 8, 8, 64, 40, 8, true, 1);
   gn_conv_case<T>("10x6 p0 32->24 g4 (no padding taps)", 2, 10, 6, 32, 24, 4, false, 0);

@@ -10,7 +10,7 @@
 
 #include "../../engine/core/error.h"
 #include "group_norm.h"
-#include "group_norm_apply.cuh"
+#include "norm_apply.cuh"
 #include "vec.cuh"
 
 namespace indetail {

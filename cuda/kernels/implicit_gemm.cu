@@ -419,7 +419,7 @@ SplitPlan plan_split_k_per_frame(int64_t rows_per_frame, int Nv, int K, int num_
 
 void launch_implicit_gemm(DType dtype, const GemmArgs& a, cudaStream_t stream) {
   if (a.M == 0 || a.Nv == 0) return;
-  check_arg(a.norm == nullptr, "implicit GEMM: the mma.sync kernel has no GroupNorm prologue");
+  check_arg(a.norm_kind == kNormNone, "implicit GEMM: the mma.sync kernel has no normalisation prologue");
   INDETAIL_DISPATCH_HALF(dtype, T, launch_typed<T>(a, stream));
 }
 

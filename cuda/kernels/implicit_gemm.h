@@ -28,6 +28,8 @@ struct Epilogue {
   int vec = 0;                        // n_out % 8 == 0 and out/residual/frame_bias 16-byte aligned
 };
 
+enum NormKind : int { kNormNone = 0, kNormGroup = 1, kNormLayer = 2 };
+
 struct GemmArgs {
   const void* x = nullptr;  // [N, H, W, C]
   const void* w = nullptr;  // [weight rows, K]
@@ -40,9 +42,15 @@ struct GemmArgs {
   int splits = 1, k_tiles_per_split = 0;
   float* workspace = nullptr;  // [splits, M, ws_ld] F32 partial sums when splits > 1
   int ws_ld = 0;
-  // GroupNorm of x applied while it is read (the Hopper kernel only): (scale, shift) per frame and
-  // channel, float2 [N, C] (launch_group_norm_stats), then SiLU when norm_silu; nullptr: x as is.
+  // A normalisation of x applied while it is read (the Hopper kernel only; norm_apply.cuh):
+  //   kNormGroup: norm = (scale, shift) per frame and channel, float2 [N, C] (launch_group_norm_stats),
+  //               then SiLU when norm_silu
+  //   kNormLayer: norm = (mean, rstd) per pixel (row) of x, float2 [N·H·W] (launch_layer_norm_stats),
+  //               then norm_gamma, norm_beta [C]
+  int norm_kind = 0;
   const float2* norm = nullptr;
+  const float* norm_gamma = nullptr;
+  const float* norm_beta = nullptr;
   int norm_silu = 0;
   Epilogue ep;
 };

@@ -27,6 +27,14 @@ Tensor LinearLayer::operator()(Backend& be, const Tensor& x, const Tensor* resid
   return out;
 }
 
+Tensor LinearLayer::operator()(Backend& be, const PreNorm& pre, const Tensor& x, const Tensor* residual) const {
+  if (!pre.norm) return (*this)(be, x, residual);
+  Tensor out = be.empty(with_channels(x.shape(), n));
+  be.layer_norm_linear(x, pre.norm->gamma, pre.norm->beta, pre.eps, w, b.defined() ? &b : nullptr, residual, out,
+                       LinearParams{});
+  return out;
+}
+
 ConvLayer ConvLayer::load(WeightLoader& L, const std::string& name, int64_t cout, int64_t cin, int64_t k, int stride,
                           int pad, int pad_end) {
   ConvLayer c;

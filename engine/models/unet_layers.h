@@ -10,6 +10,14 @@
 
 namespace indetail {
 
+struct NormLayer;
+
+// A LayerNorm a layer applies to its input first (none when norm is nullptr).
+struct PreNorm {
+  const NormLayer* norm = nullptr;
+  float eps = 1e-5f;
+};
+
 // out = x·wᵀ + b over the last dimension: [.., k] -> [.., n]. A 1×1 convolution of the checkpoint
 // ([n, k, 1, 1]) is the same thing on NHWC activations.
 struct LinearLayer {
@@ -19,11 +27,12 @@ struct LinearLayer {
   static LinearLayer load(WeightLoader& L, const std::string& name, int64_t n, int64_t k, bool bias = true);
   // residual (same shape as the output) is added after the activation.
   Tensor operator()(Backend& be, const Tensor& x, const Tensor* residual = nullptr, Activation act = Activation::None) const;
+  // The same on x normalised by `pre` when it names a LayerNorm: one layer_norm_linear, which may
+  // normalise while it multiplies so the normalised tensor is never stored.
+  Tensor operator()(Backend& be, const PreNorm& pre, const Tensor& x, const Tensor* residual = nullptr) const;
 };
 
 // A 2-D convolution on NHWC activations.
-struct NormLayer;
-
 struct ConvLayer {
   Tensor w, b;
   int64_t cout = 0, cin = 0, kh = 0, kw = 0;

@@ -4,8 +4,8 @@
 // x K slice, N tiles fastest so CTAs running together share the rows of x through L2).
 //   warpgroup 0  producer: one thread streams the k-tiles of A and B with TMA into a 5-stage ring
 //                (full[s]: 1 arrival + the stage's bytes; empty[s]: one arrival per consumer)
-//   warpgroups 1, 2  consumers: rows [64w, 64w + 64) of the tile (normalised in place first when
-//                the convolution reads a GroupNorm's output: group_norm_conv2d), 4 wgmma m64n160k16 per k-tile
+//   warpgroups 1, 2  consumers: rows [64w, 64w + 64) of the tile (normalised in place first when the
+//                GEMM reads a norm's output: group_norm_conv2d, layer_norm_linear), 4 wgmma m64n160k16 per k-tile
 //                from 128-byte-swizzled K-major shared tiles, one wgmma group kept in flight; a
 //                stage is released once the group that read it has retired; then the epilogue
 //                from registers (bias, per-frame bias, activation, residual, scale, GEGLU), or
@@ -28,7 +28,7 @@
 #include "../../../engine/core/error.h"
 #include "../../cuda_check.h"
 #include "../gemm_epilogue.cuh"
-#include "../group_norm_apply.cuh"
+#include "../norm_apply.cuh"
 #include "../smem_limit.h"
 #include "ptx90.cuh"
 #include "tma_map.h"
@@ -228,10 +228,11 @@ __device__ __forceinline__ void store_tile(const Params& p, const UnitPos& q, in
   }
 }
 
-// GroupNorm (+SiLU) of the consumer's 64 rows of the A tile of k-tile kb, in place: gn_value of
-// the row's frame and channel (as the group_norm kernel computes it), and 0 where the tap reads
-// the padding or a channel past C (the convolution pads the normalised tensor). The writes are
-// then made visible to wgmma (the async proxy) and the warpgroup meets before it reads them.
+// The normalisation of the consumer's 64 rows of the A tile of k-tile kb, in place: GroupNorm
+// (+SiLU) of the row's frame and channel or LayerNorm of the row (gn_value / ln_value, as the norm
+// kernels compute them), and 0 where the tap reads the padding, a pixel past the input or a
+// channel past C (the GEMM pads the normalised tensor). The writes are then made visible to wgmma
+// (the async proxy) and the warpgroup meets before it reads them.
 template <typename T>
 __device__ __forceinline__ void normalize_rows(const Params& p, const UnitPos& q, int kb, uint32_t ta, int cw, int lt) {
   const GemmArgs& a = p.a;
@@ -245,6 +246,8 @@ __device__ __forceinline__ void normalize_rows(const Params& p, const UnitPos& q
     const int ox = q.ox0 + r % p.t.bw, oy = q.oy0 + (r / p.t.bw) % p.t.bh, n = q.n0 + r / (p.t.bw * p.t.bh);
     const int ix = ox - a.pad + kx, iy = oy - a.pad + ky;
     const bool pixel = n < a.N && (unsigned)ix < (unsigned)a.W && (unsigned)iy < (unsigned)a.H;
+    const int64_t pix = ((int64_t)n * a.H + iy) * a.W + ix;  // the row of x (meaningful when pixel)
+    const float2 row_stats = a.norm_kind == kNormLayer && pixel ? a.norm[pix] : make_float2(0.f, 0.f);
     uint4* chunk = reinterpret_cast<uint4*>(tile + rr * 128 + ((cc ^ (rr % 8)) << 4));  // 128-byte swizzle
     T v[8];
     uint4 u = *chunk;
@@ -252,7 +255,11 @@ __device__ __forceinline__ void normalize_rows(const Params& p, const UnitPos& q
 #pragma unroll
     for (int e = 0; e < 8; ++e) {
       const int c = c0 + cc * 8 + e;
-      const float y = pixel && c < a.C ? gn_value(to_float(v[e]), a.norm[(int64_t)n * a.C + c], a.norm_silu != 0) : 0.0f;
+      float y = 0.0f;
+      if (pixel && c < a.C)
+        y = a.norm_kind == kNormGroup
+                ? gn_value(to_float(v[e]), a.norm[(int64_t)n * a.C + c], a.norm_silu != 0)
+                : ln_value(to_float(v[e]), row_stats, a.norm_gamma[c], a.norm_beta[c]);
       v[e] = from_float<T>(y);
     }
     memcpy(&u, v, 16);
@@ -273,7 +280,7 @@ __device__ __forceinline__ void consume(const Params& p, uint32_t sbase, int cw,
       const int s = it % STAGES;
       sm90::mbar_wait(full_bar(sbase, s), (it / STAGES) & 1);
       const uint32_t ta = sbase + s * STAGE_BYTES + cw * 64 * 128, tb = sbase + s * STAGE_BYTES + A_BYTES;
-      if (p.a.norm) normalize_rows<T>(p, q, q.kb_begin + i, ta, cw, lt);
+      if (p.a.norm_kind != kNormNone) normalize_rows<T>(p, q, q.kb_begin + i, ta, cw, lt);
       sm90::wgmma_fence();
 #pragma unroll
       for (int ks = 0; ks < BK / 16; ++ks)
