@@ -38,5 +38,7 @@ test('every CUDA kernel case passes under the host emulator, batch invariance in
   assert.ok(out.includes('frames 2-3 of 3 == batch of 2'), 'the batch-invariance cases ran');
   assert.ok(out.includes('attention stratified conflict-free D=40'), 'the attention cases ran');
   assert.ok(out.includes('wgmma ss m64n64k16 A K-major sw128'), 'the Hopper instruction checks ran');
+  assert.ok(out.includes('sm90 group_norm_conv2d') && out.includes('sm90 layer_norm_linear'), 'the fused-norm GEMM cases ran');
+  assert.ok(out.includes('attention sm90 stratified conflict-free D=40'), 'the Hopper attention cases ran');
   console.log(summary[0]);
 });

@@ -11,6 +11,7 @@
 
 #include "../kernels/attention.cuh"
 #include "../kernels/attention_naive_kernels.cuh"
+#include "../kernels/sm90/attention_sm90.h"
 #include "check.h"
 
 using namespace indetail::cuda;
@@ -32,7 +33,7 @@ struct Case {
   float lr = 1.f, ls = 1.f;
   int qcol = 0, kcol = 0, vcol = 0, extra = 0;  // column windows: rows are H*D + extra wide
   bool bf16 = false;
-  int kernel = 0;   // 0 flash, 1 simple, 2 naive (the benchmark's materialised path)
+  int kernel = 0;   // 0 flash, 1 simple, 2 naive (the benchmark's materialised path), 3 Hopper (sm90)
   int variant = 0;
 };
 
@@ -233,7 +234,14 @@ void run_case(const Case& c, CopyMode mode, bool gstash) {
 
   std::vector<float> st;
   const DType dtype = c.bf16 ? DType::BF16 : DType::F16;
-  if (c.kernel == 0) {
+  if (c.kernel == 3) {
+    const std::string why = sm90_attention_problem(a, dtype);
+    if (!why.empty()) {
+      emutest::expect(false, "attention " + c.name, "the Hopper kernel refused it: " + why);
+      return;
+    }
+    launch_attention_sm90(a, dtype, nullptr);
+  } else if (c.kernel == 0) {
     dispatch_flash(c, a, dtype, gstash, st);
   } else if (c.kernel == 2) {
     run_naive<T>(a);
@@ -335,6 +343,14 @@ std::vector<Case> attention_cases() {
     c.D = 40, c.mode = kAttnStratified, c.name = "causal stratified D=40 L=150 (own tiles skipped)";
     add(c);
   }
+  {  // several query tiles and key tiles of the Hopper kernel (128 queries, 64/128 keys per tile)
+    Case c;
+    c.frames = 3, c.heads = 2, c.D = 64, c.Lq = 300, c.Lk = 300, c.mode = kAttnStratified, c.ref = {-1, 0, 0};
+    c.name = "stratified D=64 L=300 (3 query tiles)";
+    add(c);
+    c.D = 80, c.mode = kAttnConcat, c.causal = 1, c.name = "causal concat D=80 L=300";
+    add(c);
+  }
   {  // bf16
     Case c;
     c.bf16 = true, c.frames = 3, c.D = 40, c.Lq = 40, c.Lk = 40, c.mode = kAttnStratified, c.ref = {-1, 0, 0};
@@ -388,5 +404,12 @@ void run_attention_cases(const std::string& filter) {
       else run_case<__half>(c, mode, false);
     }
     if (c.kernel == 0 && c.mode == kAttnStratified && !c.bf16) run_case<__half>(c, kCopyAtWait, true);
+    // Every F16 flash case of a head dim the Hopper kernel has runs on it too.
+    if (c.kernel == 0 && !c.bf16 && (c.D == 40 || c.D == 64 || c.D == 80 || c.D == 160)) {
+      Case h = c;
+      h.kernel = 3;
+      h.name = "sm90 " + c.name;
+      for (auto mode : {kCopyAtWait, kCopyAtIssue}) run_case<__half>(h, mode, false);
+    }
   }
 }

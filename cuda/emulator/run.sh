@@ -34,7 +34,8 @@ if [ "${SANITIZE:-0}" = 1 ]; then
 fi
 kernels=(implicit_gemm group_norm layer_norm pointwise layout_ops timestep_embedding guidance_step
   attention_flash_d64 attention_flash_d96 attention_flash_d160 attention_flash_d256 attention_simple
-  smem_limit sm90/tma_map sm90/gemm_sm90)
+  smem_limit sm90/tma_map sm90/gemm_sm90 sm90/attention_sm90 sm90/attention_sm90_d40 sm90/attention_sm90_d64
+  sm90/attention_sm90_d80 sm90/attention_sm90_d160)
 tests=(main kernels_test attention_test sm90_units_test)
 jobs=${EMU_JOBS:-$(nproc)}
 objs=()
