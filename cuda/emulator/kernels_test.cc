@@ -376,6 +376,44 @@ void pointwise_cases() {
 // The image-prompt cache drops a frame from the batch; the frames left must keep every bit. Runs
 // a 3x3 conv (split-K, frames straddling M tiles) and a GroupNorm over 3 frames and over the
 // last 2 of them, with the plans the backend uses, and compares the shared frames bit for bit.
+// GemmArgs of a 3x3 stride-1 convolution of N frames with bias into out (vectorised stores when aligned).
+cuda::GemmArgs conv3x3_args(const void* x, const void* w, const float* bias, void* out, int N, int H, int W, int C,
+                            int Cout, int pad) {
+  cuda::GemmArgs a;
+  a.x = x;
+  a.w = w;
+  a.N = N; a.H = H; a.W = W; a.C = C;
+  a.KH = a.KW = 3; a.stride = 1; a.pad = pad;
+  a.Ho = H + 2 * pad - 2; a.Wo = W + 2 * pad - 2;
+  a.M = N * a.Ho * a.Wo; a.Nv = Cout; a.K = 9 * C;
+  a.vec_a = cuda::aligned16(x);
+  a.vec_b = 1;
+  a.ep.out = out;
+  a.ep.bias = bias;
+  a.ep.rows_per_frame = a.Ho * a.Wo;
+  a.ep.n_out = Cout;
+  a.ep.vec = Cout % 8 == 0 && cuda::aligned16(out);
+  return a;
+}
+
+// GemmArgs of a linear layer (GEGLU: N = 2F weight rows) over M rows with bias into out.
+cuda::GemmArgs linear_args(const void* x, const void* w, const float* bias, void* out, int M, int K, int N, bool geglu) {
+  cuda::GemmArgs a;
+  a.x = x;
+  a.w = w;
+  a.N = 1; a.H = 1; a.W = M; a.C = K;
+  a.Ho = 1; a.Wo = M;
+  a.M = M; a.Nv = N; a.K = K;
+  a.geglu = geglu;
+  a.vec_a = a.vec_b = 1;
+  a.ep.out = out;
+  a.ep.bias = bias;
+  a.ep.n_out = geglu ? N / 2 : N;
+  a.ep.geglu = geglu;
+  a.ep.vec = a.ep.n_out % 8 == 0;
+  return a;
+}
+
 // run(frames, x) over 3 frames of x and over its last 2; the shared frames must keep their bits.
 // `splits` is what the last run planned (for the label).
 template <typename Run>
@@ -399,20 +437,7 @@ void conv_invariance_case(const std::string& name, int H, int W, int C, int Cout
   int splits = 1;
   auto conv = [&](int n, const uint16_t* xs) {
     Buf16<T> out((size_t)n * HW * Cout);
-    cuda::GemmArgs a;
-    a.x = xs;
-    a.w = w.p();
-    a.N = n; a.H = H; a.W = W; a.C = C;
-    a.KH = a.KW = 3; a.stride = 1; a.pad = 1;
-    a.Ho = H; a.Wo = W;
-    a.M = n * HW; a.Nv = Cout; a.K = K;
-    a.vec_a = cuda::aligned16(a.x);
-    a.vec_b = 1;
-    a.ep.out = out.p();
-    a.ep.bias = bias.data();
-    a.ep.rows_per_frame = HW;
-    a.ep.n_out = Cout;
-    a.ep.vec = cuda::aligned16(out.p());
+    cuda::GemmArgs a = conv3x3_args(xs, w.p(), bias.data(), out.p(), n, H, W, C, Cout, 1);
     std::vector<float> ws;
     plan_and_launch<T>(a, hopper, sms, HW, true, ws);
     splits = a.splits;
@@ -431,19 +456,7 @@ void linear_invariance_case(const std::string& name, int rows, int K, int N, boo
   int splits = 1;
   auto run = [&](int frames, const uint16_t* xs) {
     Buf16<T> out((size_t)frames * rows * n_out);
-    cuda::GemmArgs a;
-    a.x = xs;
-    a.w = w.p();
-    a.N = 1; a.H = 1; a.W = frames * rows; a.C = K;
-    a.Ho = 1; a.Wo = frames * rows;
-    a.M = frames * rows; a.Nv = N; a.K = K;
-    a.geglu = geglu;
-    a.vec_a = a.vec_b = 1;
-    a.ep.out = out.p();
-    a.ep.bias = bias.data();
-    a.ep.n_out = n_out;
-    a.ep.geglu = geglu;
-    a.ep.vec = n_out % 8 == 0;
+    cuda::GemmArgs a = linear_args(xs, w.p(), bias.data(), out.p(), frames * rows, K, N, geglu);
     std::vector<float> ws;
     plan_and_launch<T>(a, hopper, sms, rows, true, ws);
     splits = a.splits;
@@ -494,24 +507,12 @@ std::vector<uint16_t> gn_conv_run(const Buf16<T>& x, const Buf16<T>& w, const st
     xin = normed.p();
   }
   Buf16<T> out((size_t)N * Ho * Wo * Cout);
-  cuda::GemmArgs a;
-  a.x = xin;
-  a.w = w.p();
-  a.N = N; a.H = H; a.W = W; a.C = C;
-  a.KH = a.KW = 3; a.stride = 1; a.pad = pad;
-  a.Ho = Ho; a.Wo = Wo;
-  a.M = N * Ho * Wo; a.Nv = Cout; a.K = 9 * C;
-  a.vec_a = a.vec_b = 1;
+  cuda::GemmArgs a = conv3x3_args(xin, w.p(), bias.data(), out.p(), N, H, W, C, Cout, pad);
   if (fused) {
     a.norm_kind = cuda::kNormGroup;
     a.norm = reinterpret_cast<const float2*>(ws.data() + plan.partial_floats);
     a.norm_silu = silu;
   }
-  a.ep.out = out.p();
-  a.ep.bias = bias.data();
-  a.ep.rows_per_frame = Ho * Wo;
-  a.ep.n_out = Cout;
-  a.ep.vec = Cout % 8 == 0;
   std::vector<float> split_ws;
   plan_and_launch<T>(a, true, 4, Ho * Wo, true, split_ws);
   return out.raw;
@@ -591,25 +592,13 @@ std::vector<uint16_t> ln_linear_run(const uint16_t* x, const Buf16<T>& w, const 
     xin = normed.p();
   }
   Buf16<T> out((size_t)M * n_out);
-  cuda::GemmArgs a;
-  a.x = xin;
-  a.w = w.p();
-  a.N = 1; a.H = 1; a.W = M; a.C = K;
-  a.Ho = 1; a.Wo = M;
-  a.M = M; a.Nv = N; a.K = K;
-  a.geglu = geglu;
-  a.vec_a = a.vec_b = 1;
+  cuda::GemmArgs a = linear_args(xin, w.p(), bias.data(), out.p(), M, K, N, geglu);
   if (fused) {
     a.norm_kind = cuda::kNormLayer;
     a.norm = reinterpret_cast<const float2*>(stats.data());
     a.norm_gamma = gamma.data();
     a.norm_beta = beta.data();
   }
-  a.ep.out = out.p();
-  a.ep.bias = bias.data();
-  a.ep.n_out = n_out;
-  a.ep.geglu = geglu;
-  a.ep.vec = n_out % 8 == 0;
   std::vector<float> ws;
   plan_and_launch<T>(a, true, 132, rows_per_frame, true, ws);
   return out.raw;
