@@ -3,13 +3,15 @@
 # implementation's benchmark (../shared/gpu-ref, packed into .device/gpu-ref.tar.xz) on the same
 # card first, a smoke test of the sm_90a kernels, the CUDA parity tests (every op and attention
 # mode against the CPU backend), the golden fixtures on the CUDA backend, CPU/CUDA agreement on
-# the full-size model, CUDA graphs and the image-prompt cache, and the benchmarks (ops, attention
-# variants, UNet step with the sm_90a kernels and with the mma.sync ones, end to end). Ends with
-# one side-by-side table (bench/side-by-side.mjs) and the issue's targets. Leaves at most 6 files
-# under $OUT: summary.txt (with the table), side-by-side.md, device-check.log, parity-cases.txt,
-# results.tar.gz (every JSON and SVG) and, if a step failed hard, nothing else is lost.
-# Every step has its own time limit, all of them together at most BUDGET_S (default 410 s), and
-# a failing step does not stop the others.
+# the full-size model, CUDA graphs and the image-prompt cache, the quality-metric encoders against
+# the CPU, and the benchmarks (ops, attention variants, UNet step with the sm_90a kernels and with
+# the mma.sync ones, end to end; metric time vs generation time; SDXL's UNet step and end to end,
+# and diffusers' own SDXL UNet on the same card). Ends with one side-by-side table
+# (bench/side-by-side.mjs) and the issues' targets. Leaves at most 6 files under $OUT:
+# summary.txt (with the table), side-by-side.md, device-check.log, parity-cases.txt and
+# results.tar.gz (every JSON and SVG).
+# Every step has its own time limit, all of them together at most BUDGET_S (default 410 s: the
+# steps after bench-e2e need BUDGET_S=900 or ONLY=...), and a failing step does not stop the others.
 #
 #   bench/device-pack.sh pack && bench/device-pack.sh slim on      (here, without a GPU)
 #   run(carry=[".device", "dist"], timeout_s=480, command="bash bench/device-check.sh")
@@ -106,6 +108,15 @@ if [ "${INDETAIL_SM90:-1}" != 0 ]; then
   step bench-unet-mma "${STEP_UNET_MMA:-20}" env INDETAIL_SM90=0 node bench/run.mjs unet-gpu --json "$OUT/results/unet-gpu-mma.json"
 fi
 step bench-e2e "${STEP_E2E:-45}" node bench/run.mjs e2e-gpu --json "$OUT/results/e2e-gpu.json"
+step metrics-cuda "${STEP_METRICS:-60}" node --test --test-reporter=spec test/cuda/metrics-encoders.test.mjs
+step bench-metrics "${STEP_BENCH_METRICS:-150}" node bench/run.mjs quality-metrics --backend cuda --json "$OUT/results/quality-metrics.json"
+step bench-unet-sdxl "${STEP_UNET_SDXL:-150}" node bench/run.mjs unet-gpu-sdxl --json "$OUT/results/unet-gpu-sdxl.json"
+if [ -f .gpu-ref/bench_reference.py ]; then
+  step ref-unet-sdxl "${STEP_REF_SDXL:-150}" python3 bench/gpu-ref/sdxl_unet_reference.py --gpu-ref .gpu-ref --out "$OUT/results/reference_sdxl_unet.json"
+else
+  note "[ref-unet-sdxl] SKIPPED: no .gpu-ref (bench/device-pack.sh pack puts it in .device/gpu-ref.tar.xz)"
+fi
+step bench-e2e-sdxl "${STEP_E2E_SDXL:-240}" node bench/run.mjs e2e-gpu-sdxl --json "$OUT/results/e2e-gpu-sdxl.json"
 
 node bench/side-by-side.mjs --dir "$OUT/results" --out "$OUT/side-by-side.md" >/dev/null 2>>"$LOG"
 {
@@ -113,11 +124,11 @@ node bench/side-by-side.mjs --dir "$OUT/results" --out "$OUT/side-by-side.md" >/
   cat "$OUT/side-by-side.md" 2>/dev/null
   echo ""
   echo "--- tests: failures and totals"
-  grep -hE "^not ok|^✖|ℹ (tests|pass|fail|skipped)|relative L2|max abs|outside|lastFailure|graph|differing" "$OUT"/step-smoke-sm90.log "$OUT"/step-parity.log "$OUT"/step-golden-cuda.log "$OUT"/step-graphs.log 2>/dev/null | sed 's/^ *//' | head -150
+  grep -hE "^not ok|^✖|ℹ (tests|pass|fail|skipped)|relative L2|max abs|rel error|outside|lastFailure|graph|differing" "$OUT"/step-smoke-sm90.log "$OUT"/step-parity.log "$OUT"/step-golden-cuda.log "$OUT"/step-graphs.log "$OUT"/step-metrics-cuda.log 2>/dev/null | sed 's/^ *//' | head -150
   echo ""
   echo "--- parity cases (compact)"
   cut -c1-150 "$OUT/parity-cases.txt" 2>/dev/null | head -150
-  for s in reference bench-ops bench-attention bench-unet bench-unet-mma bench-e2e; do
+  for s in reference bench-ops bench-attention bench-unet bench-unet-mma bench-e2e bench-metrics bench-unet-sdxl ref-unet-sdxl bench-e2e-sdxl; do
     echo ""
     echo "--- $s"
     grep -vE "^machine:|^results written" "$OUT/step-$s.log" 2>/dev/null | head -70

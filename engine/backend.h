@@ -81,8 +81,10 @@ struct AttentionParams {
 // For frame f: e = cond_row[f] < 0 ? eps[uncond_row[f]]
 //                 : uncond_row[f] < 0 ? eps[cond_row[f]]
 //                 : eps[u] + guidance_scale * (eps[c] - eps[u]);
-//   (v-prediction: e is converted to ε with the sample first)
-//   x0 = (x - sqrt(1 - a_from) e) / sqrt(a_from);  out = sqrt(a_to) x0 + sqrt(1 - a_to) e
+//   epsilon:      x0 = (x - sqrt(1 - a_from) e) / sqrt(a_from)
+//   v-prediction: x0 = sqrt(a_from) x - sqrt(1 - a_from) e,  e <- sqrt(a_from) e + sqrt(1 - a_from) x
+//                 (diffusers' DDIM v step: x0 directly, no division by sqrt(a_from))
+//   out = sqrt(a_to) x0 + sqrt(1 - a_to) e
 // With a_to the noisier level (smaller ᾱ) and no CFG this is the reference's inversion step.
 // reset_frame >= 0: out[reset_frame] = reset (the image-prompt frame follows the inversion chain).
 struct GuidanceStepParams {

@@ -139,8 +139,9 @@ test('timestep_embedding follows diffusers get_timestep_embedding in float32', (
   ];
   for (const o of cases) {
     const { dim, flipSinToCos, freqShift, scale = 1, maxPeriod = 10000 } = o;
-    const out = engine.empty([t.length, dim]);
-    engine.opSync('timestep_embedding', { t: engine.tensor(t, [t.length]), out, ...o });
+    const out = engine.empty([t.length, dim]); // the op takes the embedding width from out
+    const { dim: _width, ...args } = o;
+    engine.opSync('timestep_embedding', { t: engine.tensor(t, [t.length]), out, ...args });
     const half = dim >> 1;
     const want = new Float32Array(t.length * dim);
     for (let r = 0; r < t.length; r++)
@@ -201,8 +202,8 @@ test('guidance_step: CFG combine, DDIM step, v-prediction and the reset frame', 
         const c = condRow[f] >= 0 ? eps[condRow[f] * per + i] : null;
         let e = c === null ? u : u === null ? c : u + guidanceScale * (c - u);
         const xi = x[f * per + i];
+        const x0 = vPrediction ? sa * xi - sb * e : (xi - sb * e) / sa;
         if (vPrediction) e = sa * e + sb * xi;
-        const x0 = (xi - sb * e) / sa;
         out[f * per + i] = Math.sqrt(alphaTo) * x0 + Math.sqrt(1 - alphaTo) * e;
       }
     return out;

@@ -88,9 +88,13 @@ class Tensor {
   uint32_t layout_ = 0;
 };
 
-// Host memory for tensors: 64-byte aligned; blocks of 4 MiB and more are 2 MiB aligned and
-// marked for transparent huge pages (page faults on 4 KiB pages dominate first-touch cost).
+// Host memory for tensors: 64-byte aligned. Blocks of 64 KiB and more are mapped from the system
+// directly, so freeing them returns the memory at once (glibc would keep them in the arena of the
+// thread that allocated them: repeated model loads on worker threads then grow the process); blocks
+// of 4 MiB and more are marked for transparent huge pages (page faults on 4 KiB pages dominate
+// first-touch cost). Free with free_host_bytes and the same size.
 void* alloc_host_bytes(size_t bytes);
+void free_host_bytes(void* p, size_t bytes);
 
 // Converts a host tensor of any float dtype (or integer) to a new host F32 tensor.
 Tensor to_f32_host(const Tensor& t);

@@ -1,6 +1,9 @@
 #include "host_allocator.h"
 
 #include <cstdlib>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "../core/error.h"
 
@@ -31,7 +34,7 @@ Tensor HostAllocator::allocate(DType dtype, const Shape& shape) {
   std::weak_ptr<HostAllocator> self = shared_from_this();
   auto storage = std::make_shared<Storage>(p, cls, Device::CPU, [self, cls](void* q) {
     if (auto a = self.lock()) a->give_back(q, cls);
-    else std::free(q);
+    else free_host_bytes(q, cls);
   });
   return Tensor(storage, 0, dtype, shape);
 }
@@ -44,13 +47,21 @@ void HostAllocator::give_back(void* p, size_t bytes) {
 
 void HostAllocator::release_cache() {
   std::lock_guard<std::mutex> lk(m_);
-  cache_.clear([](void* p) { std::free(p); });
+  cache_.clear([](void* p, size_t cls) { free_host_bytes(p, cls); });
 }
 
 uint64_t HostAllocator::in_use() const { std::lock_guard<std::mutex> lk(m_); return cache_.in_use; }
 uint64_t HostAllocator::peak() const { std::lock_guard<std::mutex> lk(m_); return cache_.peak; }
 uint64_t HostAllocator::cached() const { std::lock_guard<std::mutex> lk(m_); return cache_.cached; }
 
-HostAllocator::~HostAllocator() { release_cache(); }
+HostAllocator::~HostAllocator() {
+  release_cache();
+  // The allocator goes with the last engine tensor, after the weights: give the freed memory
+  // back to the system. glibc keeps freed blocks below its (growing) mmap threshold in its arenas,
+  // so without this a process that loads and disposes pipelines keeps growing.
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
 
 }  // namespace indetail

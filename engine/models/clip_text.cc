@@ -24,6 +24,9 @@ ClipTextConfig ClipTextConfig::from_json(const std::string& json_text) {
   c.max_position_embeddings = positive("max_position_embeddings");
   c.vocab_size = positive("vocab_size");
   c.eos_token_id = r.integer("eos_token_id", 2);
+  c.projection_dim = r.integer("projection_dim", 0);
+  if (c.projection_dim < 0)
+    fail(ErrorKind::InvalidArgument, "CLIP text encoder config: 'projection_dim' must not be negative, found ", c.projection_dim);
   double eps = r.number("layer_norm_eps");
   if (!(eps > 0)) fail(ErrorKind::InvalidArgument, "CLIP text encoder config: 'layer_norm_eps' must be positive, found ", eps);
   c.layer_norm_eps = (float)eps;
@@ -93,6 +96,7 @@ ClipTextModel::ClipTextModel(const ClipTextConfig& config, const WeightSource& w
   }
   final_ln_w_ = w.vector("text_model.final_layer_norm.weight", C);
   final_ln_b_ = w.vector("text_model.final_layer_norm.bias", C);
+  if (config_.projection_dim > 0) text_projection_ = LinearLayer::load(w, "text_projection", config_.projection_dim, C, false);
 
   // A text-model tensor nobody asked for means the config does not describe this checkpoint
   // (e.g. more layers than num_hidden_layers). Other top-level tensors (text_projection of
@@ -132,7 +136,7 @@ void ClipTextModel::check_ids(const Tensor& ids) const {
   }
 }
 
-ClipTextModel::Output ClipTextModel::encode(const Tensor& ids, bool want_pooled) const {
+ClipTextModel::Output ClipTextModel::encode(const Tensor& ids, Want want) const {
   check_ids(ids);
   Backend& b = *backend_;
   const int64_t N = ids.size(0), L = ids.size(1), C = config_.hidden_size, I = config_.intermediate_size;
@@ -157,7 +161,13 @@ ClipTextModel::Output ClipTextModel::encode(const Tensor& ids, bool want_pooled)
   LinearParams plain, mlp;
   mlp.act = config_.hidden_act;
 
-  for (const Layer& l : layers_) {
+  Output out;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& l = layers_[i];
+    if (want.penultimate && i + 1 == layers_.size()) {  // the last layer writes x in place: keep its input
+      out.penultimate_hidden_state = b.empty({N, L, C});
+      b.copy(x, out.penultimate_hidden_state);
+    }
     Tensor h = b.empty({N, L, C});
     b.layer_norm(x, l.ln1_w, l.ln1_b, h, config_.layer_norm_eps);
     Tensor qkv = b.empty({N, L, 3 * C});
@@ -173,10 +183,9 @@ ClipTextModel::Output ClipTextModel::encode(const Tensor& ids, bool want_pooled)
     b.linear(f, l.fc2_w, &l.fc2_b, &x1, x, plain);  // x = x1 + fc2(act(fc1(h)))
   }
 
-  Output out;
   out.last_hidden_state = b.empty({N, L, C});
   b.layer_norm(x, final_ln_w_, final_ln_b_, out.last_hidden_state, config_.layer_norm_eps);
-  if (want_pooled) {
+  if (want.pooled) {
     out.pooled = b.empty({N, C});
     Tensor rows = out.last_hidden_state.reshape({N * L, C});
     const int32_t* d = ids.data<int32_t>();
@@ -184,6 +193,7 @@ ClipTextModel::Output ClipTextModel::encode(const Tensor& ids, bool want_pooled)
       Tensor dst = out.pooled.slice0(n, 1);
       b.copy(rows.slice0(n * L + pooled_position(d + n * L, L), 1), dst);
     }
+    if (config_.projection_dim > 0) out.text_embeds = text_projection_(b, out.pooled);
   }
   return out;
 }

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "../core/error.h"
+#include "../core/finite.h"
 #include "../core/threadpool.h"
 
 namespace indetail {
@@ -13,19 +14,38 @@ void WeightSource::add_file(std::shared_ptr<SafetensorsFile> file, const std::st
   files_.push_back({std::move(file), prefix});
 }
 
-void WeightSource::map_name(const std::string& name, const std::string& key) { aliases_[name] = key; }
+void WeightSource::map_name(const std::string& name, const std::string& key) { aliases_[name] = View{key}; }
+
+void WeightSource::map_view(const std::string& name, View view) { aliases_[name] = std::move(view); }
 
 bool WeightSource::find(const std::string& name, Found* out) const {
   auto alias = aliases_.find(name);
   for (const auto& f : files_) {
-    std::string key = alias != aliases_.end() ? alias->second : f.prefix + name;
-    if (f.file->find(key)) {
+    View view = alias != aliases_.end() ? alias->second : View{f.prefix + name};
+    if (f.file->find(view.key)) {
       out->file = f.file.get();
-      out->key = key;
+      out->view = std::move(view);
       return true;
     }
   }
   return false;
+}
+
+Shape WeightSource::view_shape(const Found& f) const {
+  const View& v = f.view;
+  Shape s = f.file->entry(v.key).shape;
+  if (v.rows >= 0 || v.row_begin != 0) {
+    if (s.empty() || v.row_begin < 0 || v.rows < 0 || v.row_begin + v.rows > s[0])
+      fail(ErrorKind::BadFile, f.file->path(), ": rows [", v.row_begin, ", ", v.row_begin + v.rows, ") of weight '", v.key, "' ",
+           shape_str(s), " do not exist");
+    s[0] = v.rows;
+  }
+  if (v.transpose) {
+    if (s.size() != 2)
+      fail(ErrorKind::BadFile, f.file->path(), ": weight '", v.key, "' ", shape_str(s), " is not a matrix and cannot be transposed");
+    std::swap(s[0], s[1]);
+  }
+  return s;
 }
 
 std::shared_ptr<WeightSource> WeightSource::random(uint64_t seed) {
@@ -86,21 +106,57 @@ Shape WeightSource::shape(const std::string& name) const {
   if (random_) return {};
   Found f;
   if (!find(name, &f)) fail(ErrorKind::BadFile, "weight '", name, "' is missing from ", describe_files());
-  return f.file->entry(f.key).shape;
+  return view_shape(f);
 }
 
 Tensor WeightSource::host_f32(const std::string& name, const Shape& expect) const {
-  if (random_) return random_tensor(name, expect);
-  Found f;
-  if (!find(name, &f)) fail(ErrorKind::BadFile, "weight '", name, "' is missing from ", describe_files());
-  const SafetensorsEntry& e = f.file->entry(f.key);
-  if (!expect.empty() && e.shape != expect) {
-    fail(ErrorKind::BadFile, f.file->path(), ": weight '", f.key, "' has shape ", shape_str(e.shape), " but the model config implies ",
-         shape_str(expect), " (is this checkpoint for a different model or config?)");
+  std::string where = describe_files(), key = name;
+  Tensor t;
+  if (random_) {
+    t = random_tensor(name, expect);
+  } else {
+    Found f;
+    if (!find(name, &f)) fail(ErrorKind::BadFile, "weight '", name, "' is missing from ", describe_files());
+    t = read_f32(f, name, expect);
+    where = f.file->path();
+    key = f.view.key;
+  }
+  // Every weight is scanned once here (memory-bound, threaded): NaN/Inf weights would only show
+  // as black images much later.
+  const int64_t bad = first_non_finite(t.data<float>(), t.numel());
+  if (bad >= 0) {
+    fail(ErrorKind::BadFile, where, ": weight '", key, "' holds ", t.data<float>()[bad], " at index ", bad,
+         " (NaN or infinite values): the checkpoint is corrupt, or was saved after its values overflowed");
+  }
+  return t;
+}
+
+Tensor WeightSource::read_f32(const Found& f, const std::string& name, const Shape& expect) const {
+  const View& v = f.view;
+  const SafetensorsEntry& e = f.file->entry(v.key);
+  const Shape shape = view_shape(f);
+  const bool is_view = shape != e.shape || v.transpose;
+  if (!expect.empty() && shape != expect) {
+    fail(ErrorKind::BadFile, f.file->path(), ": weight '", v.key, "'", is_view ? " (the part read as '" + name + "')" : "",
+         " has shape ", shape_str(shape), " but the model config implies ", shape_str(expect),
+         " (is this checkpoint for a different model or config?)");
   }
   if (!e.dtype_supported || !is_float(e.dtype))
-    fail(ErrorKind::BadFile, f.file->path(), ": weight '", f.key, "' has dtype ", e.dtype_name, ", expected F32, F16 or BF16");
-  return f.file->tensor_f32(f.key);
+    fail(ErrorKind::BadFile, f.file->path(), ": weight '", v.key, "' has dtype ", e.dtype_name, ", expected F32, F16 or BF16");
+  Tensor t = f.file->tensor_f32(v.key);
+  if (!is_view) return t;
+  if (v.rows >= 0) t = t.slice0(v.row_begin, v.rows);
+  Tensor out = Tensor::host_uninitialized(DType::F32, shape);
+  if (!v.transpose) {
+    std::memcpy(out.raw(), t.raw(), out.nbytes());
+    return out;
+  }
+  const int64_t r = t.size(0), c = t.size(1);
+  const float* src = t.data<float>();
+  float* dst = out.data<float>();
+  for (int64_t i = 0; i < r; ++i)
+    for (int64_t j = 0; j < c; ++j) dst[j * r + i] = src[i * c + j];
+  return out;
 }
 
 std::vector<std::string> WeightSource::names() const {
@@ -143,6 +199,11 @@ Tensor WeightLoader::vector(const std::string& name, int64_t n) {
 Tensor WeightLoader::table(const std::string& name, int64_t v, int64_t c) {
   used_.insert(name);
   return backend_.prepare_weight(source_.host_f32(name, {v, c}), WeightUse::Table);
+}
+
+Tensor WeightLoader::host(const std::string& name, const Shape& shape) {
+  used_.insert(name);
+  return source_.host_f32(name, shape);
 }
 
 std::vector<std::string> WeightLoader::unused() const {

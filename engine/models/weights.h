@@ -21,6 +21,17 @@ class WeightSource {
   void add_file(std::shared_ptr<SafetensorsFile> file, const std::string& prefix = "");
   // An explicit alias: model name -> the exact key in a file (prefix included).
   void map_name(const std::string& name, const std::string& key);
+  // A view of a stored tensor under a model name: rows [row_begin, row_begin + rows) of its first
+  // dimension (rows < 0: all of them), then transposed when asked (2-D only). For checkpoints
+  // that pack several model tensors into one (OpenCLIP's in_proj_weight = [q; k; v]) or store
+  // one transposed (OpenCLIP's text_projection).
+  struct View {
+    std::string key;
+    int64_t row_begin = 0;
+    int64_t rows = -1;
+    bool transpose = false;
+  };
+  void map_view(const std::string& name, View view);
 
   // A synthetic source: every requested name exists and gets seeded random values of the shape
   // the model asks for (uniform, with std 1/sqrt(fan_in) for matrices, ~1 for norm scales, small
@@ -29,8 +40,8 @@ class WeightSource {
   bool is_random() const { return random_; }
 
   bool has(const std::string& name) const;
-  // The tensor as host F32, checked against `expect` (empty = any shape). Errors name the
-  // model tensor, the file key and the file.
+  // The tensor as host F32, checked against `expect` (empty = any shape) and scanned for NaN and
+  // infinite values. Errors name the model tensor, the file key and the file.
   Tensor host_f32(const std::string& name, const Shape& expect) const;
   Shape shape(const std::string& name) const;  // throws when absent; {} for a random source
   std::string describe_files() const;          // for messages: "a.safetensors, b.safetensors"
@@ -39,9 +50,13 @@ class WeightSource {
  private:
   struct Found {
     const SafetensorsFile* file;
-    std::string key;
+    View view;
   };
+  // The view's shape given the stored shape; throws naming both when the view does not fit.
+  Shape view_shape(const Found& f) const;
   bool find(const std::string& name, Found* out) const;
+  // The stored tensor of `f` widened to F32, cut and transposed when it is a view of one.
+  Tensor read_f32(const Found& f, const std::string& name, const Shape& expect) const;
   struct FileEntry {
     std::shared_ptr<SafetensorsFile> file;
     std::string prefix;
@@ -50,7 +65,7 @@ class WeightSource {
   std::vector<FileEntry> files_;
   bool random_ = false;
   uint64_t seed_ = 0;
-  std::map<std::string, std::string> aliases_;
+  std::map<std::string, View> aliases_;
 };
 
 class WeightLoader {
@@ -66,6 +81,9 @@ class WeightLoader {
   Tensor vector(const std::string& name, int64_t n);
   // An embedding table [v, c].
   Tensor table(const std::string& name, int64_t v, int64_t c);
+  // A tensor kept on the host as F32 with exactly `shape` (parameters the model combines or
+  // resamples itself before use, e.g. a ViT's class token and position embeddings).
+  Tensor host(const std::string& name, const Shape& shape);
   bool has(const std::string& name) const { return source_.has(name); }
 
   // Names in the source that no loader call asked for (a sign of a config/checkpoint mismatch).

@@ -11,61 +11,25 @@ import { readConfigFile } from '../models/config-check.js';
 import { IndetailError } from '../errors.js';
 import { encodePng, floatToU8 } from '../image/index.js';
 import { ControlNet } from '../models/controlnet.js';
-import { CLIPTextEncoder } from '../models/clip-text.js';
-import { locateControlNet, locateModel, randomModel, shippedControlNetConfigDir, type ModelFiles } from '../models/model-files.js';
+import { locateControlNet, locateModel, locateVae, randomModel, shippedControlNetConfigDir, type ComponentFiles, type LocateOptions, type ModelFiles } from '../models/model-files.js';
 import { UNet } from '../models/unet.js';
+import { defaultImageSide, normalizeUNetConfig, type UNetConfig } from '../models/unet-config.js';
+import type { ModelFamily } from '../models/family/index.js';
 import { VAE } from '../models/vae.js';
-import { REFERENCE_DDIM_CONFIG, DDIMScheduler } from '../scheduler/index.js';
+import { DDIMScheduler, referenceDdimConfig, type PredictionType } from '../scheduler/index.js';
 import { probeCuda, resolveBackend } from '../backend-select.js';
 import { devices } from '../system.js';
-import { CLIPTokenizer } from '../text/tokenizer.js';
 import { version } from '../version.js';
 import type { Task } from './defaults.js';
 import { generate } from './generate.js';
 import { defaultKVCacheBudget, ImagePromptCache, type KVCacheStats, type KVCacheUse } from './kv-cache.js';
-import { resolveOptions, type GenerateOptions, type ResolvedOptions } from './options.js';
+import { checkCallCost } from './cost.js';
+import { validateLoadOptions, type PipelineLoadOptions } from './load-options.js';
+import { resolveOptions, validateCallOptions, type ModelLimits, type PipelineCallOptions, type ResolvedOptions } from './options.js';
 import type { PipelineParts } from './parts.js';
-import type { GenerationTrace } from './trace.js';
 
-export interface PipelineLoadOptions {
-  /** A diffusers Stable Diffusion 1.x folder, or a single-file .safetensors checkpoint. */
-  model: string;
-  /** For single-file checkpoints: a diffusers folder whose configs to use instead of the shipped SD1.5 ones. */
-  config?: string;
-  /** A ControlNet (diffusers folder or .safetensors) for the structure-guided task. */
-  controlnet?: string;
-  /**
-   * Benchmarks and memory tests: ignore checkpoint weights and use seeded random weights of the
-   * shapes in `model` (a folder of diffusers configs; the shipped SD1.5 configs when `model` is
-   * 'sd15'). The images are noise.
-   */
-  randomWeights?: number;
-  /** 'auto' (default: CUDA when a usable GPU is present, else CPU), 'cpu', 'cuda' or 'cuda:<index>'. */
-  backend?: 'auto' | BackendName;
-  /** CUDA storage precision (default 'f16'). */
-  precision?: 'f16' | 'bf16';
-  /** Called with one-line notes (which backend was chosen and why). */
-  onInfo?: (message: string) => void;
-  /**
-   * Called once when 'auto' falls back to the CPU because CUDA failed (no driver, driver too old,
-   * unsupported GPU, failed self-test), with the reason. Default: one process.emitWarning per process.
-   */
-  onWarning?: (message: string) => void;
-  /**
-   * The image-prompt cache: calls with the same image, inversion prompt, steps and size reuse the
-   * inversion and the image prompt's decoder self-attention keys/values, and leave the image
-   * prompt out of the denoising batch (same output bits, less work). `false` disables it;
-   * `{ maxBytes }` sets its budget (default: min(4 GiB, ¼ of the GPU's memory) on CUDA,
-   * min(3 GiB, ⅛ of RAM) on the CPU). One SD1.5 entry at 512×512 and 50 steps holds 2.75 GB in
-   * float32 (CPU), 1.38 GB in float16; steps are cached while the budget has room.
-   */
-  kvCache?: boolean | { maxBytes?: number };
-  /**
-   * CUDA graphs for the UNet steps (default true; see UNetLoadOptions.cudaGraphs): each step
-   * whose shapes and attention policy were seen before is one graph launch. Same output bits.
-   */
-  cudaGraphs?: boolean;
-}
+export type { PipelineCallOptions } from './options.js';
+export type { PipelineLoadOptions } from './load-options.js';
 
 export interface GeneratedImage {
   /** PNG bytes with the generation parameters in a tEXt/iTXt chunk named "parameters". */
@@ -89,12 +53,43 @@ export interface GenerationResult {
   kvCache: KVCacheUse;
 }
 
-export type PipelineCallOptions = GenerateOptions & {
-  /** Fill this object with intermediate tensors (golden tests, debugging). */
-  trace?: GenerationTrace;
-  /** false: neither read nor fill the pipeline's image-prompt cache in this call (default true). */
-  kvCache?: boolean;
-};
+/** What a call's options are checked against: the UNet's default and smallest sizes, its latent channels, its family's defaults. */
+function modelLimits(unet: UNetConfig, family: ModelFamily): ModelLimits {
+  return {
+    defaultSize: defaultImageSide(unet),
+    latentChannels: unet.in_channels,
+    minLatentSide: Math.max(2, 2 ** (unet.block_out_channels.length - 1)),
+    familyDefaults: family.defaults,
+  };
+}
+
+/** What a call runs on: the model (its files and UNet config), the device, and whether a ControlNet is loaded. */
+interface CallTarget {
+  files: ModelFiles;
+  unet: UNetConfig;
+  device: 'cpu' | 'cuda';
+  hasControlNet: boolean;
+}
+
+/** Throws when the model's family cannot run `task` (SDXL: structure-guided), saying why. */
+function refuseUnsupportedTask(files: ModelFiles, task: Task): void {
+  const why = files.family.unsupportedTasks[task];
+  if (why) throw new IndetailError('ERR_INDETAIL_UNSUPPORTED', `${files.path} is ${files.family.name}: ${why}`);
+}
+
+/**
+ * The call's options resolved against the model, refused when its family cannot run the task or
+ * when the size costs too much for the device.
+ */
+function resolveForModel(task: Task, options: PipelineCallOptions, t: CallTarget): ResolvedOptions {
+  refuseUnsupportedTask(t.files, task);
+  const o = resolveOptions(task, options, modelLimits(t.unet, t.files.family));
+  if (task === 'structure' && !t.hasControlNet) {
+    throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', 'the structure-guided task needs a ControlNet: load the pipeline with { controlnet }');
+  }
+  checkCallCost(t.unet, o, t.device);
+  return o;
+}
 
 async function chooseBackend(options: PipelineLoadOptions): Promise<BackendName> {
   const requested = options.backend ?? 'auto';
@@ -106,18 +101,49 @@ async function chooseBackend(options: PipelineLoadOptions): Promise<BackendName>
   });
 }
 
+/** The VAE's files and the name its messages use: options.vae's (located, so a bad path fails before any weights load), else the model's. */
+async function vaeFiles(files: ModelFiles, options: PipelineLoadOptions): Promise<ComponentFiles & { name: string }> {
+  if (options.vae === undefined) return { ...files.vae, name: files.path };
+  return { ...(await locateVae(options.vae, files.vae.config)), name: options.vae };
+}
+
+/**
+ * The VAE, on an engine of its own precision where it needs one: on CUDA a VAE whose family says
+ * it overflows in fp16 (SDXL's force_upcast) runs in bf16, and options.vaePrecision overrides; on
+ * the CPU everything is f32. Pushes what it loads onto `loaded`.
+ */
+async function loadVae(engine: Engine, family: ModelFamily, source: ComponentFiles & { name: string }, options: PipelineLoadOptions, loaded: Array<{ dispose(): void }>): Promise<VAE> {
+  let vaeEngine = engine;
+  if (engine.device === 'cuda') {
+    const want = options.vaePrecision ?? (family.vaeNeedsUpcast(source.config) ? 'bf16' : engine.computeDtype);
+    if (want !== engine.computeDtype) {
+      vaeEngine = new Engine({ backend: engine.backend as BackendName, precision: want as 'f16' | 'bf16' });
+      loaded.push(vaeEngine);
+    }
+  }
+  const vae = await VAE.load(vaeEngine, { config: source.config, weights: source.weights, source: `${source.name} VAE config` });
+  loaded.push(vae);
+  return vae;
+}
+
+function locate(options: PipelineLoadOptions): LocateOptions {
+  return { predictionType: options.predictionType };
+}
+
+function modelFiles(options: PipelineLoadOptions): Promise<ModelFiles> {
+  return options.randomWeights !== undefined
+    ? randomModel(options.randomWeights, options.model === 'sd15' ? undefined : options.model, locate(options))
+    : locateModel(options.model, options.config, locate(options));
+}
+
 function kvCacheBudget(option: PipelineLoadOptions['kvCache'], engine: Engine): number {
   if (option === false) return 0;
   if (option === undefined || option === true) {
     const cuda = engine.device === 'cuda' ? devices().find((d) => engine.backend === `cuda:${d.index}`) ?? devices()[0] : undefined;
     return Math.floor(defaultKVCacheBudget(engine.device, cuda ? cuda.totalMemory : totalmem()));
   }
-  const max = typeof option === 'object' && option !== null ? option.maxBytes : undefined;
-  if (max === undefined) return kvCacheBudget(true, engine);
-  if (typeof max !== 'number' || !Number.isFinite(max) || max < 0) {
-    throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a non-negative number of bytes for kvCache.maxBytes but received ${String(max)}`);
-  }
-  return Math.floor(max);
+  const max = option.maxBytes; // checked by validateLoadOptions
+  return max === undefined ? kvCacheBudget(true, engine) : Math.floor(max);
 }
 
 export class IndetailPipeline implements Disposable {
@@ -135,45 +161,53 @@ export class IndetailPipeline implements Disposable {
     this.kvCache = kvCacheBytes > 0 ? new ImagePromptCache(kvCacheBytes) : undefined;
   }
 
+  /**
+   * Checks everything a call would refuse before any work, without loading weights: the load
+   * options, the call's options, and those against the model's configs (size, injected noise),
+   * its family (tasks it cannot run) and the backend (the cost limit). Reads only the model's
+   * (and a separate VAE's) config files and headers; throws the error the call would throw.
+   */
+  static async validateCall(load: PipelineLoadOptions, task: Task, options: PipelineCallOptions): Promise<void> {
+    validateLoadOptions(load);
+    validateCallOptions(task, options);
+    const files = await modelFiles(load);
+    const unet = normalizeUNetConfig(files.unet.config, `${files.path} UNet config`);
+    const requested = load.backend ?? 'auto';
+    const device = requested === 'auto' ? ((await probeCuda()) === '' ? 'cuda' : 'cpu') : requested === 'cpu' ? 'cpu' : 'cuda';
+    if (load.controlnet !== undefined) refuseUnsupportedTask(files, 'structure');
+    if (load.vae !== undefined) await vaeFiles(files, load);
+    resolveForModel(task, options, { files, unet, device, hasControlNet: load.controlnet !== undefined });
+  }
+
   static async load(options: PipelineLoadOptions): Promise<IndetailPipeline> {
-    if (typeof options !== 'object' || options === null) {
-      throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', 'Expected an options object with at least { model }');
-    }
+    validateLoadOptions(options);
     const kvOption = options.kvCache;
-    if (options.cudaGraphs !== undefined && typeof options.cudaGraphs !== 'boolean') {
-      throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a boolean for cudaGraphs but received ${String(options.cudaGraphs)}`);
-    }
-    if (kvOption !== undefined && typeof kvOption !== 'boolean' && (typeof kvOption !== 'object' || kvOption === null)) {
-      throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a boolean or { maxBytes } for kvCache but received ${String(kvOption)}`);
-    }
-    const files =
-      options.randomWeights !== undefined
-        ? await randomModel(options.randomWeights, options.model === 'sd15' ? undefined : options.model)
-        : await locateModel(options.model, options.config);
+    const files = await modelFiles(options);
+    if (options.controlnet !== undefined) refuseUnsupportedTask(files, 'structure');
+    const vaeSource = await vaeFiles(files, options);
     const engine = new Engine({ backend: await chooseBackend(options), ...(options.precision ? { precision: options.precision } : {}) });
     const loaded: Array<{ dispose(): void }> = [engine];
     try {
-      const tokenizer = await CLIPTokenizer.fromFolder(files.tokenizerDir);
-      const textEncoder = await CLIPTextEncoder.load(engine, { config: files.textEncoder.config, weights: files.textEncoder.weights, configSource: `${files.path} text encoder config` });
-      loaded.push(textEncoder);
+      const conditioner = await files.family.conditioning.load(engine, files.textEncoders);
+      loaded.push(conditioner);
       const unet = await UNet.load(engine, { config: files.unet.config, weights: files.unet.weights, source: `${files.path} UNet config` }, { cudaGraphs: options.cudaGraphs ?? true });
       loaded.push(unet);
-      const vae = await VAE.load(engine, { config: files.vae.config, weights: files.vae.weights, source: `${files.path} VAE config` });
-      loaded.push(vae);
+      const vae = await loadVae(engine, files.family, vaeSource, options, loaded);
       let controlnet: ControlNet | undefined;
       if (options.controlnet !== undefined && options.randomWeights !== undefined) {
         const config = await readConfigFile(path.join(options.controlnet === 'sd15' ? shippedControlNetConfigDir : options.controlnet, 'config.json'));
         controlnet = await ControlNet.load(engine, { config, weights: { random: options.randomWeights + 3 }, source: 'ControlNet config' });
         loaded.push(controlnet);
       } else if (options.controlnet !== undefined) {
-        const cn = await locateControlNet(options.controlnet, unet.config.layers_per_block[0]!);
+        const cn = await locateControlNet(options.controlnet, unet.config.layers_per_block[0]!, files.family.controlnetConfigDir ?? shippedControlNetConfigDir);
         controlnet = await ControlNet.load(engine, { config: cn.config, weights: cn.weights, source: `${options.controlnet} ControlNet config` });
         loaded.push(controlnet);
       }
       // The reference hard-codes this DDIM configuration whatever the checkpoint ships.
-      const scheduler = new DDIMScheduler(REFERENCE_DDIM_CONFIG);
+      const scheduler = new DDIMScheduler(referenceDdimConfig(files.prediction.type));
       const kvCacheBytes = kvCacheBudget(kvOption, engine);
-      return new IndetailPipeline(engine, files, { engine, tokenizer, textEncoder, unet, vae, scheduler, ...(controlnet ? { controlnet } : {}) }, kvCacheBytes);
+      const parts = { engine, family: files.family, conditioner, unet, vae, scheduler, ...(controlnet ? { controlnet } : {}) };
+      return new IndetailPipeline(engine, files, parts, kvCacheBytes);
     } catch (err) {
       for (const x of loaded.reverse()) x.dispose();
       throw err;
@@ -209,17 +243,9 @@ export class IndetailPipeline implements Disposable {
 
   private async run(task: Task, options: PipelineCallOptions): Promise<GenerationResult> {
     if (this.disposedFlag) throw new IndetailError('ERR_INDETAIL_DISPOSED', 'the pipeline is disposed');
-    const unetCfg = this.parts.unet.config;
-    const defaultSize = (unetCfg.sample_size ?? 64) * 8;
-    const o = resolveOptions(task, options, defaultSize, unetCfg.in_channels);
-    if (task === 'structure' && !this.parts.controlnet) {
-      throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', 'the structure-guided task needs a ControlNet: load the pipeline with { controlnet }');
-    }
-    if (options.kvCache !== undefined && typeof options.kvCache !== 'boolean') {
-      throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a boolean for kvCache but received ${String(options.kvCache)}`);
-    }
-    const out = await generate(this.parts, o, options.trace, options.kvCache === false ? undefined : this.kvCache);
-    const parameters = describeCall(o, this.backend, this.files.path);
+    const o = resolveForModel(task, options, { files: this.files, unet: this.parts.unet.config, device: this.engine.device, hasControlNet: this.parts.controlnet !== undefined });
+    const out = await generate(this.parts, o, o.trace, o.kvCache ? this.kvCache : undefined);
+    const parameters = describeCall(o, this.backend, this.files, this.parts.scheduler.config.predictionType);
     const text = { parameters: JSON.stringify(parameters), Software: `indetail ${version}` };
     const pixels = o.width * o.height * 3;
     const images: GeneratedImage[] = [];
@@ -240,8 +266,9 @@ export class IndetailPipeline implements Disposable {
     this.kvCache?.clear();
     this.parts.controlnet?.dispose();
     this.parts.vae.dispose();
+    if (this.parts.vae.engine !== this.engine) this.parts.vae.engine.dispose();
     this.parts.unet.dispose();
-    this.parts.textEncoder.dispose();
+    this.parts.conditioner.dispose();
     this.engine.dispose();
   }
   [Symbol.dispose](): void {
@@ -249,13 +276,27 @@ export class IndetailPipeline implements Disposable {
   }
 }
 
-function describeCall(o: ResolvedOptions, backend: string, model: string): Record<string, unknown> {
+/**
+ * Longest prompt text recorded in the parameters (and so in every PNG): far more than the text
+ * encoder's 77 tokens use, so only megabyte prompts are cut, with a note of their length.
+ */
+export const MAX_RECORDED_PROMPT_CHARS = 4096;
+
+function recorded(prompt: string): string {
+  if (prompt.length <= MAX_RECORDED_PROMPT_CHARS) return prompt;
+  return `${prompt.slice(0, MAX_RECORDED_PROMPT_CHARS)}… [cut: ${prompt.length} characters in all]`;
+}
+
+function describeCall(o: ResolvedOptions, backend: string, files: ModelFiles, predictionType: PredictionType): Record<string, unknown> {
   return {
     task: o.task,
-    model,
-    prompt: o.prompt,
-    negativePrompt: o.negativePrompt,
-    inversionPrompt: o.inversionPrompt,
+    model: files.path,
+    family: files.family.id,
+    predictionType,
+    prompt: recorded(o.prompt),
+    qualitySuffix: o.qualitySuffix === '' ? false : o.qualitySuffix,
+    negativePrompt: recorded(o.negativePrompt),
+    inversionPrompt: recorded(o.inversionPrompt),
     samples: o.samples,
     steps: o.steps,
     guidanceScale: o.guidanceScale,
