@@ -3,7 +3,7 @@
 //       -> Promise<{seconds, min, samples, extraBytes}>   the materialised reference way
 //   timeAttention(engine, args, {kernel = 'auto', warmup, iterations})
 //       -> Promise<{seconds, min, samples, kernel, extraBytes}>   the fused op ('auto' on any
-//          backend; 'flash', 'flash:<n>', 'simple' on CUDA); extraBytes: device scratch on CUDA,
+//          backend; 'flash', 'flash:<n>', 'simple', 'sm90' on CUDA); extraBytes: device scratch on CUDA,
 //          null on the CPU (measure the engine's allocator instead)
 // `args` are the attention op's arguments (q, k, v, out, kRef, vRef, heads, scale, causal, mode,
 // lambdaRef, lambdaSelf, ref, qCol, kCol, vCol). Each call of the timed function is followed by a

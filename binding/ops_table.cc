@@ -40,6 +40,23 @@ RefMode parse_mode(const ArgObject& a) {
   expected(a.env(), "one of 'none', 'concat', 'stratified', 'replace'", "mode", a.get("mode"));
 }
 
+Conv2dParams conv_params(const ArgObject& a) {
+  Conv2dParams p;
+  p.stride = (int)a.integer("stride", 1);
+  p.pad = (int)a.integer("pad", 0);
+  p.pad_end = (int)a.integer("padEnd", -1);
+  p.out_scale = (float)a.number("outScale", 1.0);
+  return p;
+}
+
+GroupNormParams group_norm_params(const ArgObject& a) {
+  GroupNormParams p;
+  p.groups = (int)a.integer("groups", 32);
+  p.eps = (float)a.number("eps", 1e-5);
+  p.silu = a.boolean("silu", false);
+  return p;
+}
+
 using Parser = PreparedOp (*)(const ArgObject& a);
 
 // An op's arguments (its type: every key it accepts, space-separated) and how they are read.
@@ -115,21 +132,47 @@ const std::map<std::string, OpSpec>& table() {
        [](const ArgObject& a) -> PreparedOp {
          Tensor x = tensor(a, "x"), w = tensor(a, "w"), out = tensor(a, "out");
          auto bias = optional(a, "bias"), fb = optional(a, "frameBias"), res = optional(a, "residual");
-         Conv2dParams p;
-         p.stride = (int)a.integer("stride", 1);
-         p.pad = (int)a.integer("pad", 0);
-         p.pad_end = (int)a.integer("padEnd", -1);
-         p.out_scale = (float)a.number("outScale", 1.0);
+         const Conv2dParams p = conv_params(a);
          return [=](Backend& b) mutable { b.conv2d(x, w, ptr(bias), ptr(fb), ptr(res), out, p); };
+       }}},
+      {"layer_norm_linear",
+       // out = linear(LayerNorm(x; gamma, beta, eps), w) + bias (+ residual), then act
+       {"x gamma beta eps w out bias residual act",
+       [](const ArgObject& a) -> PreparedOp {
+         Tensor x = tensor(a, "x"), g = tensor(a, "gamma"), be = tensor(a, "beta"), w = tensor(a, "w");
+         Tensor out = tensor(a, "out");
+         auto bias = optional(a, "bias"), res = optional(a, "residual");
+         const float eps = (float)a.number("eps", 1e-5);
+         LinearParams p;
+         p.act = parse_activation(a, "act");
+         return [=](Backend& b) mutable { b.layer_norm_linear(x, g, be, eps, w, ptr(bias), ptr(res), out, p); };
+       }}},
+      {"layer_norm_linear_geglu",
+       // out = geglu(linear(LayerNorm(x; gamma, beta, eps), w) + bias)
+       {"x gamma beta eps w out bias",
+       [](const ArgObject& a) -> PreparedOp {
+         Tensor x = tensor(a, "x"), g = tensor(a, "gamma"), be = tensor(a, "beta"), w = tensor(a, "w");
+         Tensor out = tensor(a, "out");
+         auto bias = optional(a, "bias");
+         const float eps = (float)a.number("eps", 1e-5);
+         return [=](Backend& b) mutable { b.layer_norm_linear_geglu(x, g, be, eps, w, ptr(bias), out); };
+       }}},
+      {"group_norm_conv2d",
+       // out = conv2d(GroupNorm(x; gamma, beta, groups, eps)(+SiLU), w) with conv2d's epilogue
+       {"x gamma beta groups eps silu w out bias frameBias residual stride pad padEnd outScale",
+       [](const ArgObject& a) -> PreparedOp {
+         Tensor x = tensor(a, "x"), g = tensor(a, "gamma"), be = tensor(a, "beta"), w = tensor(a, "w");
+         Tensor out = tensor(a, "out");
+         auto bias = optional(a, "bias"), fb = optional(a, "frameBias"), res = optional(a, "residual");
+         const GroupNormParams gn = group_norm_params(a);
+         const Conv2dParams p = conv_params(a);
+         return [=](Backend& b) mutable { b.group_norm_conv2d(x, g, be, gn, w, ptr(bias), ptr(fb), ptr(res), out, p); };
        }}},
       {"group_norm",
        {"x gamma beta out groups eps silu",
        [](const ArgObject& a) -> PreparedOp {
          Tensor x = tensor(a, "x"), g = tensor(a, "gamma"), be = tensor(a, "beta"), out = tensor(a, "out");
-         GroupNormParams p;
-         p.groups = (int)a.integer("groups", 32);
-         p.eps = (float)a.number("eps", 1e-5);
-         p.silu = a.boolean("silu", false);
+         const GroupNormParams p = group_norm_params(a);
          return [=](Backend& b) mutable { b.group_norm(x, g, be, out, p); };
        }}},
       {"layer_norm",

@@ -1,6 +1,7 @@
-// CudaBackend::attention: argument checks, then one launch of the flash kernel (tensor cores,
-// head dims that are multiples of 8 up to 256 with 16-byte aligned rows) or of the general kernel
-// (anything else up to head dim 512). See cuda/kernels/attention.cuh for the kernel contract.
+// CudaBackend::attention: argument checks, then one launch of the Hopper kernel (compute
+// capability 9.0, F16, head dims 40/64/80/160: kernels/sm90/attention_sm90.h), of the flash kernel
+// (tensor cores, head dims that are multiples of 8 up to 256 with 16-byte aligned rows) or of the
+// general kernel (anything else up to head dim 512). See cuda/kernels/attention.cuh for the contract.
 //
 // Semantics shared with the CPU op (engine/cpu/attention.cc): k_ref / v_ref (a stored K/V cache)
 // use the column window of k / v when their rows are as wide as k's / v's, else columns
@@ -15,19 +16,11 @@
 #include "cuda_check.h"
 #include "kernels/attention.cuh"
 #include "kernels/attention_bench.h"
+#include "kernels/sm90/attention_sm90.h"
 
 namespace indetail {
 
 namespace cuda {
-
-int flash_group(int head_dim) {
-  if (head_dim <= 0 || head_dim % 8 != 0) return 0;
-  if (head_dim <= 64) return 64;
-  if (head_dim <= 96) return 96;
-  if (head_dim <= 160) return 160;
-  if (head_dim <= 256) return 256;
-  return 0;
-}
 
 FlashConfig flash_config(int head_dim, int variant) {
   switch (flash_group(head_dim)) {
@@ -189,8 +182,9 @@ AttnPrepared prepare_attention(const Tensor& q, const Tensor& k, const Tensor& v
 
 namespace {
 
-// choice: -1 auto, >= 0 flash tile variant, kSimple the general kernel
-constexpr int kAuto = -1, kSimple = 1000;
+// choice: -1 auto (the Hopper kernel where it runs, else flash, else simple), >= 0 flash tile
+// variant, kSimple the general kernel, kHopper the Hopper kernel
+constexpr int kAuto = -1, kSimple = 1000, kHopper = 1001;
 
 AttentionKernelRun run(CudaBackend& be, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* k_ref,
                 const Tensor* v_ref, Tensor& out, const AttentionParams& p, int choice) {
@@ -198,6 +192,20 @@ AttentionKernelRun run(CudaBackend& be, const Tensor& q, const Tensor& k, const 
   AttnPrepared pr = prepare_attention(q, k, v, k_ref, v_ref, out, p);
   if (pr.empty) return {"none (empty)", 0};
   AttnArgs& a = pr.args;
+#ifdef INDETAIL_WITH_SM90A
+  if (choice == kAuto || choice == kHopper) {
+    const std::string why = be.hopper_kernels() ? sm90_attention_problem(a, pr.dtype) : "not a compute capability 9.0 device";
+    if (why.empty()) {
+      launch_attention_sm90(a, pr.dtype, be.stream());
+      be.check_launch(kOp);
+      return {"sm90 d" + std::to_string(a.head_dim) + " (BR 128, BC " +
+                  std::to_string(sm90_attention_keys_per_tile(a.head_dim)) + ")",
+              0};
+    }
+    if (choice == kHopper) fail(ErrorKind::Unsupported, kOp, ": the Hopper kernel does not take this call: ", why);
+  }
+#endif
+  check_arg(choice != kHopper, kOp, ": this build has no Hopper (sm_90a) kernels");
   const bool flash = choice == kAuto ? pr.flash_ok : choice != kSimple;
   if (flash && !pr.flash_ok)
     fail(ErrorKind::Unsupported, kOp, ": the flash kernel needs a head dim that is a multiple of 8 up to 256 and ",
@@ -244,12 +252,14 @@ AttentionKernelRun attention_with_kernel(Backend& backend, const Tensor& q, cons
     choice = kAuto;
   else if (kernel == "simple")
     choice = kSimple;
+  else if (kernel == "sm90")
+    choice = kHopper;
   else if (kernel == "flash")
     choice = 0;
   else if (kernel.rfind("flash:", 0) == 0 && kernel.size() == 7 && kernel[6] >= '0' && kernel[6] <= '9')
     choice = kernel[6] - '0';
   else
-    fail(ErrorKind::InvalidArgument, kOp, ": unknown kernel '", kernel, "' (auto, flash, flash:<n>, simple)");
+    fail(ErrorKind::InvalidArgument, kOp, ": unknown kernel '", kernel, "' (auto, flash, flash:<n>, simple, sm90)");
   return run(*be, q, k, v, k_ref, v_ref, out, p, choice);
 }
 

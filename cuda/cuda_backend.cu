@@ -1,6 +1,7 @@
 #include "cuda_backend.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "../engine/op_checks.h"
@@ -25,6 +26,21 @@ CudaBackend::CudaBackend(int device, DType compute) : device_(device), compute_(
   alloc_ = std::make_shared<DeviceAllocator>(device_);
   CUDA_CHECK(cudaDeviceGetAttribute(&num_sms_, cudaDevAttrMultiProcessorCount, device_));
   CUDA_CHECK(cudaDeviceGetAttribute(&l2_bytes_, cudaDevAttrL2CacheSize, device_));
+  hopper_ = hopper_kernels_usable(device_);
+}
+
+// sm_90a code runs on compute capability 9.0 only; INDETAIL_SM90=0 keeps the mma.sync kernels.
+bool CudaBackend::hopper_kernels_usable(int device) {
+#ifdef INDETAIL_WITH_SM90A
+  int major = 0, minor = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+  const char* env = std::getenv("INDETAIL_SM90");
+  return major == 9 && minor == 0 && !(env && std::string(env) == "0");
+#else
+  (void)device;
+  return false;
+#endif
 }
 
 CudaBackend::~CudaBackend() {

@@ -48,6 +48,13 @@ class CudaBackend : public Backend {
               Tensor& out, const Conv2dParams& p) override;
   void group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out,
                   const GroupNormParams& p) override;
+  void layer_norm_linear(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, const Tensor& w,
+                         const Tensor* bias, const Tensor* residual, Tensor& out, const LinearParams& p) override;
+  void layer_norm_linear_geglu(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, const Tensor& w,
+                               const Tensor* bias, Tensor& out) override;
+  void group_norm_conv2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, const GroupNormParams& gn,
+                         const Tensor& w, const Tensor* bias, const Tensor* frame_bias, const Tensor* residual,
+                         Tensor& out, const Conv2dParams& p) override;
   void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out, float eps) override;
   void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* k_ref, const Tensor* v_ref,
                  Tensor& out, const AttentionParams& p) override;
@@ -79,6 +86,9 @@ class CudaBackend : public Backend {
   // Checks the last launch; marks the backend broken on a sticky error.
   void check_launch(const char* op);
   int num_sms() const { return num_sms_; }
+  // The sm_90a kernels (wgmma, TMA) are built in and this device runs them.
+  bool hopper_kernels() const { return hopper_; }
+  static bool hopper_kernels_usable(int device);
   // Scratch F32 memory from the activation arena. It is returned to the arena when the Tensor
   // goes, while kernels may still use it: safe because every op runs on this one stream.
   Tensor scratch_f32(int64_t floats);
@@ -98,6 +108,7 @@ class CudaBackend : public Backend {
   uint64_t weight_bytes_ = 0;
   int num_sms_ = 0;
   int l2_bytes_ = 0;
+  bool hopper_ = false;
   bool broken_ = false;
   std::string broken_reason_;
   std::mutex capture_gate_;

@@ -14,4 +14,26 @@ void Backend::linear_geglu(const Tensor& x, const Tensor& w, const Tensor* bias,
   geglu(proj, out);
 }
 
+void Backend::group_norm_conv2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, const GroupNormParams& gn,
+                                const Tensor& w, const Tensor* bias, const Tensor* frame_bias, const Tensor* residual,
+                                Tensor& out, const Conv2dParams& p) {
+  Tensor normed = empty(x.dtype(), x.shape());
+  group_norm(x, gamma, beta, normed, gn);
+  conv2d(normed, w, bias, frame_bias, residual, out, p);
+}
+
+void Backend::layer_norm_linear(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, const Tensor& w,
+                                const Tensor* bias, const Tensor* residual, Tensor& out, const LinearParams& p) {
+  Tensor normed = empty(x.dtype(), x.shape());
+  layer_norm(x, gamma, beta, normed, eps);
+  linear(normed, w, bias, residual, out, p);
+}
+
+void Backend::layer_norm_linear_geglu(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps,
+                                      const Tensor& w, const Tensor* bias, Tensor& out) {
+  Tensor normed = empty(x.dtype(), x.shape());
+  layer_norm(x, gamma, beta, normed, eps);
+  linear_geglu(normed, w, bias, out);
+}
+
 }  // namespace indetail

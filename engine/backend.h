@@ -201,8 +201,24 @@ class Backend {
   // x, out: [N, H, W, C] (statistics per frame and group over H, W and C/groups); gamma, beta: [C]
   virtual void group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out,
                           const GroupNormParams& p) = 0;
+  // out = conv2d(group_norm(x, gamma, beta, gn)): the ResNet pattern norm (+SiLU) -> convolution,
+  // arguments as group_norm's and conv2d's. A backend may normalise while the convolution reads x
+  // so the normalised tensor never goes through memory (CUDA on compute capability 9.0). Default
+  // (the reference): group_norm into a temporary, then conv2d.
+  virtual void group_norm_conv2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, const GroupNormParams& gn,
+                                 const Tensor& w, const Tensor* bias, const Tensor* frame_bias, const Tensor* residual,
+                                 Tensor& out, const Conv2dParams& p);
   // x, out: [..., C]; normalised over the last dimension
   virtual void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out, float eps) = 0;
+  // out = linear(layer_norm(x, gamma, beta, eps), w, bias, residual, p): the transformer pattern
+  // LayerNorm -> projection, arguments as layer_norm's and linear's. A backend may normalise while
+  // the GEMM reads x (CUDA on compute capability 9.0). Default (the reference): layer_norm into a
+  // temporary, then linear.
+  virtual void layer_norm_linear(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, const Tensor& w,
+                                 const Tensor* bias, const Tensor* residual, Tensor& out, const LinearParams& p);
+  // The same with linear_geglu as the projection. Default: layer_norm, then linear_geglu.
+  virtual void layer_norm_linear_geglu(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps,
+                                       const Tensor& w, const Tensor* bias, Tensor& out);
 
   // q: [B, Lq, *], k/v: [B, Lk, *], out: [B, Lq, heads*head_dim]. When k_ref/v_ref are given
   // ([R, Lr, *]) ref[b] indexes them (a stored cache) instead of the frames of k/v.

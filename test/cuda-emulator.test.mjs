@@ -1,7 +1,7 @@
-// The CUDA kernels under the host emulator (cuda/emulator): index logic, tiling, cp.async
-// pipelining, mma fragments and batch invariance, checked against double-precision references
-// on a machine without a GPU. Needs g++, python3 and the CUDA headers; skips with the reason
-// when one is missing.
+// The CUDA kernels under the host emulator (cuda/emulator): index logic, tiling, cp.async and TMA
+// pipelining, mma and wgmma fragments, mbarriers, the attention kernels and batch invariance,
+// checked against double-precision references on a machine without a GPU. Needs g++, python3 and the CUDA
+// headers; skips with the reason when one is missing.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -36,5 +36,9 @@ test('every CUDA kernel case passes under the host emulator, batch invariance in
   assert.ok(summary, `no summary line in the emulator's output:\n${out.slice(-2000)}`);
   assert.equal(summary[1], summary[2]);
   assert.ok(out.includes('frames 2-3 of 3 == batch of 2'), 'the batch-invariance cases ran');
+  assert.ok(out.includes('attention stratified conflict-free D=40'), 'the attention cases ran');
+  assert.ok(out.includes('wgmma ss m64n64k16 A K-major sw128'), 'the Hopper instruction checks ran');
+  assert.ok(out.includes('sm90 group_norm_conv2d') && out.includes('sm90 layer_norm_linear'), 'the fused-norm GEMM cases ran');
+  assert.ok(out.includes('attention sm90 stratified conflict-free D=40'), 'the Hopper attention cases ran');
   console.log(summary[0]);
 });

@@ -6,6 +6,36 @@ import type { Tensor } from './tensor.js';
 export type OpActivation = 'none' | 'silu' | 'gelu' | 'gelu_tanh' | 'quick_gelu';
 export type OpAttentionMode = 'none' | 'concat' | 'stratified' | 'replace';
 
+/** conv2d's operands and epilogue (bias, per-frame bias, residual, output scale). */
+interface Conv2dArguments {
+  x: Tensor;
+  w: Tensor;
+  out: Tensor;
+  bias?: Tensor;
+  frameBias?: Tensor;
+  residual?: Tensor;
+  stride?: number;
+  pad?: number;
+  padEnd?: number;
+  outScale?: number;
+}
+
+/** A GroupNorm's affine parameters and options (32 groups, eps 1e-5, no SiLU by default). */
+interface GroupNormArguments {
+  gamma: Tensor;
+  beta: Tensor;
+  groups?: number;
+  eps?: number;
+  silu?: boolean;
+}
+
+/** A LayerNorm's affine parameters (over the last dimension; eps 1e-5 by default). */
+interface LayerNormArguments {
+  gamma: Tensor;
+  beta: Tensor;
+  eps?: number;
+}
+
 export interface OpArguments {
   fill: { y: Tensor; value: number };
   axpy: { x: Tensor; y: Tensor; a: number };
@@ -15,20 +45,15 @@ export interface OpArguments {
   linear: { x: Tensor; w: Tensor; out: Tensor; bias?: Tensor; residual?: Tensor; act?: OpActivation };
   linear_geglu: { x: Tensor; w: Tensor; out: Tensor; bias?: Tensor };
   geglu: { x: Tensor; out: Tensor };
-  conv2d: {
-    x: Tensor;
-    w: Tensor;
-    out: Tensor;
-    bias?: Tensor;
-    frameBias?: Tensor;
-    residual?: Tensor;
-    stride?: number;
-    pad?: number;
-    padEnd?: number;
-    outScale?: number;
-  };
-  group_norm: { x: Tensor; gamma: Tensor; beta: Tensor; out: Tensor; groups?: number; eps?: number; silu?: boolean };
-  layer_norm: { x: Tensor; gamma: Tensor; beta: Tensor; out: Tensor; eps?: number };
+  conv2d: Conv2dArguments;
+  /** conv2d of GroupNorm(x) (+SiLU), the normalised tensor never stored. */
+  group_norm_conv2d: Conv2dArguments & GroupNormArguments;
+  group_norm: GroupNormArguments & { x: Tensor; out: Tensor };
+  layer_norm: LayerNormArguments & { x: Tensor; out: Tensor };
+  /** linear of LayerNorm(x), the normalised tensor never stored. */
+  layer_norm_linear: LayerNormArguments & OpArguments['linear'];
+  /** linear_geglu of LayerNorm(x), the normalised tensor never stored. */
+  layer_norm_linear_geglu: LayerNormArguments & OpArguments['linear_geglu'];
   attention: {
     q: Tensor;
     k: Tensor;

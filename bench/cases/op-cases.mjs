@@ -105,6 +105,34 @@ gegluLinearCase('linear_geglu ff 128x1280->10240 (F 5120)', { lead: [2, 64], K: 
 gegluLinearCase('linear_geglu odd K72 M150 F100', { lead: [3, 50], K: 72, F: 100 });
 gegluLinearCase('linear_geglu odd K37 M9 F13 no bias', { lead: [9], K: 37, F: 13, bias: false });
 
+// layer_norm_linear / layer_norm_linear_geglu: the projection of a LayerNorm's output (transformer
+// attn2 query, feed-forward), x with a mean so the normalisation matters
+function layerNormLinearCase(name, { lead, K, N, geglu = false, residual = false, sd = false }) {
+  const M = numel(lead);
+  const rows = geglu ? 2 * N : N;
+  add({
+    name,
+    op: geglu ? 'layer_norm_linear_geglu' : 'layer_norm_linear',
+    tags: tagsFor(sd),
+    flops: 2 * M * rows * K,
+    build(rng) {
+      const tensors = {
+        x: act(rng, [...lead, K], { mean: 1, std: 2 }),
+        gamma: vector(rng, K, { mean: 1, std: 0.1 }),
+        beta: vector(rng, K, { std: 0.1 }),
+        w: weight(rng, 'linear', [rows, K], K),
+        bias: vector(rng, rows),
+      };
+      if (residual) tensors.residual = act(rng, [...lead, N]);
+      return { tensors, params: { eps: 1e-5 }, out: { name: 'out', shape: [...lead, N] } };
+    },
+  });
+}
+layerNormLinearCase('layer_norm+linear attn2 q 2x4096x320->320', { lead: [2, 4096], K: 320, N: 320, sd: true });
+layerNormLinearCase('layer_norm+linear_geglu ff 8192x320->2560 (F 1280)', { lead: [2, 4096], K: 320, N: 1280, geglu: true, sd: true });
+layerNormLinearCase('layer_norm+linear odd K72 M150 N40 +res', { lead: [3, 50], K: 72, N: 40, residual: true });
+layerNormLinearCase('layer_norm+linear_geglu odd K40 M9 F24', { lead: [9], K: 40, N: 24, geglu: true });
+
 // conv2d: x [N, H, W, Cin] * w [Cout, KH, KW, Cin]
 function convCase(name, { n, h, w, cin, cout, k = 3, stride = 1, pad = k === 3 ? 1 : 0, padEnd = pad, bias = true, frameBias = false, residual = false, outScale = 1, sd = false }) {
   const ho = Math.floor((h + pad + padEnd - k) / stride) + 1;
@@ -139,6 +167,36 @@ convCase('conv2d odd 1x1 s2 9x9 16->8 no bias', { n: 2, h: 9, w: 9, cin: 16, cou
 convCase('conv2d odd 3x3 s1 p2 5x6 3->130', { n: 2, h: 5, w: 6, cin: 3, cout: 130, pad: 2 });
 convCase('conv2d odd 3x3 s1 p1 6x6 264->136 (split-K)', { n: 1, h: 6, w: 6, cin: 264, cout: 136, residual: true });
 convCase('conv2d 3x3 s2 pad (0,1) 128->128 64x64 (VAE downsampler)', { n: 1, h: 64, w: 64, cin: 128, cout: 128, stride: 2, pad: 0, padEnd: 1 });
+
+// group_norm_conv2d: conv2d(group_norm(x) (+ SiLU)), the ResNet norm -> conv pair (3x3, stride 1, pad 1)
+function groupNormConvCase(name, { n, h, w, cin, cout, groups = 32, silu = true, frameBias = false, residual = false, outScale = 1, sd = false }) {
+  add({
+    name,
+    op: 'group_norm_conv2d',
+    tags: tagsFor(sd),
+    flops: 2 * n * h * w * cout * 9 * cin,
+    build(rng) {
+      const tensors = {
+        x: act(rng, [n, h, w, cin], { mean: 0.5, std: 2 }),
+        gamma: vector(rng, cin, { mean: 1, std: 0.1 }),
+        beta: vector(rng, cin, { std: 0.1 }),
+        w: weight(rng, 'conv', [cout, 3, 3, cin], 9 * cin),
+        bias: vector(rng, cout),
+      };
+      if (frameBias) tensors.frameBias = act(rng, [n, cout], { std: 0.5 });
+      if (residual) tensors.residual = act(rng, [n, h, w, cout]);
+      return {
+        tensors,
+        params: { groups, eps: 1e-5, silu, stride: 1, pad: 1, padEnd: 1, outScale },
+        out: { name: 'out', shape: [n, h, w, cout] },
+      };
+    },
+  });
+}
+groupNormConvCase('group_norm+silu+conv2d 3x3 320->320 64x64 b2 +bias +tbias', { n: 2, h: 64, w: 64, cin: 320, cout: 320, frameBias: true, sd: true });
+groupNormConvCase('group_norm+silu+conv2d 3x3 640->640 32x32 b2 +res /scale', { n: 2, h: 32, w: 32, cin: 640, cout: 640, residual: true, outScale: 0.5, sd: true });
+groupNormConvCase('group_norm+silu+conv2d odd 3x3 8x8 64->40 g8 b3', { n: 3, h: 8, w: 8, cin: 64, cout: 40, groups: 8 });
+groupNormConvCase('group_norm+conv2d odd 3x3 6x10 32->24 g4 (width 10: composed)', { n: 2, h: 6, w: 10, cin: 32, cout: 24, groups: 4, silu: false });
 
 function geluGateCase(name, { lead, F, sd = false }) {
   add({

@@ -3,7 +3,7 @@
 // online-softmax kernel reading the reference frame's K/V by index), on every backend found.
 //
 // Shapes: the self-attention layers of the SD1.5 decoder at 512x512 (4096 x 8 heads x 40,
-// 1024 x 8 x 80, 256 x 8 x 160), queries attending to as many own keys; batch layouts of the
+// 1024 x 8 x 80, 256 x 8 x 160) and SD2's first (4096 x 5 x 64), queries attending to as many own keys; batch layouts of the
 // conflict-free guidance batch [P_pos, G_neg x n, G_pos x n] for n = 1 and 4, where the n positive
 // frames take P_pos as their reference. Variants: original self-attention (no reference), KV
 // replacement, KV concatenation, stratified attention (lambda 1, 1).
@@ -30,6 +30,7 @@ const SHAPES = [
   { Lq: 4096, heads: 8, D: 40 },
   { Lq: 1024, heads: 8, D: 80 },
   { Lq: 256, heads: 8, D: 160 },
+  { Lq: 4096, heads: 5, D: 64 }, // SD2 at 512x512 (and SDXL's head dim)
 ];
 const VARIANTS = [
   { key: 'self', label: 'self-attention', mode: 'none', color: '#4c78a8' },
@@ -169,7 +170,8 @@ export async function run({
             } catch (e) {
               rows.push({ ...base, impl: 'naive', kernel: `failed: ${e.message}` });
             }
-            const kernels = isCpu ? ['auto'] : D <= 64 ? ['auto', 'flash:1'] : ['auto'];
+            // CUDA: auto (the Hopper kernel on compute capability 9.0), and the flash kernel's variants
+            const kernels = isCpu ? ['auto'] : D <= 64 ? ['auto', 'flash', 'flash:1'] : ['auto', 'flash'];
             for (const kernel of kernels) {
               try {
                 const before = engine.memoryStats();

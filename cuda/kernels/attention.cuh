@@ -75,7 +75,14 @@ struct FlashConfig {
 };
 
 // Head-dim group of the flash kernel for head_dim (0 when the flash kernel cannot take it).
-int flash_group(int head_dim);
+inline int flash_group(int head_dim) {
+  if (head_dim <= 0 || head_dim % 8 != 0) return 0;
+  if (head_dim <= 64) return 64;
+  if (head_dim <= 96) return 96;
+  if (head_dim <= 160) return 160;
+  if (head_dim <= 256) return 256;
+  return 0;
+}
 // Per-group entry points (one translation unit each: attention_flash_d<DMAX>.cu). `variant`
 // selects a tile shape (0 = default; unknown variants fall back to 0). a.stash must point to
 // global scratch of grid CTAs * stash_bytes when stash_in_smem is false (stratified only).

@@ -102,8 +102,8 @@ __global__ void __launch_bounds__(128) flash_attention_kernel(const __grid_const
   constexpr int MT = S::kMT, BR = S::kBR, BC = S::kBC, P = S::kPitch, WR = S::kWarpRows;
   constexpr int KS = S::kKSteps, NDT = S::kDTiles, NKT = S::kKTiles;
 
-#ifdef INDETAIL_ATTN_SIM
-  uint4* smem_raw = reinterpret_cast<uint4*>(sim::smem_base());
+#ifdef INDETAIL_CUDA_EMULATION
+  uint4* smem_raw = reinterpret_cast<uint4*>(dynamic_smem());
 #else
   extern __shared__ uint4 smem_raw[];
 #endif
@@ -377,7 +377,6 @@ FlashConfig flash_variant_config() {
   return FlashConfig{DMAX, VARIANT, S::kBR, S::kBC, S::kSmemElems * 2, S::kStashFloats * 4};
 }
 
-#ifndef INDETAIL_ATTN_SIM
 template <int DMAX, int VARIANT>
 void launch_flash_variant(const AttnArgs& a, DType dtype, bool stash_in_smem, cudaStream_t stream) {
   using S = FlashShape<DMAX, VARIANT>;
@@ -430,7 +429,6 @@ void launch_flash_group(const AttnArgs& a, DType dtype, bool stash_in_smem, int 
 #define INDETAIL_FLASH_ATTENTION_GROUP(DMAX)                   \
   template FlashConfig flash_group_config<DMAX>(int variant); \
   template void launch_flash_group<DMAX>(const AttnArgs&, DType, bool, int, cudaStream_t);
-#endif  // INDETAIL_ATTN_SIM
 
 }  // namespace cuda
 }  // namespace indetail

@@ -11,8 +11,8 @@
 
 #include <cstdint>
 
-#ifdef INDETAIL_ATTN_SIM
-#include "attention_sim.h"
+#ifdef INDETAIL_CUDA_EMULATION
+#include "../emulator/ptx_emu.h"
 #else
 namespace indetail {
 namespace cuda {
@@ -94,4 +94,4 @@ __device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float x, float y) {
 }  // namespace mma
 }  // namespace cuda
 }  // namespace indetail
-#endif  // INDETAIL_ATTN_SIM
+#endif  // INDETAIL_CUDA_EMULATION

@@ -35,8 +35,8 @@ __global__ void __launch_bounds__(128) naive_gemm_kernel(Operand A, Operand B, O
   constexpr int BM = 64, BN = 64, BK = 32, PA = BK + 8;
   constexpr int PB = B_KN ? BN + 8 : BK + 8;  // B tile: [BK][BN] when B_KN, else [BN][BK]
   constexpr int A_ELEMS = BM * PA, B_ELEMS = B_KN ? BK * PB : BN * PB;
-#ifdef INDETAIL_ATTN_SIM
-  T* smem = reinterpret_cast<T*>(sim::smem_base());
+#ifdef INDETAIL_CUDA_EMULATION  // the emulator checks shared addresses against the dynamic window
+  T* smem = reinterpret_cast<T*>(dynamic_smem());
 #else
   __shared__ __align__(16) T smem[2 * (A_ELEMS + B_ELEMS)];
 #endif
@@ -202,7 +202,7 @@ __global__ void naive_combine_kernel(const T* a, T* out, int64_t n, float w_ref,
 
 // Per frame, where the naive path's gathered keys come from: the reference part (the frame's
 // own keys when it has no reference) and the lengths of each softmax. Host-side, the same for
-// the device launch (attention_naive.cu) and the emulator (attention_sim.cpp).
+// the device launch (attention_naive.cu) and the emulator (cuda/emulator/attention_test.cc).
 struct NaiveKeyPlan {
   std::vector<int32_t> frame, cached, len;  // source frame, 1: from k_ref/v_ref, its rows
   std::vector<int32_t> own_len, cat_len;    // own keys; reference part + own keys

@@ -10,6 +10,7 @@
 
 #include "../../engine/core/error.h"
 #include "group_norm.h"
+#include "norm_apply.cuh"
 #include "vec.cuh"
 
 namespace indetail {
@@ -150,25 +151,27 @@ __global__ void gn_apply_kernel(const T* __restrict__ x, T* __restrict__ out, co
     load_vec<T, VW>(x + e, f);
     const float2* ss = scale_shift + n * C + c;
 #pragma unroll
-    for (int j = 0; j < VW; ++j) {
-      const float2 p = ss[j];
-      float y = f[j] * p.x + p.y;
-      if (silu) y = y / (1.0f + __expf(-y));
-      f[j] = y;
-    }
+    for (int j = 0; j < VW; ++j) f[j] = gn_value(f[j], ss[j], silu != 0);
     store_vec<T, VW>(out + e, f);
   }
 }
 
 template <typename T, int VW>
-void launch_typed(const GroupNormPlan& p, const void* x, void* out, const float* gamma, const float* beta, int N,
-                  int64_t HW, int C, int groups, float eps, bool silu, float* ws, cudaStream_t stream) {
+void launch_stats_typed(const GroupNormPlan& p, const void* x, const float* gamma, const float* beta, int N,
+                        int64_t HW, int C, int groups, float eps, float* ws, cudaStream_t stream) {
   float2* partial = reinterpret_cast<float2*>(ws);
   float2* scale_shift = reinterpret_cast<float2*>(ws + p.partial_floats);
   gn_partial_kernel<T, VW><<<dim3(p.chunks, p.zs, N), kThreads, 0, stream>>>(
       static_cast<const T*>(x), partial, HW, C, p.cvb, p.rpi, p.rows_per_chunk, p.chunks);
   gn_finalize_kernel<<<N * groups, kThreads, 0, stream>>>(partial, scale_shift, gamma, beta, HW, C, groups, p.chunks,
                                                           p.rows_per_chunk, eps);
+}
+
+template <typename T, int VW>
+void launch_typed(const GroupNormPlan& p, const void* x, void* out, const float* gamma, const float* beta, int N,
+                  int64_t HW, int C, int groups, float eps, bool silu, float* ws, cudaStream_t stream) {
+  launch_stats_typed<T, VW>(p, x, gamma, beta, N, HW, C, groups, eps, ws, stream);
+  const float2* scale_shift = reinterpret_cast<const float2*>(ws + p.partial_floats);
   const int64_t vectors = (int64_t)N * HW * C / VW;
   gn_apply_kernel<T, VW><<<blocks_for(vectors), 256, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(out),
                                                                   scale_shift, HW, C, vectors, silu ? 1 : 0);
@@ -204,6 +207,17 @@ void launch_group_norm(DType dtype, const GroupNormPlan& plan, const void* x, vo
     INDETAIL_DISPATCH_HALF(dtype, T, (launch_typed<T, 8>(plan, x, out, gamma, beta, N, HW, C, groups, eps, silu, workspace, stream)));
   } else {
     INDETAIL_DISPATCH_HALF(dtype, T, (launch_typed<T, 1>(plan, x, out, gamma, beta, N, HW, C, groups, eps, silu, workspace, stream)));
+  }
+}
+
+void launch_group_norm_stats(DType dtype, const GroupNormPlan& plan, const void* x, const float* gamma,
+                             const float* beta, int N, int64_t HW, int C, int groups, float eps, float* workspace,
+                             cudaStream_t stream) {
+  if (N == 0 || HW == 0 || C == 0) return;
+  if (plan.vw == 8) {
+    INDETAIL_DISPATCH_HALF(dtype, T, (launch_stats_typed<T, 8>(plan, x, gamma, beta, N, HW, C, groups, eps, workspace, stream)));
+  } else {
+    INDETAIL_DISPATCH_HALF(dtype, T, (launch_stats_typed<T, 1>(plan, x, gamma, beta, N, HW, C, groups, eps, workspace, stream)));
   }
 }
 

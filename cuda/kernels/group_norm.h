@@ -24,6 +24,12 @@ constexpr int64_t kPlanFrames = 2;
 GroupNormPlan plan_group_norm(int64_t N, int64_t HW, int64_t C, bool vec_ok, int num_sms);
 
 // x, out: [N, HW, C] compute dtype; gamma, beta: [C] F32; workspace: plan.partial_floats + 2*N*C floats.
+// The statistics pass only: leaves (scale, shift) per frame and channel (float2 [N, C]) at
+// workspace + plan.partial_floats for a consumer that normalises while it reads x (gn_value).
+void launch_group_norm_stats(DType dtype, const GroupNormPlan& plan, const void* x, const float* gamma,
+                             const float* beta, int N, int64_t HW, int C, int groups, float eps, float* workspace,
+                             cudaStream_t stream);
+// Statistics, then out = normalised x (then SiLU).
 void launch_group_norm(DType dtype, const GroupNormPlan& plan, const void* x, void* out, const float* gamma,
                        const float* beta, int N, int64_t HW, int C, int groups, float eps, bool silu,
                        float* workspace, cudaStream_t stream);

@@ -20,12 +20,13 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
-#include <mutex>
 
 #include "../../engine/core/error.h"
 #include "../cuda_check.h"
+#include "gemm_epilogue.cuh"
 #include "implicit_gemm.h"
 #include "ptx.cuh"
+#include "smem_limit.h"
 #include "vec.cuh"
 
 namespace indetail {
@@ -66,42 +67,16 @@ template <typename T>
 __device__ __forceinline__ void finish_store(const Epilogue& ep, int m, int c, const float* va, const float* vg) {
   const int count = min(8, ep.n_out - c);
   const bool vec = ep.vec != 0;
+  const int64_t off = (int64_t)m * ep.n_out + c;
+  float fb[8], res[8];
+  if (ep.frame_bias)
+    load_row8(static_cast<const T*>(ep.frame_bias) + (int64_t)(m / ep.rows_per_frame) * ep.n_out + c, fb, count, vec);
+  if (ep.residual) load_row8(static_cast<const T*>(ep.residual) + off, res, count, vec);
   float y[8];
 #pragma unroll
-  for (int j = 0; j < 8; ++j) {
-    float v = 0.0f;
-    if (j < count) {
-      if (ep.geglu) {
-        float av = va[j] + (ep.bias ? ep.bias[c + j] : 0.0f);
-        float gv = vg[j] + (ep.bias ? ep.bias[ep.n_out + c + j] : 0.0f);
-        v = av * gelu_erf(gv);
-      } else {
-        v = va[j] + (ep.bias ? ep.bias[c + j] : 0.0f);
-      }
-    }
-    y[j] = v;
-  }
-  if (ep.frame_bias) {
-    float f[8];
-    load_row8(static_cast<const T*>(ep.frame_bias) + (int64_t)(m / ep.rows_per_frame) * ep.n_out + c, f, count, vec);
-#pragma unroll
-    for (int j = 0; j < 8; ++j) y[j] += f[j];
-  }
-  if (ep.act) {
-#pragma unroll
-    for (int j = 0; j < 8; ++j) y[j] = apply_act(ep.act, y[j]);
-  }
-  const int64_t off = (int64_t)m * ep.n_out + c;
-  if (ep.residual) {
-    float r[8];
-    load_row8(static_cast<const T*>(ep.residual) + off, r, count, vec);
-#pragma unroll
-    for (int j = 0; j < 8; ++j) y[j] += r[j];
-  }
-  if (ep.out_scale != 1.0f) {
-#pragma unroll
-    for (int j = 0; j < 8; ++j) y[j] *= ep.out_scale;
-  }
+  for (int j = 0; j < 8; ++j)
+    y[j] = j < count ? epilogue_value(ep, c + j, va[j], vg[j], ep.frame_bias ? fb[j] : 0.0f, ep.residual ? res[j] : 0.0f)
+                     : 0.0f;
   T* out = static_cast<T*>(ep.out) + off;
   if (vec && count == 8) {
     store_vec<T, 8>(out, y);
@@ -383,45 +358,39 @@ __global__ void splitk_reduce_kernel(const GemmArgs a) {
 }
 
 template <typename T>
-void enable_big_smem() {
-  static std::mutex mu;
-  static bool done[64] = {};
-  int dev = 0;
-  CUDA_CHECK(cudaGetDevice(&dev));
-  std::lock_guard<std::mutex> lk(mu);
-  if (dev >= 0 && dev < 64 && done[dev]) return;
-  CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(&implicit_gemm_kernel<T>),
-                                  cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES));
-  if (dev >= 0 && dev < 64) done[dev] = true;
+void launch_reduce_typed(const GemmArgs& a, cudaStream_t stream) {
+  const int64_t groups = (int64_t)a.M * ((a.ep.n_out + 7) / 8);
+  splitk_reduce_kernel<T><<<blocks_for(groups), 256, 0, stream>>>(a);
 }
 
 template <typename T>
 void launch_typed(const GemmArgs& a, cudaStream_t stream) {
-  enable_big_smem<T>();
+  allow_dynamic_smem(reinterpret_cast<const void*>(&implicit_gemm_kernel<T>), SMEM_BYTES);
   const int64_t m_tiles = (a.M + BM - 1) / BM;
   const int64_t n_tiles = (a.Nv + BN - 1) / BN;
   check_arg(m_tiles <= INT_MAX && n_tiles <= 65535 && a.splits <= 65535, "implicit GEMM: problem too large (M ", a.M,
             ", N ", a.Nv, ")");
   dim3 grid((unsigned)m_tiles, (unsigned)n_tiles, (unsigned)a.splits);
   implicit_gemm_kernel<T><<<grid, THREADS, SMEM_BYTES, stream>>>(a);
-  if (a.splits > 1) {
-    const int64_t groups = (int64_t)a.M * ((a.ep.n_out + 7) / 8);
-    splitk_reduce_kernel<T><<<blocks_for(groups), 256, 0, stream>>>(a);
-  }
+  if (a.splits > 1) launch_reduce_typed<T>(a, stream);
 }
 
 }  // namespace
+
+void launch_splitk_reduce(DType dtype, const GemmArgs& a, cudaStream_t stream) {
+  INDETAIL_DISPATCH_HALF(dtype, T, launch_reduce_typed<T>(a, stream));
+}
 
 // Split-K model: a tile of the whole K takes one "unit"; with s slices `tiles*s` blocks of 1/s
 // units run in ceil(tiles*s / SMs) waves, plus the F32 workspace round trip (8 bytes per
 // output element per slice) costed against the tile's math (2K flops per element) at a
 // ~130 flop/byte machine balance: ≈ tiles/SMs · 500·s/K units.
-SplitPlan plan_split_k(int M, int Nv, int K, int num_sms) {
+SplitPlan plan_split_k(int M, int Nv, int K, int num_sms, GemmTile tile, int k_tiles) {
   SplitPlan p;
-  const int nk = (K + BK - 1) / BK;
+  const int nk = k_tiles > 0 ? k_tiles : (K + tile.bk - 1) / tile.bk;
   p.k_tiles_per_split = nk;
   p.ws_ld = (Nv + 7) / 8 * 8;
-  const int64_t tiles = (int64_t)((M + BM - 1) / BM) * ((Nv + BN - 1) / BN);
+  const int64_t tiles = (int64_t)((M + tile.bm - 1) / tile.bm) * ((Nv + tile.bn - 1) / tile.bn);
   if (num_sms <= 0 || nk < 8 || tiles >= 2LL * num_sms) return p;
   double best = std::ceil((double)tiles / num_sms);
   int best_s = 1;
@@ -443,13 +412,14 @@ SplitPlan plan_split_k(int M, int Nv, int K, int num_sms) {
   return p;
 }
 
-SplitPlan plan_split_k_per_frame(int64_t rows_per_frame, int Nv, int K, int num_sms) {
+SplitPlan plan_split_k_per_frame(int64_t rows_per_frame, int Nv, int K, int num_sms, GemmTile tile, int k_tiles) {
   const int64_t rows = std::min<int64_t>(rows_per_frame * kSplitPlanFrames, INT32_MAX);
-  return plan_split_k((int)rows, Nv, K, num_sms);
+  return plan_split_k((int)rows, Nv, K, num_sms, tile, k_tiles);
 }
 
 void launch_implicit_gemm(DType dtype, const GemmArgs& a, cudaStream_t stream) {
   if (a.M == 0 || a.Nv == 0) return;
+  check_arg(a.norm_kind == kNormNone, "implicit GEMM: the mma.sync kernel has no normalisation prologue");
   INDETAIL_DISPATCH_HALF(dtype, T, launch_typed<T>(a, stream));
 }
 

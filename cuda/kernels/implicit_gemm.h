@@ -28,6 +28,8 @@ struct Epilogue {
   int vec = 0;                        // n_out % 8 == 0 and out/residual/frame_bias 16-byte aligned
 };
 
+enum NormKind : int { kNormNone = 0, kNormGroup = 1, kNormLayer = 2 };
+
 struct GemmArgs {
   const void* x = nullptr;  // [N, H, W, C]
   const void* w = nullptr;  // [weight rows, K]
@@ -40,11 +42,27 @@ struct GemmArgs {
   int splits = 1, k_tiles_per_split = 0;
   float* workspace = nullptr;  // [splits, M, ws_ld] F32 partial sums when splits > 1
   int ws_ld = 0;
+  // A normalisation of x applied while it is read (the Hopper kernel only; norm_apply.cuh):
+  //   kNormGroup: norm = (scale, shift) per frame and channel, float2 [N, C] (launch_group_norm_stats),
+  //               then SiLU when norm_silu
+  //   kNormLayer: norm = (mean, rstd) per pixel (row) of x, float2 [N·H·W] (launch_layer_norm_stats),
+  //               then norm_gamma, norm_beta [C]
+  int norm_kind = 0;
+  const float2* norm = nullptr;
+  const float* norm_gamma = nullptr;
+  const float* norm_beta = nullptr;
+  int norm_silu = 0;
   Epilogue ep;
 };
 
 // The tile shape, fixed for every problem (one instantiation per compute dtype).
 constexpr int kGemmBM = 128, kGemmBN = 128, kGemmBK = 32, kGemmStages = 4, kGemmThreads = 128;
+
+// A kernel's output tile (rows x virtual columns) and the K elements of one k-tile.
+struct GemmTile {
+  int bm, bn, bk;
+};
+constexpr GemmTile kGemmTile{kGemmBM, kGemmBN, kGemmBK};
 
 struct SplitPlan {
   int splits = 1;
@@ -52,17 +70,23 @@ struct SplitPlan {
   int ws_ld = 0;  // row stride of the workspace (Nv rounded up to 8)
 };
 
-// Chooses split-K so that small-M problems still fill the device (see the .cu for the model).
-SplitPlan plan_split_k(int M, int Nv, int K, int num_sms);
+// Chooses split-K so that small-M problems still fill the device (see the .cu for the model), for
+// a kernel with `tile` whose K loop has `k_tiles` steps (0: ceil(K / tile.bk)).
+SplitPlan plan_split_k(int M, int Nv, int K, int num_sms, GemmTile tile = kGemmTile, int k_tiles = 0);
 
 // Split-K planned from the rows of one frame times a fixed frame count, never from the batch:
 // the split decides the summation order, so a frame's result must not depend on how many frames
 // share the batch (the image-prompt cache drops one and relies on the others keeping their bits).
 constexpr int64_t kSplitPlanFrames = 2;
-SplitPlan plan_split_k_per_frame(int64_t rows_per_frame, int Nv, int K, int num_sms);
+SplitPlan plan_split_k_per_frame(int64_t rows_per_frame, int Nv, int K, int num_sms, GemmTile tile = kGemmTile,
+                                 int k_tiles = 0);
 
 // Launches the GEMM (and the split-K reduction when a.splits > 1) on `stream`.
 void launch_implicit_gemm(DType dtype, const GemmArgs& a, cudaStream_t stream);
+
+// Sums the a.splits F32 partial tiles of a.workspace (virtual columns, GEGLU pairs interleaved)
+// and runs the epilogue: the second pass of every split-K GEMM.
+void launch_splitk_reduce(DType dtype, const GemmArgs& a, cudaStream_t stream);
 
 }  // namespace cuda
 }  // namespace indetail

@@ -34,9 +34,10 @@ Tensor gather_rows(Backend& be, const Tensor& t, const std::vector<int32_t>& row
 }  // namespace
 
 Tensor AttentionBlock::operator()(Backend& be, const Tensor& x, const Tensor* context, const Tensor* residual,
-                                  const RefAttention* policy) const {
+                                  const RefAttention* policy, const PreNorm& query_norm) const {
+  check_arg(!query_norm.norm || context, "attention: a query norm needs cross-attention (x feeds q, k and v otherwise)");
   const Tensor& kv_in = context ? *context : x;
-  Tensor q = to_q(be, x);
+  Tensor q = to_q(be, query_norm, x);
   Tensor k = to_k(be, kv_in);
   Tensor v = to_v(be, kv_in);
   AttentionParams p;

@@ -35,9 +35,10 @@ struct AttentionBlock {
   static AttentionBlock load(WeightLoader& L, const std::string& prefix, int64_t query_dim, int64_t context_dim,
                              int64_t heads, int64_t dim_head, bool qkv_bias = false);
   // x: [N, L, query_dim]; context: [N, Lc, context_dim] or nullptr for self-attention.
-  // Returns to_out(attention) + residual (when given).
+  // Returns to_out(attention) + residual (when given). query_norm: a LayerNorm of x applied in the
+  // query projection (for cross-attention, where x feeds only that projection).
   Tensor operator()(Backend& be, const Tensor& x, const Tensor* context, const Tensor* residual,
-                    const RefAttention* policy = nullptr) const;
+                    const RefAttention* policy = nullptr, const PreNorm& query_norm = {}) const;
 };
 
 }  // namespace indetail

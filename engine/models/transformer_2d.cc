@@ -27,12 +27,12 @@ TransformerBlock TransformerBlock::load(WeightLoader& L, const std::string& pref
 
 Tensor TransformerBlock::operator()(Backend& be, const Tensor& x, const Tensor& context,
                                     const RefAttention* self_policy) const {
+  // norm1 feeds three projections: normalised once. norm2 and norm3 feed one GEMM each, which
+  // normalises while it reads (layer_norm_linear, layer_norm_linear_geglu).
   Tensor h = attn1(be, norm1.layer_norm(be, x, kLayerNormEps), nullptr, &x, self_policy);
-  h = attn2(be, norm2.layer_norm(be, h, kLayerNormEps), &context, &h);
-  Tensor n = norm3.layer_norm(be, h, kLayerNormEps);
-  Tensor g = be.empty(with_channels(n.shape(), ff_out.k));
-  be.linear_geglu(n, ff_proj.w, &ff_proj.b, g);
-  n = Tensor();
+  h = attn2(be, h, &context, &h, nullptr, PreNorm{&norm2, kLayerNormEps});
+  Tensor g = be.empty(with_channels(h.shape(), ff_out.k));
+  be.layer_norm_linear_geglu(h, norm3.gamma, norm3.beta, kLayerNormEps, ff_proj.w, &ff_proj.b, g);
   return ff_out(be, g, &h);
 }
 

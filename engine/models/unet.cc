@@ -144,8 +144,7 @@ Tensor UNetModel::run(const UNetInputs& in, const UNetScalars& scalars) const {
     check_cancel(in.cancel, "UNet up block ", i);
     h = up_[i](be, h, temb, context, skips, policy);
   }
-  h = norm_out_.group_norm(be, h, c.groups, c.norm_eps, true);
-  return conv_out_(be, h);
+  return conv_out_.after_group_norm(be, norm_out_, h, NormLayer::params(c.groups, c.norm_eps, true));
 }
 
 }  // namespace indetail

@@ -27,6 +27,14 @@ Tensor LinearLayer::operator()(Backend& be, const Tensor& x, const Tensor* resid
   return out;
 }
 
+Tensor LinearLayer::operator()(Backend& be, const PreNorm& pre, const Tensor& x, const Tensor* residual) const {
+  if (!pre.norm) return (*this)(be, x, residual);
+  Tensor out = be.empty(with_channels(x.shape(), n));
+  be.layer_norm_linear(x, pre.norm->gamma, pre.norm->beta, pre.eps, w, b.defined() ? &b : nullptr, residual, out,
+                       LinearParams{});
+  return out;
+}
+
 ConvLayer ConvLayer::load(WeightLoader& L, const std::string& name, int64_t cout, int64_t cin, int64_t k, int stride,
                           int pad, int pad_end, bool bias) {
   ConvLayer c;
@@ -58,6 +66,16 @@ Tensor ConvLayer::operator()(Backend& be, const Tensor& x, const Tensor* frame_b
   return out;
 }
 
+Tensor ConvLayer::after_group_norm(Backend& be, const NormLayer& norm, const Tensor& x, const GroupNormParams& gn,
+                                  const Tensor* frame_bias, const Tensor* residual, float out_scale) const {
+  check_arg(x.dim() == 4, "conv2d: input must be NHWC, got ", x.describe());
+  Tensor out = be.empty(out_shape(x.shape()));
+  Conv2dParams q = p;
+  q.out_scale = out_scale;
+  be.group_norm_conv2d(x, norm.gamma, norm.beta, gn, w, &b, frame_bias, residual, out, q);
+  return out;
+}
+
 NormLayer NormLayer::load(WeightLoader& L, const std::string& name, int64_t c) {
   NormLayer n;
   n.c = c;
@@ -66,13 +84,17 @@ NormLayer NormLayer::load(WeightLoader& L, const std::string& name, int64_t c) {
   return n;
 }
 
-Tensor NormLayer::group_norm(Backend& be, const Tensor& x, int groups, float eps, bool silu) const {
-  Tensor out = be.empty(x.shape());
+GroupNormParams NormLayer::params(int groups, float eps, bool silu) {
   GroupNormParams p;
   p.groups = groups;
   p.eps = eps;
   p.silu = silu;
-  be.group_norm(x, gamma, beta, out, p);
+  return p;
+}
+
+Tensor NormLayer::group_norm(Backend& be, const Tensor& x, int groups, float eps, bool silu) const {
+  Tensor out = be.empty(x.shape());
+  be.group_norm(x, gamma, beta, out, params(groups, eps, silu));
   return out;
 }
 

@@ -10,6 +10,14 @@
 
 namespace indetail {
 
+struct NormLayer;
+
+// A LayerNorm a layer applies to its input first (none when norm is nullptr).
+struct PreNorm {
+  const NormLayer* norm = nullptr;
+  float eps = 1e-5f;
+};
+
 // out = x·wᵀ + b over the last dimension: [.., k] -> [.., n]. A 1×1 convolution of the checkpoint
 // ([n, k, 1, 1]) is the same thing on NHWC activations.
 struct LinearLayer {
@@ -19,6 +27,9 @@ struct LinearLayer {
   static LinearLayer load(WeightLoader& L, const std::string& name, int64_t n, int64_t k, bool bias = true);
   // residual (same shape as the output) is added after the activation.
   Tensor operator()(Backend& be, const Tensor& x, const Tensor* residual = nullptr, Activation act = Activation::None) const;
+  // The same on x normalised by `pre` when it names a LayerNorm: one layer_norm_linear, which may
+  // normalise while it multiplies so the normalised tensor is never stored.
+  Tensor operator()(Backend& be, const PreNorm& pre, const Tensor& x, const Tensor* residual = nullptr) const;
 };
 
 // A 2-D convolution on NHWC activations.
@@ -34,6 +45,11 @@ struct ConvLayer {
   // out = (conv(x) + b + frame_bias[n] + residual) * out_scale
   Tensor operator()(Backend& be, const Tensor& x, const Tensor* frame_bias = nullptr, const Tensor* residual = nullptr,
                     float out_scale = 1.0f) const;
+  // The same on norm's GroupNorm of x (+SiLU): one group_norm_conv2d, which may normalise while it
+  // convolves so the normalised tensor is never stored.
+  Tensor after_group_norm(Backend& be, const NormLayer& norm, const Tensor& x, const GroupNormParams& gn,
+                          const Tensor* frame_bias = nullptr, const Tensor* residual = nullptr,
+                          float out_scale = 1.0f) const;
 };
 
 // Affine parameters of a GroupNorm or LayerNorm over `c` channels.
@@ -43,6 +59,7 @@ struct NormLayer {
 
   static NormLayer load(WeightLoader& L, const std::string& name, int64_t c);
   Tensor group_norm(Backend& be, const Tensor& x, int groups, float eps, bool silu) const;
+  static GroupNormParams params(int groups, float eps, bool silu);
   Tensor layer_norm(Backend& be, const Tensor& x, float eps) const;
 };
 

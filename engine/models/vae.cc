@@ -66,8 +66,7 @@ Tensor VaeEncoder::features(Backend& b, const Tensor& x, const CancelToken* canc
 Tensor VaeEncoder::moments(Backend& b, const Tensor& features, const CancelToken* cancel) const {
   check_cancel(cancel, "VAE encoder mid block");
   Tensor h = mid_->forward(b, features);
-  h = norm_out_.group_norm(b, h, groups_, kVaeNormEps, true);
-  h = conv_out_(b, h);
+  h = conv_out_.after_group_norm(b, norm_out_, h, NormLayer::params(groups_, kVaeNormEps, true));
   return quant_conv_(b, h);
 }
 
@@ -109,8 +108,7 @@ Tensor VaeDecoder::image(Backend& b, const Tensor& features, const CancelToken* 
     for (const VaeResnet& r : u.resnets) h = r.forward(b, h);
     if (u.up) h = u.up->forward(b, h);
   }
-  h = norm_out_.group_norm(b, h, groups_, kVaeNormEps, true);
-  return conv_out_(b, h);
+  return conv_out_.after_group_norm(b, norm_out_, h, NormLayer::params(groups_, kVaeNormEps, true));
 }
 
 // --- the autoencoder -------------------------------------------------------------------------

@@ -1,19 +1,25 @@
-// Runs the attention kernels' device code on the CPU emulator (attention_sim.h) against a float64
-// reference of the policy semantics, over head-dim groups, variants, modes, reference layouts,
-// causal masks, caches, column windows and ragged lengths. A development check for machines
-// without a GPU; the GPU parity tests (test/cuda/attention-parity.test.mjs) remain the proof.
-//   INDETAIL_ATTENTION_SIM=1 node --test test/cuda/attention-sim.test.mjs   (builds and runs this file)
-#define INDETAIL_ATTN_SIM 1
+// The attention kernels (flash, simple, and the benchmark's naive path) under the emulator against
+// a float64 reference of the policy semantics, over head-dim groups, variants, modes, reference
+// layouts, causal masks, caches, column windows and ragged lengths, with copies landing at the
+// wait and at issue. The flash and simple kernels run through their real launchers; the GPU
+// parity tests (test/cuda/attention-parity.test.mjs) remain the proof on a device.
+// Group "attention"; a second argument runs only the cases whose name contains it.
 #include <algorithm>
 #include <cstdio>
 #include <random>
 #include <string>
 
-#include "attention_flash_kernel.cuh"
-#include "attention_naive_kernels.cuh"
-#include "attention_simple_kernel.cuh"
+#include "../kernels/attention.cuh"
+#include "../kernels/attention_naive_kernels.cuh"
+#include "../kernels/sm90/attention_sm90.h"
+#include "check.h"
 
 using namespace indetail::cuda;
+using indetail::DType;
+
+namespace {
+enum CopyMode { kCopyAtWait, kCopyAtIssue };
+}
 
 namespace {
 
@@ -27,7 +33,7 @@ struct Case {
   float lr = 1.f, ls = 1.f;
   int qcol = 0, kcol = 0, vcol = 0, extra = 0;  // column windows: rows are H*D + extra wide
   bool bf16 = false;
-  int kernel = 0;   // 0 flash, 1 simple, 2 naive (the benchmark's materialised path)
+  int kernel = 0;   // 0 flash, 1 simple, 2 naive (the benchmark's materialised path), 3 Hopper (sm90)
   int variant = 0;
 };
 
@@ -118,40 +124,32 @@ std::vector<double> reference(const Case& c, const Mat& q, const Mat& k, const M
   return out;
 }
 
-template <int DMAX, int VARIANT, typename T>
-void run_flash(const AttnArgs& a, sim::CopyMode mode, bool global_stash, std::vector<float>& stash) {
-  using S = FlashShape<DMAX, VARIANT>;
-  const dim3 grid((a.q_len + S::kBR - 1) / S::kBR, a.heads, a.frames);
+// The launcher of the head-dim group (attention_flash_d<DMAX>.cu), with the stratified stash in
+// shared memory or in global scratch sized from the group's configuration.
+template <int DMAX>
+void run_flash_group(const AttnArgs& a, DType dtype, int variant, bool global_stash, std::vector<float>& stash) {
   AttnArgs args = a;
   if (global_stash) {
-    stash.assign((size_t)grid.x * grid.y * grid.z * S::kStashFloats, 0.f);
+    const FlashConfig f = flash_group_config<DMAX>(variant);
+    const size_t ctas = (size_t)((a.q_len + f.block_rows - 1) / f.block_rows) * a.heads * a.frames;
+    stash.assign(ctas * f.stash_bytes / 4, 0.f);
     args.stash = stash.data();
   }
-  const size_t smem = S::kSmemElems * 2 + (global_stash ? 0 : S::kStashFloats * 4);
-  sim::launch(grid, smem, mode, [&] { flash_attention_kernel<T, DMAX, VARIANT>(args); });
+  launch_flash_group<DMAX>(args, dtype, !global_stash, variant, nullptr);
 }
 
-template <typename T>
-void dispatch_flash(const Case& c, const AttnArgs& a, sim::CopyMode mode, bool gstash, std::vector<float>& st) {
-  const int D = c.D;
-  if (D <= 64) {
-    if (c.variant == 1)
-      run_flash<64, 1, T>(a, mode, gstash, st);
-    else
-      run_flash<64, 0, T>(a, mode, gstash, st);
-  } else if (D <= 96) {
-    run_flash<96, 0, T>(a, mode, gstash, st);
-  } else if (D <= 160) {
-    run_flash<160, 0, T>(a, mode, gstash, st);
-  } else {
-    run_flash<256, 0, T>(a, mode, gstash, st);
+void dispatch_flash(const Case& c, const AttnArgs& a, DType dtype, bool gstash, std::vector<float>& st) {
+  switch (flash_group(c.D)) {
+    case 64: return run_flash_group<64>(a, dtype, c.variant, gstash, st);
+    case 96: return run_flash_group<96>(a, dtype, c.variant, gstash, st);
+    case 160: return run_flash_group<160>(a, dtype, c.variant, gstash, st);
+    default: return run_flash_group<256>(a, dtype, c.variant, gstash, st);
   }
 }
 
-// The host flow of attention_naive.cu with the sim as the device.
+// The host flow of attention_naive.cu (which allocates through the backend) with the emulator as the device.
 template <typename T>
-void naive_attend(const AttnArgs& a, Operand kop, Operand vop, int keys, const std::vector<int32_t>& len, void* out,
-                  sim::CopyMode mode) {
+void naive_attend(const AttnArgs& a, Operand kop, Operand vop, int keys, const std::vector<int32_t>& len, void* out) {
   const int B = a.frames, H = a.heads, D = a.head_dim, Lq = a.q_len;
   const int pitch = (keys + 7) / 8 * 8;
   std::vector<T> s((size_t)B * H * Lq * pitch, fromf<T>(-777.f));
@@ -159,28 +157,28 @@ void naive_attend(const AttnArgs& a, Operand kop, Operand vop, int keys, const s
   Operand qop{a.q, a.q_frame, D, a.q_row};
   OutOperand sop{s.data(), (int64_t)H * Lq * pitch, (int64_t)Lq * pitch, pitch};
   const float scale = a.scale_log2 / 1.4426950408889634f;
-  sim::launch(dim3((keys + 63) / 64, (Lq + 63) / 64, B * H), kNaiveGemmSmemBytes, mode,
-              [&] { naive_gemm_kernel<T, false>(qop, kop, sop, Lq, keys, D, keys, H, scale); });
+  emu::launch_body(dim3((keys + 63) / 64, (Lq + 63) / 64, B * H), 128, kNaiveGemmSmemBytes,
+                   [&] { naive_gemm_kernel<T, false>(qop, kop, sop, Lq, keys, D, keys, H, scale); });
   const int64_t rows = (int64_t)B * H * Lq;
-  sim::launch(dim3((rows + 3) / 4, 1, 1), 0, mode,
-              [&] { naive_softmax_kernel<T>(s.data(), rows, H * Lq, pitch, len.data()); });
+  emu::launch_body(dim3((rows + 3) / 4, 1, 1), 128, 0,
+                   [&] { naive_softmax_kernel<T>(s.data(), rows, H * Lq, pitch, len.data()); });
   Operand pop{s.data(), (int64_t)H * Lq * pitch, (int64_t)Lq * pitch, pitch};
   OutOperand oop{out, (int64_t)Lq * C, D, C};
-  sim::launch(dim3((D + 63) / 64, (Lq + 63) / 64, B * H), kNaiveGemmSmemBytes, mode,
-              [&] { naive_gemm_kernel<T, true>(pop, vop, oop, Lq, D, pitch, keys, H, 1.f); });
+  emu::launch_body(dim3((D + 63) / 64, (Lq + 63) / 64, B * H), 128, kNaiveGemmSmemBytes,
+                   [&] { naive_gemm_kernel<T, true>(pop, vop, oop, Lq, D, pitch, keys, H, 1.f); });
 }
 
 template <typename T>
-void run_naive(const AttnArgs& a, sim::CopyMode mode) {
+void run_naive(const AttnArgs& a) {
   const int B = a.frames, H = a.heads, D = a.head_dim;
   const int64_t C = (int64_t)H * D;
   const NaiveKeyPlan kp = naive_key_plan(a);
   Operand kown{a.k, a.k_frame, D, a.k_row}, vown{a.v, a.v_frame, D, a.v_row};
-  if (a.mode == kAttnNone) return naive_attend<T>(a, kown, vown, a.k_len, kp.own_len, a.out, mode);
+  if (a.mode == kAttnNone) return naive_attend<T>(a, kown, vown, a.k_len, kp.own_len, a.out);
   const bool concat = a.mode == kAttnConcat;
   const int keys = kp.keys;
   std::vector<T> kk((size_t)B * keys * C), vv((size_t)B * keys * C);
-  sim::launch(dim3(3, 1, 1), 0, mode, [&] {
+  emu::launch_body(dim3(3, 1, 1), 128, 0, [&] {
     naive_gather_kernel<T>(kk.data(), B, keys, (int)C, static_cast<const T*>(a.k), a.k_frame, a.k_row,
                            static_cast<const T*>(a.k_ref), a.kr_frame, a.kr_row, kp.frame.data(), kp.cached.data(),
                            kp.len.data(), static_cast<const T*>(a.k), a.k_frame, a.k_row, concat ? a.k_len : 0);
@@ -190,17 +188,18 @@ void run_naive(const AttnArgs& a, sim::CopyMode mode) {
   });
   Operand kop{kk.data(), (int64_t)keys * C, D, C}, vop{vv.data(), (int64_t)keys * C, D, C};
   if (a.mode != kAttnStratified)
-    return naive_attend<T>(a, kop, vop, keys, concat ? kp.cat_len : kp.len, a.out, mode);
+    return naive_attend<T>(a, kop, vop, keys, concat ? kp.cat_len : kp.len, a.out);
   std::vector<T> tmp((size_t)B * a.q_len * C);
-  naive_attend<T>(a, kop, vop, keys, kp.len, tmp.data(), mode);
-  naive_attend<T>(a, kown, vown, a.k_len, kp.own_len, a.out, mode);
+  naive_attend<T>(a, kop, vop, keys, kp.len, tmp.data());
+  naive_attend<T>(a, kown, vown, a.k_len, kp.own_len, a.out);
   const int64_t on = (int64_t)B * a.q_len * C;
-  sim::launch(dim3(2, 1, 1), 0, mode,
-              [&] { naive_combine_kernel<T>(tmp.data(), static_cast<T*>(a.out), on, a.w_ref, a.w_self); });
+  emu::launch_body(dim3(2, 1, 1), 128, 0,
+                   [&] { naive_combine_kernel<T>(tmp.data(), static_cast<T*>(a.out), on, a.w_ref, a.w_self); });
 }
 
 template <typename T>
-bool run_case(const Case& c, sim::CopyMode mode, bool gstash) {
+void run_case(const Case& c, CopyMode mode, bool gstash) {
+  emu::g_eager_copies = mode == kCopyAtIssue;
   std::mt19937 rng(1234 + c.D * 7 + c.Lq);
   const int C = c.heads * c.D, W = C + c.extra;
   Mat q{c.frames, c.Lq, W}, k{c.frames, c.Lk, W}, v{c.frames, c.Lk, W};
@@ -234,13 +233,20 @@ bool run_case(const Case& c, sim::CopyMode mode, bool gstash) {
   for (size_t i = 0; i < c.ref.size(); ++i) a.ref[i] = (int16_t)c.ref[i];
 
   std::vector<float> st;
-  if (c.kernel == 0) {
-    dispatch_flash<T>(c, a, mode, gstash, st);
+  const DType dtype = c.bf16 ? DType::BF16 : DType::F16;
+  if (c.kernel == 3) {
+    const std::string why = sm90_attention_problem(a, dtype);
+    if (!why.empty()) {
+      emutest::expect(false, "attention " + c.name, "the Hopper kernel refused it: " + why);
+      return;
+    }
+    launch_attention_sm90(a, dtype, nullptr);
+  } else if (c.kernel == 0) {
+    dispatch_flash(c, a, dtype, gstash, st);
   } else if (c.kernel == 2) {
-    run_naive<T>(a, mode);
+    run_naive<T>(a);
   } else {
-    const dim3 grid((c.Lq + 3) / 4, c.heads, c.frames);
-    sim::launch(grid, 0, mode, [&] { attention_simple_kernel<T>(a); });
+    launch_attention_simple(a, dtype, nullptr);
   }
   auto want = reference(c, q, k, v, cache ? &kr : nullptr, cache ? &vr : nullptr, scale);
   double maxerr = 0, maxref = 0;
@@ -252,19 +258,15 @@ bool run_case(const Case& c, sim::CopyMode mode, bool gstash) {
   }
   const double tol = (c.bf16 ? 2e-2 : 3e-3) * std::max(1.0, maxref);
   const bool ok = maxerr <= tol;
-  std::printf("%-4s %-52s %s%s max|err| %.2e (tol %.1e, max|ref| %.2f)", ok ? "ok" : "FAIL", c.name.c_str(),
-              mode == sim::kCopyAtIssue ? "copy@issue" : "copy@wait ", gstash ? " gstash" : "       ", maxerr, tol,
-              maxref);
-  if (!ok)
-    std::printf(" worst [%zu]: got %g want %g", worst, (double)tof<T>(hout[worst]), want[worst]);
-  std::printf("\n");
-  std::fflush(stdout);
-  return ok;
+  char label[200], detail[160] = "";
+  std::snprintf(label, sizeof label, "attention %-48s %s%s max|err| %.2e (tol %.1e, max|ref| %.2f)", c.name.c_str(),
+                mode == kCopyAtIssue ? "copy@issue" : "copy@wait ", gstash ? " gstash" : "       ", maxerr, tol, maxref);
+  if (!ok) std::snprintf(detail, sizeof detail, "worst [%zu]: got %g want %g", worst, (double)tof<T>(hout[worst]), want[worst]);
+  emutest::expect(ok, label, detail);
+  emu::g_eager_copies = false;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+std::vector<Case> attention_cases() {
   std::vector<Case> cases;
   auto add = [&](Case c) { cases.push_back(c); };
   // plain attention per head-dim group, ragged lengths, cross-attention (Lq != Lk)
@@ -341,6 +343,14 @@ int main(int argc, char** argv) {
     c.D = 40, c.mode = kAttnStratified, c.name = "causal stratified D=40 L=150 (own tiles skipped)";
     add(c);
   }
+  {  // several query tiles and key tiles of the Hopper kernel (128 queries, 64/128 keys per tile)
+    Case c;
+    c.frames = 3, c.heads = 2, c.D = 64, c.Lq = 300, c.Lk = 300, c.mode = kAttnStratified, c.ref = {-1, 0, 0};
+    c.name = "stratified D=64 L=300 (3 query tiles)";
+    add(c);
+    c.D = 80, c.mode = kAttnConcat, c.causal = 1, c.name = "causal concat D=80 L=300";
+    add(c);
+  }
   {  // bf16
     Case c;
     c.bf16 = true, c.frames = 3, c.D = 40, c.Lq = 40, c.Lk = 40, c.mode = kAttnStratified, c.ref = {-1, 0, 0};
@@ -381,20 +391,25 @@ int main(int argc, char** argv) {
     add(c);
   }
 
-  const std::string only = argc > 1 ? argv[1] : "";
-  int failed = 0, run = 0;
-  for (const Case& c : cases) {
-    if (!only.empty() && c.name.find(only) == std::string::npos) continue;
-    for (auto mode : {sim::kCopyAtWait, sim::kCopyAtIssue}) {
-      const bool ok = c.bf16 ? run_case<__nv_bfloat16>(c, mode, false) : run_case<__half>(c, mode, false);
-      failed += !ok;
-      ++run;
+  return cases;
+}
+
+}  // namespace
+
+void run_attention_cases(const std::string& filter) {
+  for (const Case& c : attention_cases()) {
+    if (!filter.empty() && c.name.find(filter) == std::string::npos) continue;
+    for (auto mode : {kCopyAtWait, kCopyAtIssue}) {
+      if (c.bf16) run_case<__nv_bfloat16>(c, mode, false);
+      else run_case<__half>(c, mode, false);
     }
-    if (c.kernel == 0 && c.mode == kAttnStratified && !c.bf16) {
-      failed += !run_case<__half>(c, sim::kCopyAtWait, true);
-      ++run;
+    if (c.kernel == 0 && c.mode == kAttnStratified && !c.bf16) run_case<__half>(c, kCopyAtWait, true);
+    // Every F16 flash case of a head dim the Hopper kernel has runs on it too.
+    if (c.kernel == 0 && !c.bf16 && (c.D == 40 || c.D == 64 || c.D == 80 || c.D == 160)) {
+      Case h = c;
+      h.kernel = 3;
+      h.name = "sm90 " + c.name;
+      for (auto mode : {kCopyAtWait, kCopyAtIssue}) run_case<__half>(h, mode, false);
     }
   }
-  std::printf("%d of %d emulated runs failed\n", failed, run);
-  return failed ? 1 : 0;
 }
