@@ -57,6 +57,8 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
 #endif
   o.Set("cudaUnavailableReason", cuda_unavailable_reason());
   o.Set("cpuFeatures", cpu_features_string());
+  o.Set("cpuLevelDetected", cpu_level_name(cpu_level_detected()));
+  if (!cpu_level_env_problem().empty()) o.Set("cpuLevelProblem", cpu_level_env_problem());
   o.Set("threads", num_threads());
   return o;
 }

@@ -140,8 +140,9 @@ class Backend {
   Tensor upload(const Tensor& host) { return upload(host, compute_dtype()); }
   // This backend -> new host F32 tensor (I32 tensors stay I32).
   virtual Tensor download(const Tensor& t) = 0;
-  // Converts a host F32 weight to what this backend's ops expect for `use` (dtype, layout).
-  virtual Tensor prepare_weight(const Tensor& host_f32, WeightUse use) = 0;
+  // Converts a host weight (F32, F16 or BF16) to what this backend's ops expect for `use`
+  // (dtype, layout). The result never shares memory with `host` (which may be a file mapping).
+  virtual Tensor prepare_weight(const Tensor& host, WeightUse use) = 0;
   virtual void synchronize() {}
   virtual MemoryStats memory_stats() const = 0;
   // Benchmarks: runs `run` (which enqueues ops on this backend) `iterations` times with no host

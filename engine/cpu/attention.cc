@@ -21,9 +21,8 @@ namespace indetail {
 
 namespace cpu {
 const AttentionKernels& attention_kernels() {
-  static const AttentionKernels& k = cpu_level() == CpuLevel::AVX512 ? isa_avx512::attention_kernel_table()
-                                     : cpu_level() == CpuLevel::AVX2 ? isa_avx2::attention_kernel_table()
-                                                                      : isa_generic::attention_kernel_table();
+  static const AttentionKernels& k = kernels_for_level(isa_avx512::attention_kernel_table(), isa_avx2::attention_kernel_table(),
+                                      isa_generic::attention_kernel_table());
   return k;
 }
 }  // namespace cpu

@@ -3,6 +3,7 @@
 #include "../core/tensor.h"
 #include "cpu_backend.h"
 #include "gemm.h"
+#include "gemm_weights.h"
 #include "op_util.h"
 
 namespace indetail {
@@ -12,7 +13,7 @@ void CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, co
   using namespace cpu;
   const char* op = "conv2d";
   check_f32(op, "x", x);
-  check_f32(op, "w", w);
+  check_gemm_weight(op, "w", w);
   check_f32(op, "out", out);
   check_rank(op, "x", x, 4);
   check_rank(op, "w", w, 4);
@@ -66,7 +67,7 @@ void CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, co
   ep.rows_per_frame = ho * wo > 0 ? ho * wo : 1;
   ep.residual = residual ? res.data<float>() : nullptr;
   ep.scale = p.out_scale;
-  cpu::gemm(*this, a, w.data<float>(), w.layout(), cout, out.data<float>(), ep);
+  cpu::gemm(*this, precision_, a, gemm_weight(w), cout, out.data<float>(), ep);
 }
 
 }  // namespace indetail

@@ -17,9 +17,8 @@ namespace indetail {
 
 namespace cpu {
 const NormKernels& norm_kernels() {
-  static const NormKernels& k = cpu_level() == CpuLevel::AVX512 ? isa_avx512::norm_kernel_table()
-                                : cpu_level() == CpuLevel::AVX2 ? isa_avx2::norm_kernel_table()
-                                                                 : isa_generic::norm_kernel_table();
+  static const NormKernels& k = kernels_for_level(isa_avx512::norm_kernel_table(), isa_avx2::norm_kernel_table(),
+                                      isa_generic::norm_kernel_table());
   return k;
 }
 }  // namespace cpu

@@ -1,8 +1,9 @@
 // The vector type of one instruction set, for the CPU kernels written once and compiled per ISA.
 //
-// Include this only from kernel translation units (*_avx512.cc, *_avx2.cc, *_generic.cc): the
-// ISA is the one the file is compiled for, and everything lives in a namespace named after it
-// (isa_avx512 / isa_avx2 / isa_generic), so no function compiled with AVX-512 can be picked by
+// Include this only from kernel translation units (*_amx.cc, *_avx512bf16.cc, *_avx512.cc,
+// *_avx2.cc, *_generic.cc): the ISA is the one the file is compiled for, and everything lives in a
+// namespace named after it (isa_amx / isa_avx512bf16 / isa_avx512 / isa_avx2 / isa_generic; the
+// first two use the AVX-512 vector type), so no function compiled with AVX-512 can be picked by
 // the linker for a caller on a lesser CPU. Kernel files must not instantiate std:: templates
 // (containers, std::function) for the same reason; the drivers that thread and allocate live in
 // ordinary files and call the kernels through the tables of engine/cpu/*_kernels.h.
@@ -24,7 +25,13 @@
 
 #define INDETAIL_KERNEL_INLINE static inline __attribute__((always_inline))
 
-#if defined(__AVX512F__)
+#if defined(__AMX_BF16__) && defined(__AVX512BF16__)
+#define INDETAIL_ISA isa_amx
+#define INDETAIL_ISA_NAME "amx"
+#elif defined(__AVX512BF16__)
+#define INDETAIL_ISA isa_avx512bf16
+#define INDETAIL_ISA_NAME "avx512bf16"
+#elif defined(__AVX512F__)
 #define INDETAIL_ISA isa_avx512
 #define INDETAIL_ISA_NAME "avx512"
 #elif defined(__AVX2__) && defined(__FMA__)

@@ -89,7 +89,7 @@ Shape WeightSource::shape(const std::string& name) const {
   return f.file->entry(f.key).shape;
 }
 
-Tensor WeightSource::host_f32(const std::string& name, const Shape& expect) const {
+Tensor WeightSource::host(const std::string& name, const Shape& expect) const {
   if (random_) return random_tensor(name, expect);
   Found f;
   if (!find(name, &f)) fail(ErrorKind::BadFile, "weight '", name, "' is missing from ", describe_files());
@@ -100,7 +100,17 @@ Tensor WeightSource::host_f32(const std::string& name, const Shape& expect) cons
   }
   if (!e.dtype_supported || !is_float(e.dtype))
     fail(ErrorKind::BadFile, f.file->path(), ": weight '", f.key, "' has dtype ", e.dtype_name, ", expected F32, F16 or BF16");
-  return f.file->tensor_f32(f.key);
+  return f.file->tensor_float(f.key);
+}
+
+Tensor WeightSource::host_f32(const std::string& name, const Shape& expect) const {
+  Tensor t = host(name, expect);
+  return t.dtype() == DType::F32 ? t : to_f32_host(t);
+}
+
+void WeightSource::release(const std::string& name) const {
+  Found f;
+  if (!random_ && find(name, &f)) f.file->release_pages(f.key);
 }
 
 std::vector<std::string> WeightSource::names() const {
@@ -115,34 +125,53 @@ std::vector<std::string> WeightSource::names() const {
 WeightLoader::WeightLoader(const WeightSource& source, Backend& backend, std::string what)
     : source_(source), backend_(backend), what_(std::move(what)) {}
 
+Tensor WeightLoader::prepare(const std::string& name, const Tensor& host, WeightUse use) {
+  Tensor w = backend_.prepare_weight(host, use);
+  source_.release(name);
+  return w;
+}
+
 Tensor WeightLoader::linear(const std::string& name, int64_t n, int64_t k) {
   used_.insert(name);
   Shape s = source_.shape(name);
-  Tensor w = source_.host_f32(name, s.size() == 4 ? Shape{n, k, 1, 1} : Shape{n, k});
-  return backend_.prepare_weight(w.reshape({n, k}), WeightUse::Linear);
+  Tensor w = source_.host(name, s.size() == 4 ? Shape{n, k, 1, 1} : Shape{n, k});
+  return prepare(name, w.reshape({n, k}), WeightUse::Linear);
 }
+
+namespace {
+
+// OIHW [o, i, kh, kw] -> OHWI [o, kh, kw, i] for elements of type T.
+template <typename T>
+void oihw_to_ohwi(const T* s, T* d, int64_t cout, int64_t cin, int64_t kh, int64_t kw) {
+  parallel_for(cout, 1, [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o)
+      for (int64_t i = 0; i < cin; ++i)
+        for (int64_t y = 0; y < kh; ++y)
+          for (int64_t x = 0; x < kw; ++x) d[((o * kh + y) * kw + x) * cin + i] = s[((o * cin + i) * kh + y) * kw + x];
+  });
+}
+
+}  // namespace
 
 Tensor WeightLoader::conv(const std::string& name, int64_t cout, int64_t cin, int64_t kh, int64_t kw) {
   used_.insert(name);
-  Tensor w = source_.host_f32(name, {cout, cin, kh, kw});
-  Tensor ohwi = Tensor::host_uninitialized(DType::F32, {cout, kh, kw, cin});
-  const float* s = w.data<float>();
-  float* d = ohwi.data<float>();
-  for (int64_t o = 0; o < cout; ++o)
-    for (int64_t i = 0; i < cin; ++i)
-      for (int64_t y = 0; y < kh; ++y)
-        for (int64_t x = 0; x < kw; ++x) d[((o * kh + y) * kw + x) * cin + i] = s[((o * cin + i) * kh + y) * kw + x];
-  return backend_.prepare_weight(ohwi, WeightUse::Conv);
+  Tensor w = source_.host(name, {cout, cin, kh, kw});
+  Tensor ohwi = Tensor::host_uninitialized(w.dtype(), {cout, kh, kw, cin});
+  if (dtype_size(w.dtype()) == 4)
+    oihw_to_ohwi(w.data<uint32_t>(), ohwi.data<uint32_t>(), cout, cin, kh, kw);
+  else
+    oihw_to_ohwi(w.data<uint16_t>(), ohwi.data<uint16_t>(), cout, cin, kh, kw);
+  return prepare(name, ohwi, WeightUse::Conv);
 }
 
 Tensor WeightLoader::vector(const std::string& name, int64_t n) {
   used_.insert(name);
-  return backend_.prepare_weight(source_.host_f32(name, {n}), WeightUse::Vector);
+  return prepare(name, source_.host(name, {n}), WeightUse::Vector);
 }
 
 Tensor WeightLoader::table(const std::string& name, int64_t v, int64_t c) {
   used_.insert(name);
-  return backend_.prepare_weight(source_.host_f32(name, {v, c}), WeightUse::Table);
+  return prepare(name, source_.host(name, {v, c}), WeightUse::Table);
 }
 
 std::vector<std::string> WeightLoader::unused() const {

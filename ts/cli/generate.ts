@@ -6,6 +6,7 @@ import { IndetailError } from '../errors.js';
 import { writeFileAtomic } from '../image/index.js';
 import type { Task } from '../pipeline/defaults.js';
 import { IndetailPipeline } from '../pipeline/pipeline.js';
+import type { PrecisionOption } from '../precision.js';
 import { progressPrinter } from './progress.js';
 
 interface GenerateArgs {
@@ -26,6 +27,7 @@ interface GenerateArgs {
   size?: string;
   seed?: string;
   backend: string;
+  precision: string;
   out: string;
   control?: string;
   controlnet?: string;
@@ -85,6 +87,11 @@ function builder(task: Task) {
       .option('size', { type: 'string', describe: 'output size N or WxH, multiples of 8 (default: the model\'s, 512 for SD1.5)' })
       .option('seed', { type: 'string', describe: 'seed of the initial noise (default: random, printed)' })
       .option('backend', { choices: ['auto', 'cpu', 'cuda'] as const, default: 'auto', describe: 'where to run' })
+      .option('precision', {
+        choices: ['auto', 'f32', 'bf16', 'f16'] as const,
+        default: 'auto',
+        describe: 'cpu: f32 or bf16; cuda: f16 or bf16; auto: bf16 on CPUs with AVX512-BF16/AMX for full-size models, else f32 (cpu) / f16 (cuda)',
+      })
       .option('out', { type: 'string', default: '.', describe: 'output directory' })
       .option('reconstruction', { type: 'boolean', describe: 'also write the image prompt\'s reconstruction' })
       .option('json', { type: 'boolean', describe: 'print a JSON summary on stdout' });
@@ -114,6 +121,7 @@ async function handler(task: Task, a: GenerateArgs): Promise<void> {
     ...(a.config ? { config: a.config } : {}),
     ...(a.controlnet ? { controlnet: a.controlnet } : {}),
     backend: a.backend as 'auto' | 'cpu' | 'cuda',
+    precision: a.precision as PrecisionOption,
     onInfo: info,
     onWarning: (m) => process.stderr.write(`indetail: warning: ${m}\n`),
   });

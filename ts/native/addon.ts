@@ -78,7 +78,12 @@ export interface NativeBuildInfo {
   cudaArchitectures?: string;
   cudaRuntimeVersion?: string;
   cudaUnavailableReason: string;
+  /** CPU kernels in use: generic | avx2 | avx512 | avx512bf16 | amx (capped by INDETAIL_CPU_LEVEL). */
   cpuFeatures: string;
+  /** What the CPU offers, whatever INDETAIL_CPU_LEVEL says. */
+  cpuLevelDetected: string;
+  /** Set when INDETAIL_CPU_LEVEL holds something that is not a level (it is then ignored). */
+  cpuLevelProblem?: string;
   threads: number;
 }
 

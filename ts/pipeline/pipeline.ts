@@ -17,7 +17,9 @@ import { UNet } from '../models/unet.js';
 import { VAE } from '../models/vae.js';
 import { REFERENCE_DDIM_CONFIG, DDIMScheduler } from '../scheduler/index.js';
 import { probeCuda, resolveBackend } from '../backend-select.js';
-import { devices } from '../system.js';
+import { buildInfo, devices } from '../system.js';
+import { isFullSizeModel, resolvePrecision, type PrecisionOption } from '../precision.js';
+import { normalizeUNetConfig } from '../models/unet-config.js';
 import { CLIPTokenizer } from '../text/tokenizer.js';
 import { version } from '../version.js';
 import type { Task } from './defaults.js';
@@ -42,8 +44,11 @@ export interface PipelineLoadOptions {
   randomWeights?: number;
   /** 'auto' (default: CUDA when a usable GPU is present, else CPU), 'cpu', 'cuda' or 'cuda:<index>'. */
   backend?: 'auto' | BackendName;
-  /** CUDA storage precision (default 'f16'). */
-  precision?: 'f16' | 'bf16';
+  /**
+   * 'auto' (default): bf16 on a CPU with AVX512-BF16 or AMX for full-size models, f32 on other
+   * CPUs and for tiny models, f16 on CUDA. CPU: 'f32' | 'bf16'; CUDA: 'f16' | 'bf16'.
+   */
+  precision?: PrecisionOption;
   /** Called with one-line notes (which backend was chosen and why). */
   onInfo?: (message: string) => void;
   /**
@@ -150,7 +155,12 @@ export class IndetailPipeline implements Disposable {
       options.randomWeights !== undefined
         ? await randomModel(options.randomWeights, options.model === 'sd15' ? undefined : options.model)
         : await locateModel(options.model, options.config);
-    const engine = new Engine({ backend: await chooseBackend(options), ...(options.precision ? { precision: options.precision } : {}) });
+    const backend = await chooseBackend(options);
+    const precision = resolvePrecision(options.precision ?? 'auto', backend === 'cpu' ? 'cpu' : 'cuda', {
+      fullSize: isFullSizeModel(normalizeUNetConfig(files.unet.config).block_out_channels),
+    });
+    const engine = new Engine({ backend, precision });
+    options.onInfo?.(`computing in ${precision}${backend === 'cpu' ? ` (cpu kernels: ${buildInfo().cpuFeatures})` : ''}`);
     const loaded: Array<{ dispose(): void }> = [engine];
     try {
       const tokenizer = await CLIPTokenizer.fromFolder(files.tokenizerDir);

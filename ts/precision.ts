@@ -1,0 +1,53 @@
+// Numeric precision of an engine: the one place that says which precisions each backend offers,
+// what 'auto' picks, and how the choice is described.
+//
+//   cpu:  'f32'  fp32 everywhere (the reference; weights of a half-precision checkpoint stay half
+//                and are widened per tile, exactly)
+//         'bf16' bf16 weights; convolutions, linears and attention matmuls multiply bf16 with fp32
+//                accumulation (AVX512-BF16 / AMX when the CPU has them); norms, softmax
+//                statistics, activations and the guidance step stay fp32
+//   cuda: 'f16' (default) or 'bf16' storage, fp32 accumulation
+//   'auto' (pipelines): bf16 on a CPU with native bf16 dot products for full-size models, f32 on
+//   other CPUs and for tiny models (the golden fixtures), f16 on CUDA.
+import { IndetailError } from './errors.js';
+import { addon } from './native/addon.js';
+
+export type Precision = 'f32' | 'bf16' | 'f16';
+export type PrecisionOption = Precision | 'auto';
+
+const ALLOWED: Record<'cpu' | 'cuda', readonly Precision[]> = { cpu: ['f32', 'bf16'], cuda: ['f16', 'bf16'] };
+const DEVICE_DEFAULT: Record<'cpu' | 'cuda', Precision> = { cpu: 'f32', cuda: 'f16' };
+
+/** Whether this CPU multiplies bf16 natively at the current INDETAIL_CPU_LEVEL (AVX512-BF16 or AMX). */
+export function cpuHasBf16(): boolean {
+  return /^(avx512bf16|amx)$/.test(addon().buildInfo().cpuFeatures);
+}
+
+/** Widest UNet block (channels) from which a model counts as full-size: SD1.x/2.x/XL reach 1280, the tiny test models 64. */
+export const FULL_SIZE_CHANNELS = 320;
+
+/** Whether a UNet of these block channels is a full-size model (not a tiny test model). */
+export function isFullSizeModel(blockOutChannels: readonly number[]): boolean {
+  return Math.max(0, ...blockOutChannels) >= FULL_SIZE_CHANNELS;
+}
+
+function describe(device: 'cpu' | 'cuda'): string {
+  return ALLOWED[device].map((p) => `'${p}'`).join(' or ');
+}
+
+/**
+ * The precision an engine on `device` runs with. `requested` undefined = the device's default;
+ * 'auto' also looks at the model (fullSize) and, on the CPU, at bf16 support.
+ */
+export function resolvePrecision(requested: unknown, device: 'cpu' | 'cuda', model: { fullSize: boolean } = { fullSize: false }): Precision {
+  if (requested === undefined) return DEVICE_DEFAULT[device];
+  if (requested === 'auto') {
+    if (device === 'cpu') return model.fullSize && cpuHasBf16() ? 'bf16' : 'f32';
+    return DEVICE_DEFAULT[device];
+  }
+  if (typeof requested === 'string' && (ALLOWED[device] as readonly string[]).includes(requested)) return requested as Precision;
+  throw new IndetailError(
+    'ERR_INDETAIL_INVALID_ARGUMENT',
+    `Expected ${describe(device)} (or 'auto') for precision on the ${device} backend but received ${JSON.stringify(requested)}`,
+  );
+}
