@@ -117,10 +117,12 @@ void pack_block(const Plan& pl, const GemmA& a, int64_t m0, int64_t rows, int64_
 }
 
 // The blocked product over B panels that are already in the plan's layout. Plain mode:
-// c [M, n] = epilogue(A · Bᵀ). GEGLU mode (ep.geglu_out): panels of W a- and W g-columns,
-// partial sums in per-worker scratch until the last K block stores a · gelu(g).
+// c [M, n] = epilogue(A · Bᵀ), panel p = weight columns [p·NR, p·NR + NR) (g_cols = 0). GEGLU
+// mode (ep.geglu_out): panel p = W columns of a and the same W columns of g, either read in place
+// from the weight's panels (g_cols = F: columns p·W.. and F + p·W..) or from panels built that way
+// (g_cols = 0); partial sums in per-worker scratch until the last K block stores a · gelu(g).
 void run_blocks(Backend& backend, const Plan& pl, const GemmA& a, const void* bp, int64_t panels, int64_t n, float* c,
-                const GemmEpilogue& ep) {
+                const GemmEpilogue& ep, int64_t g_cols = 0) {
   const int mr = pl.mr, nr = pl.nr;
   const int64_t m = a.m, k = a.k;
   const bool geglu = ep.geglu_out != nullptr;
@@ -166,6 +168,10 @@ void run_blocks(Backend& backend, const Plan& pl, const GemmA& a, const void* bp
     g.rows = rows;
     g.tiles = tiles;
     g.b_panel_stride = kp * nr;
+    const int64_t w = nr / 2, step = g_cols ? w : nr;  // columns of a vector; per panel
+    g.b_col[0] = p0 * step;
+    g.b_col[1] = (g_cols ? g_cols : w) + p0 * step;
+    g.b_col_step = step;
     g.panels = np;
     g.row0 = m0;
     g.col0 = n0;
@@ -186,18 +192,20 @@ void run_blocks(Backend& backend, const Plan& pl, const GemmA& a, const void* bp
       g.kc = kc_end;
       g.accumulate = kb > 0;
       g.ep = any_epilogue && kb == k_blocks - 1 ? &ep : nullptr;
-      const char* b_block = b_bytes + (size_t)(p0 * kp * nr + k0 * nr) * b_elem;
+      g.b = b_bytes + (size_t)(k0 * nr) * b_elem;  // K row k0 of every panel
       if (!pl.widen) {
-        g.b = b_block;
         (pl.bf16 ? pl.bf16->block : pl.f32->block)(g);
         continue;
       }
       // One panel at a time, widened to fp32 for this K block.
       for (int64_t q = 0; q < np; ++q) {
-        pl.f32->widen_panel(reinterpret_cast<const uint16_t*>(b_block + (size_t)(q * kp * nr) * b_elem), pl.f16_b,
-                            round_up(kc, 2), widened);
+        const uint16_t* src[2] = {gemm_b_vector<uint16_t>(g, 0, q, nr, 2), gemm_b_vector<uint16_t>(g, 1, q, nr, 2)};
+        pl.f32->widen_panel(src, pl.f16_b, round_up(kc, 2), widened);
         GemmBlock gq = g;
         gq.b = widened;
+        gq.b_col[0] = 0;
+        gq.b_col[1] = w;
+        gq.b_col_step = nr;
         gq.panels = 1;
         gq.cols = std::min<int64_t>(nr, g.cols - q * nr);
         gq.c = g.c + q * nr;
@@ -270,9 +278,18 @@ void gemm_geglu(Backend& backend, GemmPrecision prec, const GemmA& a, const Gemm
   const int nr = pl.nr, half = nr / 2;
   const int64_t k = a.k;
   if (a.m == 0 || f == 0) return;
-  // Panels of `half` columns of a followed by the same columns of g (zero past F): a copy of the
-  // weight per call, small next to the product; bf16 half panels for the bf16 precision.
   const int64_t panels = ceil_div(f, half);
+  GemmEpilogue ep;
+  ep.bias = bias;
+  ep.geglu_out = out;
+  ep.geglu_f = f;
+  // A prepared weight is read in place: panel p takes columns p·W.. of a and F + p·W.. of g.
+  if (f % half == 0 && fits_plan(pl, w)) {
+    run_blocks(backend, pl, a, w.data, panels, 2 * f, out, ep, f);
+    return;
+  }
+  // Otherwise panels of `half` columns of a followed by the same columns of g (zero past F): a
+  // copy of the weight per call; bf16 half panels for the bf16 precision.
   const bool half_b = prec == GemmPrecision::BF16;
   const int64_t kp = half_b ? round_up(k, 2) : k;
   Tensor bt = backend.empty(half_b ? DType::BF16 : DType::F32, {std::max<int64_t>(1, panels * kp * nr)});
@@ -293,10 +310,7 @@ void gemm_geglu(Backend& backend, GemmPrecision prec, const GemmA& a, const Gemm
     }
   });
   pl.widen = half_b && !pl.bf16;
-  GemmEpilogue ep;
-  ep.bias = bias;
-  ep.geglu_out = out;
-  ep.geglu_f = f;
+  pl.f16_b = false;
   run_blocks(backend, pl, a, bt.raw(), panels, 2 * f, out, ep);
 }
 

@@ -53,15 +53,21 @@ struct GemmEpilogue {
 // One block: for every NR panel p < panels and MR tile t < tiles,
 //   C[t·MR.., p·NR..] (+)= A_tile(t) · B_panel(p)   over kc steps,
 // storing only rows < rows and columns < cols.
-// fp32 kernels: A rows are floats kPackLd apart, a panel is [kc][NR] floats.
-// bf16 kernels: A rows are bf16 kPackLdH apart, a panel is [kc/2][NR][2] bf16 (kc even).
+// fp32 kernels: A rows are floats kPackLd apart, B is [kc][NR] floats a panel.
+// bf16 kernels: A rows are bf16 kPackLdH apart, B is [kc/2][NR][2] bf16 a panel (kc even).
+// The NR columns a kernel multiplies are two vectors of W = NR/2 weight columns each: vector j of
+// panel p is the W columns from b_col[j] + p·b_col_step of the weight (NR-column panels
+// b_panel_stride elements apart). Plain products take whole panels (b_col {0, W}, step NR);
+// GEGLU takes W columns of a and the same W columns of g (b_col {0, F}, step W).
 struct GemmBlock {
   int64_t kc = 0;
   const void* a = nullptr;  // row r of the block at a + r·(row stride); tile t = rows t·MR ..
   int64_t rows = 0;
   int64_t tiles = 0;
-  const void* b = nullptr;       // panel p at b + p·b_panel_stride (elements)
-  int64_t b_panel_stride = 0;
+  const void* b = nullptr;       // the weight's panels at this K block's first row
+  int64_t b_panel_stride = 0;    // elements
+  int64_t b_col[2] = {0, 0};     // weight columns of the two vectors of panel 0
+  int64_t b_col_step = 0;        // and how far they move per panel
   int64_t cols = 0;
   int64_t panels = 0;
   float* c = nullptr;
@@ -71,14 +77,22 @@ struct GemmBlock {
   int64_t row0 = 0, col0 = 0;        // where the block is in C (rows / columns of the epilogue terms)
 };
 
+// Pointer to vector j of panel p of g's B, for weight elements of `elem_per_col` per column and
+// K row (1 for fp32 panels, 2 for half pair panels) in panels of nr columns.
+template <typename T>
+inline const T* gemm_b_vector(const GemmBlock& g, int j, int64_t p, int nr, int elem_per_col) {
+  const int64_t col = g.b_col[j] + p * g.b_col_step;
+  return static_cast<const T*>(g.b) + (col / nr) * g.b_panel_stride + (col % nr) * elem_per_col;
+}
+
 // fp32 kernels of one ISA.
 struct GemmKernels {
   const char* isa;
   int mr, nr;
   void (*block)(const GemmBlock& g);
-  // One K block of one half-precision panel, [kc/2][nr][2] (bf16, or f16 when `f16`), widened
-  // to [kc][nr] floats (kc even).
-  void (*widen_panel)(const uint16_t* src, bool f16, int64_t kc, float* dst);
+  // Two half-precision column vectors of one K block, src[j] pointing at W column pairs of a
+  // [kc/2][nr][2] panel (bf16, or f16 when `f16`), widened to one [kc][nr] fp32 panel (kc even).
+  void (*widen_panel)(const uint16_t* const src[2], bool f16, int64_t kc, float* dst);
   // dst = src rounded to bf16 (kept as floats): the A operand of the emulated bf16 precision.
   void (*round_bf16)(const float* src, float* dst, int64_t n);
 };
