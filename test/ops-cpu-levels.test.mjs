@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildInfo } from '../dist/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const suites = ['ops-cpu.test.mjs', 'ops-cpu-gemm.test.mjs', 'ops-cpu-attention.test.mjs', 'ops-cpu-bf16.test.mjs'].map((f) => path.join(here, f));
+const suites = ['ops-cpu.test.mjs', 'ops-cpu-gemm.test.mjs', 'ops-cpu-attention.test.mjs', 'ops-cpu-bf16.test.mjs', 'ops-cpu-attention-bf16.test.mjs'].map((f) => path.join(here, f));
 const native = buildInfo().cpuFeatures;
 const rank = { generic: 0, avx2: 1, avx512: 2, avx512bf16: 3, amx: 4 };
 

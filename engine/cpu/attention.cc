@@ -7,7 +7,9 @@
 // K_r / V_r are frame r of k / v, or of k_ref / v_ref when given (a cache of Lr keys). When the
 // reference is the frame itself every mode reduces to plain attention, which is what is computed.
 // The work is split into tasks of (frame, head, block of queries), each run by the flash kernel
-// of attention_kernels.inc with per-worker scratch.
+// of attention_kernels.inc with per-worker scratch. In the bf16 precision Q, K, V and the softmax
+// probabilities are rounded to bf16 and multiplied with fp32 accumulation (softmax statistics
+// and the output stay fp32).
 #include <algorithm>
 #include <cmath>
 
@@ -23,6 +25,11 @@ namespace cpu {
 const AttentionKernels& attention_kernels() {
   static const AttentionKernels& k = kernels_for_level(isa_avx512::attention_kernel_table(), isa_avx2::attention_kernel_table(),
                                       isa_generic::attention_kernel_table());
+  return k;
+}
+
+const AttentionKernels& attention_bf16_kernels() {
+  static const AttentionKernels& k = cpu_has_bf16_dot() ? isa_avx512bf16::attention_kernel_table() : attention_kernels();
   return k;
 }
 }  // namespace cpu
@@ -110,7 +117,10 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, co
   check_arg(!use_ref || lr > 0 || std::all_of(p.ref.begin(), p.ref.end(), [](int32_t r) { return r < 0; }),
             "attention: k_ref ", kr.describe(), " has no keys");
 
-  const AttentionKernels& kern = attention_kernels();
+  // The bf16 precision multiplies bf16 pairs along the head dimension: even head dims only.
+  const bool bf16 = precision_ == GemmPrecision::BF16 && d % 2 == 0;
+  const AttentionKernels& kern = bf16 ? attention_bf16_kernels() : attention_kernels();
+  void (*run)(const AttnTask&) = bf16 ? kern.run_bf16 : kern.run;
   const int64_t qb = kern.max_queries(d);
   const int64_t q_blocks = ceil_div(lq, qb);
   const int64_t tasks = frames * heads * q_blocks;
@@ -179,7 +189,7 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, co
           break;
       }
     }
-    kern.run(t);
+    run(t);
   });
 }
 

@@ -39,12 +39,19 @@ struct AttentionKernels {
   int64_t (*max_queries)(int64_t d);     // queries per task for head dimension d
   int64_t (*scratch_floats)(int64_t d);  // per worker
   void (*run)(const AttnTask& t);
+  // The bf16 precision (even d): Q, K, V and the probabilities rounded to bf16, fp32
+  // accumulation and softmax statistics; vdpbf16ps in the AVX512-BF16 table.
+  void (*run_bf16)(const AttnTask& t);
 };
 
+namespace isa_avx512bf16 { const AttentionKernels& attention_kernel_table(); }
 namespace isa_avx512 { const AttentionKernels& attention_kernel_table(); }
 namespace isa_avx2 { const AttentionKernels& attention_kernel_table(); }
 namespace isa_generic { const AttentionKernels& attention_kernel_table(); }
+// The table for cpu_level() (its vector ISA), and for the bf16 precision (the AVX512-BF16 table
+// when the CPU multiplies bf16, else the same).
 const AttentionKernels& attention_kernels();
+const AttentionKernels& attention_bf16_kernels();
 
 }  // namespace cpu
 }  // namespace indetail

@@ -19,8 +19,9 @@
 #include <immintrin.h>
 #endif
 #if defined(__AVX512F__)
-// GCC 12 reports the _mm512_undefined_ps() inside its own intrinsics as maybe-uninitialised.
+// GCC 12 reports the _mm512_undefined_ps() inside its own intrinsics as (maybe-)uninitialised.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 #define INDETAIL_KERNEL_INLINE static inline __attribute__((always_inline))
