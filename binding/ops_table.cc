@@ -47,6 +47,23 @@ RefMode parse_mode(const Napi::Object& o) {
   expected(o.Env(), "one of 'none', 'concat', 'stratified', 'replace'", "mode", o.Get("mode"));
 }
 
+Conv2dParams parse_conv(const Napi::Object& o) {
+  Conv2dParams p;
+  p.stride = (int)opt_int(o, "stride", 1);
+  p.pad = (int)opt_int(o, "pad", 0);
+  p.pad_end = (int)opt_int(o, "padEnd", -1);
+  p.out_scale = (float)opt_number(o, "outScale", 1.0);
+  return p;
+}
+
+GroupNormParams parse_group_norm(const Napi::Object& o) {
+  GroupNormParams p;
+  p.groups = (int)opt_int(o, "groups", 32);
+  p.eps = (float)opt_number(o, "eps", 1e-5);
+  p.silu = opt_bool(o, "silu", false);
+  return p;
+}
+
 using Parser = PreparedOp (*)(const Args& a);
 
 const std::map<std::string, Parser>& table() {
@@ -108,20 +125,22 @@ const std::map<std::string, Parser>& table() {
        [](const Args& a) -> PreparedOp {
          Tensor x = a.tensor("x"), w = a.tensor("w"), out = a.tensor("out");
          auto bias = a.optional("bias"), fb = a.optional("frameBias"), res = a.optional("residual");
-         Conv2dParams p;
-         p.stride = (int)opt_int(a.o, "stride", 1);
-         p.pad = (int)opt_int(a.o, "pad", 0);
-         p.pad_end = (int)opt_int(a.o, "padEnd", -1);
-         p.out_scale = (float)opt_number(a.o, "outScale", 1.0);
+         Conv2dParams p = parse_conv(a.o);
          return [=](Backend& b) mutable { b.conv2d(x, w, ptr(bias), ptr(fb), ptr(res), out, p); };
+       }},
+      {"group_norm_conv2d",
+       // conv2d(group_norm(x)) with the GroupNorm's arguments prefixed: gamma, beta, groups, eps, silu
+       [](const Args& a) -> PreparedOp {
+         Tensor x = a.tensor("x"), g = a.tensor("gamma"), be = a.tensor("beta"), w = a.tensor("w"), out = a.tensor("out");
+         auto bias = a.optional("bias"), fb = a.optional("frameBias"), res = a.optional("residual");
+         GroupNormParams gn = parse_group_norm(a.o);
+         Conv2dParams p = parse_conv(a.o);
+         return [=](Backend& b) mutable { b.group_norm_conv2d(x, g, be, gn, w, ptr(bias), ptr(fb), ptr(res), out, p); };
        }},
       {"group_norm",
        [](const Args& a) -> PreparedOp {
          Tensor x = a.tensor("x"), g = a.tensor("gamma"), be = a.tensor("beta"), out = a.tensor("out");
-         GroupNormParams p;
-         p.groups = (int)opt_int(a.o, "groups", 32);
-         p.eps = (float)opt_number(a.o, "eps", 1e-5);
-         p.silu = opt_bool(a.o, "silu", false);
+         GroupNormParams p = parse_group_norm(a.o);
          return [=](Backend& b) mutable { b.group_norm(x, g, be, out, p); };
        }},
       {"layer_norm",

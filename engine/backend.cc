@@ -14,4 +14,12 @@ void Backend::linear_geglu(const Tensor& x, const Tensor& w, const Tensor* bias,
   geglu(proj, out);
 }
 
+void Backend::group_norm_conv2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, const GroupNormParams& gn,
+                                const Tensor& w, const Tensor* bias, const Tensor* frame_bias, const Tensor* residual,
+                                Tensor& out, const Conv2dParams& p) {
+  Tensor normed = empty(x.dtype(), x.shape());
+  group_norm(x, gamma, beta, normed, gn);
+  conv2d(normed, w, bias, frame_bias, residual, out, p);
+}
+
 }  // namespace indetail

@@ -200,6 +200,12 @@ class Backend {
   // x, out: [N, H, W, C] (statistics per frame and group over H, W and C/groups); gamma, beta: [C]
   virtual void group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out,
                           const GroupNormParams& p) = 0;
+  // conv2d(group_norm(x)) (SiLU between them when gn.silu): the ResNet blocks' norm fused into the
+  // convolution's input. x: [N, H, W, Cin], gamma / beta: [Cin]; the rest as conv2d. Default:
+  // group_norm into a temporary, then conv2d (a backend may skip writing the normalised tensor).
+  virtual void group_norm_conv2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, const GroupNormParams& gn,
+                                 const Tensor& w, const Tensor* bias, const Tensor* frame_bias, const Tensor* residual,
+                                 Tensor& out, const Conv2dParams& p);
   // x, out: [..., C]; normalised over the last dimension
   virtual void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out, float eps) = 0;
 

@@ -1,4 +1,4 @@
-// The CPU backend's bf16 precision (linear, linear_geglu, conv2d) against naive JavaScript
+// The CPU backend's bf16 precision (linear, linear_geglu, conv2d, group_norm_conv2d) against naive JavaScript
 // references on bf16-rounded operands: x and w rounded to bf16 (round to nearest even), products
 // summed in double, bias / residual / activation in full precision. The kernels accumulate in
 // fp32, so the only difference allowed is fp32 summation order (1e-5·sqrt(K) at unit scale); a
@@ -15,7 +15,7 @@ import { test } from 'node:test';
 import { Engine, buildInfo, openSafetensors } from '../dist/index.js';
 import { assertClose } from './helpers/compare.mjs';
 import { bf16Bits, f16Bits, roundBF16, roundF16 } from './helpers/low-precision.mjs';
-import { activate, conv2dRef, convOutSize, linearRef, randArray } from './helpers/ops-cpu-reference.mjs';
+import { activate, conv2dRef, convOutSize, groupNormRef, linearRef, randArray } from './helpers/ops-cpu-reference.mjs';
 import { writeRawSafetensors } from './helpers/safetensors-js.mjs';
 
 const engine = new Engine({ backend: 'cpu', precision: 'bf16' });
@@ -100,6 +100,42 @@ test('bf16 conv2d: 3x3 (taps across K pairs and blocks), stride 2, asymmetric pa
   convCase('3x3 Cin 45 (taps straddle K pairs and blocks), residual', { n: 1, h: 9, wd: 6, cin: 45, cout: 40, kh: 3, kw: 3, pad: 1, residual: true });
   convCase('3x3 stride 2, pad (0, 1)', { n: 2, h: 8, wd: 10, cin: 6, cout: 33, kh: 3, kw: 3, stride: 2, pad: 0, padEnd: 1 });
   convCase('1x1, 200 pixels', { n: 2, h: 10, wd: 10, cin: 19, cout: 11, kh: 1, kw: 1 });
+});
+
+// group_norm_conv2d: in bf16 the normalised input goes straight to bf16 (never written in fp32);
+// the reference rounds the engine's own fp32 GroupNorm (checked against groupNormRef in
+// ops-cpu.test.mjs), so the rounding of every input value is the same.
+function normConvCase(label, eng, o) {
+  const { n, h, wd, cin, cout, groups, silu } = o;
+  const x = randArray(n * h * wd * cin, seed++, -2, 3);
+  const gamma = randArray(cin, seed++, 0.5, 1.5);
+  const beta = randArray(cin, seed++, -0.2, 0.2);
+  const w = randArray(cout * 9 * cin, seed++, -0.5, 0.5);
+  const bias = randArray(cout, seed++);
+  const residual = randArray(n * h * wd * cout, seed++);
+  const t = (a, shape) => eng.tensor(a, shape);
+  const out = eng.empty([n, h, wd, cout]);
+  const args = { x: t(x, [n, h, wd, cin]), gamma: t(gamma, [cin]), beta: t(beta, [cin]), groups, eps: 1e-6, silu };
+  eng.opSync('group_norm_conv2d', { ...args, w: eng.prepareWeight(t(w, [cout, 3, 3, cin]), 'conv'), bias: t(bias, [cout]), residual: t(residual, [n, h, wd, cout]), out, pad: 1, outScale: 0.5 });
+  const conv = { n, h, wd, cin, cout, kh: 3, kw: 3, pad: 1, bias, residual, outScale: 0.5 };
+  let want;
+  if (eng.precision === 'bf16') {
+    const gn = eng.empty([n, h, wd, cin]);
+    eng.opSync('group_norm', { ...args, out: gn });
+    want = conv2dRef(bf(gn.readSync()), bf(w), conv).out;
+  } else {
+    want = conv2dRef(groupNormRef(x, gamma, beta, { n, p: h * wd, c: cin, groups, eps: 1e-6, silu }), w, conv).out;
+  }
+  assertClose(out.readSync(), want, { atol: 2e-5 * Math.sqrt(9 * cin), rtol: 1e-5 }, label);
+}
+
+test('group_norm_conv2d: GroupNorm (+ SiLU) fused into the convolution input, bf16 and f32', () => {
+  const f32 = new Engine({ backend: 'cpu', precision: 'f32' });
+  for (const eng of [engine, f32]) {
+    normConvCase(`${eng.precision}: 32 channels in 8 groups, SiLU`, eng, { n: 2, h: 6, wd: 7, cin: 32, cout: 20, groups: 8, silu: true });
+    normConvCase(`${eng.precision}: 48 channels in 3 groups, no SiLU`, eng, { n: 1, h: 9, wd: 5, cin: 48, cout: 33, groups: 3, silu: false });
+  }
+  f32.dispose();
 });
 
 test('a prepared bf16 weight holds the bf16-rounded values', () => {

@@ -140,6 +140,29 @@ convCase('conv2d odd 3x3 s1 p2 5x6 3->130', { n: 2, h: 5, w: 6, cin: 3, cout: 13
 convCase('conv2d odd 3x3 s1 p1 6x6 264->136 (split-K)', { n: 1, h: 6, w: 6, cin: 264, cout: 136, residual: true });
 convCase('conv2d 3x3 s2 pad (0,1) 128->128 64x64 (VAE downsampler)', { n: 1, h: 64, w: 64, cin: 128, cout: 128, stride: 2, pad: 0, padEnd: 1 });
 
+// group_norm_conv2d: the ResNet blocks' GroupNorm + SiLU feeding a 3x3 convolution
+function normConvCase(name, { n, h, w, cin, cout, groups = 32, residual = false, sd = false }) {
+  add({
+    name,
+    op: 'group_norm_conv2d',
+    tags: tagsFor(sd),
+    flops: 2 * n * h * w * cout * 9 * cin,
+    build(rng) {
+      const tensors = {
+        x: act(rng, [n, h, w, cin], { mean: 0.3, std: 1.5 }),
+        gamma: vector(rng, cin, { mean: 1, std: 0.1 }),
+        beta: vector(rng, cin, { std: 0.1 }),
+        w: weight(rng, 'conv', [cout, 3, 3, cin], 9 * cin),
+        bias: vector(rng, cout),
+      };
+      if (residual) tensors.residual = act(rng, [n, h, w, cout]);
+      return { tensors, params: { groups, eps: 1e-6, silu: true, pad: 1 }, out: { name: 'out', shape: [n, h, w, cout] } };
+    },
+  });
+}
+normConvCase('group_norm_conv2d silu 128->128 128x128 b1 +res (VAE decoder)', { n: 1, h: 128, w: 128, cin: 128, cout: 128, residual: true, sd: true });
+normConvCase('group_norm_conv2d odd silu 9x7 48->20 g8', { n: 2, h: 9, w: 7, cin: 48, cout: 20, groups: 8 });
+
 function geluGateCase(name, { lead, F, sd = false }) {
   add({
     name,

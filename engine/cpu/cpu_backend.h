@@ -48,6 +48,9 @@ class CpuBackend : public Backend {
               Tensor& out, const Conv2dParams& p) override;
   void group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out,
                   const GroupNormParams& p) override;
+  void group_norm_conv2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, const GroupNormParams& gn,
+                         const Tensor& w, const Tensor* bias, const Tensor* frame_bias, const Tensor* residual,
+                         Tensor& out, const Conv2dParams& p) override;
   void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out, float eps) override;
   void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* k_ref, const Tensor* v_ref,
                  Tensor& out, const AttentionParams& p) override;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "../core/dtype.h"
 #include "../core/threadpool.h"
 #include "cpu_features.h"
 #include "gemm_weights.h"
@@ -57,21 +58,21 @@ Plan plan_for(GemmPrecision prec) {
   return p;
 }
 
-// Copies rows [m0, m0 + rows) × columns [k0, k0 + kc) of A into dst (row stride ld), converted by
-// `put` (put(src, dst, n) for contiguous runs), zero-filling columns up to kc_end and rows up to
-// `padded_rows` (the last tile's rows past M).
-template <typename T, typename Put>
-void pack_a(const GemmA& a, int64_t m0, int64_t rows, int64_t padded_rows, int64_t k0, int64_t kc, int64_t kc_end,
-            T* dst, int64_t ld, Put put) {
+// Copies rows [m0, m0 + rows) × columns [k0, k0 + kc) of A (its values at x: a.x or a.xb) into
+// dst (row stride ld), converted by `put` (put(src, dst, n) for contiguous runs), zero-filling
+// columns up to kc_end and rows up to `padded_rows` (the last tile's rows past M).
+template <typename S, typename T, typename Put>
+void pack_a(const GemmA& a, const S* x, int64_t m0, int64_t rows, int64_t padded_rows, int64_t k0, int64_t kc,
+            int64_t kc_end, T* dst, int64_t ld, Put put) {
   if (a.kh == 0) {
-    for (int64_t r = 0; r < rows; ++r) put(a.x + (m0 + r) * a.lda + k0, dst + r * ld, kc);
+    for (int64_t r = 0; r < rows; ++r) put(x + (m0 + r) * a.lda + k0, dst + r * ld, kc);
   } else {
     // Implicit im2col: k runs over (ky, kx) taps of Cin contiguous channels each.
     const int64_t pix = a.ho * a.wo;
     int64_t frame = m0 / pix, oy = (m0 % pix) / a.wo, ox = m0 % a.wo;
     for (int64_t r = 0; r < rows; ++r) {
       T* d = dst + r * ld;
-      const float* img = a.x + frame * a.h * a.w * a.c;
+      const S* img = x + frame * a.h * a.w * a.c;
       const int64_t iy0 = oy * a.stride - a.pad, ix0 = ox * a.stride - a.pad;
       int64_t k = k0;
       const int64_t end = k0 + kc;
@@ -99,20 +100,27 @@ void pack_a(const GemmA& a, int64_t m0, int64_t rows, int64_t padded_rows, int64
   for (int64_t r = rows; r < padded_rows; ++r) std::memset(dst + r * ld, 0, (size_t)kc_end * sizeof(T));
 }
 
-// Packs the A block of one task for the plan's kernels into `scratch`.
+// Packs the A block of one task for the plan's kernels into `scratch`: fp32 or bf16 rows (bf16
+// rounding kept as floats for the fp32 kernels in the bf16 precision), from fp32 or bf16 values.
 void pack_block(const Plan& pl, const GemmA& a, int64_t m0, int64_t rows, int64_t padded_rows, int64_t k0, int64_t kc,
                 int64_t kc_end, void* scratch) {
-  if (pl.bf16) {
+  uint16_t* to16 = static_cast<uint16_t*>(scratch);
+  float* to32 = static_cast<float*>(scratch);
+  auto pack = [&](auto x, auto dst, int64_t ld, auto put) { pack_a(a, x, m0, rows, padded_rows, k0, kc, kc_end, dst, ld, put); };
+  if (a.xb && pl.bf16) {
+    pack(a.xb, to16, kPackLdH, [](const uint16_t* s, uint16_t* d, int64_t n) { std::memcpy(d, s, (size_t)n * 2); });
+  } else if (a.xb) {
+    pack(a.xb, to32, kPackLd, [](const uint16_t* s, float* d, int64_t n) {
+      for (int64_t i = 0; i < n; ++i) d[i] = bf16_to_f32(s[i]);
+    });
+  } else if (pl.bf16) {
     auto to_bf16 = pl.bf16->to_bf16;
-    pack_a(a, m0, rows, padded_rows, k0, kc, kc_end, static_cast<uint16_t*>(scratch), kPackLdH,
-           [to_bf16](const float* s, uint16_t* d, int64_t n) { to_bf16(s, d, n); });
+    pack(a.x, to16, kPackLdH, [to_bf16](const float* s, uint16_t* d, int64_t n) { to_bf16(s, d, n); });
   } else if (pl.round_a) {
     auto round = pl.f32->round_bf16;
-    pack_a(a, m0, rows, padded_rows, k0, kc, kc_end, static_cast<float*>(scratch), kPackLd,
-           [round](const float* s, float* d, int64_t n) { round(s, d, n); });
+    pack(a.x, to32, kPackLd, [round](const float* s, float* d, int64_t n) { round(s, d, n); });
   } else {
-    pack_a(a, m0, rows, padded_rows, k0, kc, kc_end, static_cast<float*>(scratch), kPackLd,
-           [](const float* s, float* d, int64_t n) { std::memcpy(d, s, (size_t)n * sizeof(float)); });
+    pack(a.x, to32, kPackLd, [](const float* s, float* d, int64_t n) { std::memcpy(d, s, (size_t)n * sizeof(float)); });
   }
 }
 

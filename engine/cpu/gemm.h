@@ -129,6 +129,7 @@ const GemmBf16Kernels* gemm_bf16_kernels();
 // k = (ky, kx, ci), reading zero outside the image.
 struct GemmA {
   const float* x = nullptr;
+  const uint16_t* xb = nullptr;  // the same values in bf16 instead of x (for the bf16 precision)
   int64_t m = 0, k = 0;
   int64_t lda = 0;
   int64_t h = 0, w = 0, c = 0, ho = 0, wo = 0;

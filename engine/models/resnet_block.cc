@@ -22,10 +22,10 @@ ResnetBlock ResnetBlock::load(WeightLoader& L, const std::string& prefix, int64_
 
 Tensor ResnetBlock::operator()(Backend& be, const Tensor& x, const Tensor& temb_act) const {
   Tensor t = time_emb_proj(be, temb_act);  // [N, cout], added per frame by conv1
-  Tensor h = conv1(be, norm1.group_norm(be, x, groups, eps, true), &t);
-  h = norm2.group_norm(be, h, groups, eps, true);
+  const GroupNormParams gn = NormLayer::group_norm_params(groups, eps, true);
+  Tensor h = conv1.after_norm(be, norm1, gn, x, &t);
   Tensor shortcut = has_shortcut ? conv_shortcut(be, x) : x;
-  return conv2(be, h, nullptr, &shortcut, 1.0f / output_scale_factor);
+  return conv2.after_norm(be, norm2, gn, h, nullptr, &shortcut, 1.0f / output_scale_factor);
 }
 
 }  // namespace indetail

@@ -130,8 +130,7 @@ Tensor UNetModel::run(const Tensor& sample, const Tensor& timesteps, const Tenso
   }
 
   for (const auto& u : up_) h = u(be, h, temb, context, skips, policy);
-  h = norm_out_.group_norm(be, h, c.groups, c.norm_eps, true);
-  return conv_out_(be, h);
+  return conv_out_.after_norm(be, norm_out_, NormLayer::group_norm_params(c.groups, c.norm_eps, true), h);
 }
 
 }  // namespace indetail

@@ -58,6 +58,24 @@ Tensor ConvLayer::operator()(Backend& be, const Tensor& x, const Tensor* frame_b
   return out;
 }
 
+Tensor ConvLayer::after_norm(Backend& be, const NormLayer& norm, const GroupNormParams& gn, const Tensor& x,
+                             const Tensor* frame_bias, const Tensor* residual, float out_scale) const {
+  check_arg(x.dim() == 4, "conv2d: input must be NHWC, got ", x.describe());
+  Tensor out = be.empty(out_shape(x.shape()));
+  Conv2dParams q = p;
+  q.out_scale = out_scale;
+  be.group_norm_conv2d(x, norm.gamma, norm.beta, gn, w, &b, frame_bias, residual, out, q);
+  return out;
+}
+
+GroupNormParams NormLayer::group_norm_params(int groups, float eps, bool silu) {
+  GroupNormParams p;
+  p.groups = groups;
+  p.eps = eps;
+  p.silu = silu;
+  return p;
+}
+
 NormLayer NormLayer::load(WeightLoader& L, const std::string& name, int64_t c) {
   NormLayer n;
   n.c = c;
@@ -68,11 +86,7 @@ NormLayer NormLayer::load(WeightLoader& L, const std::string& name, int64_t c) {
 
 Tensor NormLayer::group_norm(Backend& be, const Tensor& x, int groups, float eps, bool silu) const {
   Tensor out = be.empty(x.shape());
-  GroupNormParams p;
-  p.groups = groups;
-  p.eps = eps;
-  p.silu = silu;
-  be.group_norm(x, gamma, beta, out, p);
+  be.group_norm(x, gamma, beta, out, group_norm_params(groups, eps, silu));
   return out;
 }
 

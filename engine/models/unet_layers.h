@@ -21,6 +21,8 @@ struct LinearLayer {
   Tensor operator()(Backend& be, const Tensor& x, const Tensor* residual = nullptr, Activation act = Activation::None) const;
 };
 
+struct NormLayer;
+
 // A 2-D convolution on NHWC activations.
 struct ConvLayer {
   Tensor w, b;
@@ -34,6 +36,10 @@ struct ConvLayer {
   // out = (conv(x) + b + frame_bias[n] + residual) * out_scale
   Tensor operator()(Backend& be, const Tensor& x, const Tensor* frame_bias = nullptr, const Tensor* residual = nullptr,
                     float out_scale = 1.0f) const;
+  // The same on gn (GroupNorm, then SiLU when gn.silu) applied to x, by the fused
+  // Backend::group_norm_conv2d: a backend need not write the normalised tensor.
+  Tensor after_norm(Backend& be, const NormLayer& norm, const GroupNormParams& gn, const Tensor& x,
+                    const Tensor* frame_bias = nullptr, const Tensor* residual = nullptr, float out_scale = 1.0f) const;
 };
 
 // Affine parameters of a GroupNorm or LayerNorm over `c` channels.
@@ -43,6 +49,7 @@ struct NormLayer {
 
   static NormLayer load(WeightLoader& L, const std::string& name, int64_t c);
   Tensor group_norm(Backend& be, const Tensor& x, int groups, float eps, bool silu) const;
+  static GroupNormParams group_norm_params(int groups, float eps, bool silu);
   Tensor layer_norm(Backend& be, const Tensor& x, float eps) const;
 };
 

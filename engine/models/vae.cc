@@ -63,8 +63,7 @@ Tensor VaeEncoder::features(Backend& b, const Tensor& x) const {
 
 Tensor VaeEncoder::moments(Backend& b, const Tensor& features) const {
   Tensor h = mid_->forward(b, features);
-  h = norm_out_.group_norm(b, h, groups_, kVaeNormEps, true);
-  h = conv_out_(b, h);
+  h = conv_out_.after_norm(b, norm_out_, NormLayer::group_norm_params(groups_, kVaeNormEps, true), h);
   return quant_conv_(b, h);
 }
 
@@ -103,8 +102,7 @@ Tensor VaeDecoder::image(Backend& b, const Tensor& features) const {
     for (const VaeResnet& r : u.resnets) h = r.forward(b, h);
     if (u.up) h = u.up->forward(b, h);
   }
-  h = norm_out_.group_norm(b, h, groups_, kVaeNormEps, true);
-  return conv_out_(b, h);
+  return conv_out_.after_norm(b, norm_out_, NormLayer::group_norm_params(groups_, kVaeNormEps, true), h);
 }
 
 // --- the autoencoder -------------------------------------------------------------------------

@@ -15,11 +15,11 @@ VaeResnet::VaeResnet(WeightLoader& w, const std::string& prefix, int64_t cin, in
 }
 
 Tensor VaeResnet::forward(Backend& b, const Tensor& x) const {
-  Tensor h = conv1_(b, norm1_.group_norm(b, x, groups_, kVaeNormEps, true));
-  h = norm2_.group_norm(b, h, groups_, kVaeNormEps, true);
-  if (!has_shortcut_) return conv2_(b, h, nullptr, &x);
+  const GroupNormParams gn = NormLayer::group_norm_params(groups_, kVaeNormEps, true);
+  Tensor h = conv1_.after_norm(b, norm1_, gn, x);
+  if (!has_shortcut_) return conv2_.after_norm(b, norm2_, gn, h, nullptr, &x);
   Tensor sc = shortcut_(b, x);
-  return conv2_(b, h, nullptr, &sc);
+  return conv2_.after_norm(b, norm2_, gn, h, nullptr, &sc);
 }
 
 VaeAttention::VaeAttention(WeightLoader& w, const std::string& prefix, int64_t channels, int groups)
