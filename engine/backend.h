@@ -145,6 +145,10 @@ class Backend {
   virtual Tensor prepare_weight(const Tensor& host, WeightUse use) = 0;
   virtual void synchronize() {}
   virtual MemoryStats memory_stats() const = 0;
+  // Returns the memory the allocator keeps for reuse (free blocks) to the system. Models that run
+  // once per image (the VAE) call it around their work, so that the denoising loop's cached
+  // blocks and theirs are never held at the same time. Default: nothing.
+  virtual void release_cached_memory() {}
   // Benchmarks: runs `run` (which enqueues ops on this backend) `iterations` times with no host
   // synchronisation in between and appends the device time of each call to `seconds`;
   // `flush_l2` evicts the device cache before every call, outside the timed span. Returns false

@@ -36,15 +36,31 @@ Tensor::Tensor(std::shared_ptr<Storage> storage, size_t byte_offset, DType dtype
   }
 }
 
+namespace {
+constexpr size_t kHuge = 2u << 20;
+}
+
 void* alloc_host_bytes(size_t bytes) {
-  constexpr size_t kHuge = 2u << 20;
   if (bytes >= 2 * kHuge) {
-    size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
-    void* p = std::aligned_alloc(kHuge, rounded);
-    if (p) madvise(p, rounded, MADV_HUGEPAGE);
+    // Its own mapping, 2 MiB aligned: freeing it always returns the memory to the system (the C
+    // library would otherwise raise its mmap threshold after such a free and keep later blocks).
+    const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+    void* m = mmap(nullptr, rounded + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return nullptr;
+    const uintptr_t base = reinterpret_cast<uintptr_t>(m), aligned = (base + kHuge - 1) / kHuge * kHuge;
+    if (aligned > base) munmap(m, aligned - base);
+    if (base + kHuge > aligned) munmap(reinterpret_cast<void*>(aligned + rounded), base + kHuge - aligned);
+    void* p = reinterpret_cast<void*>(aligned);
+    madvise(p, rounded, MADV_HUGEPAGE);
     return p;
   }
   return std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+}
+
+void free_host_bytes(void* p, size_t bytes) {
+  if (!p) return;
+  if (bytes >= 2 * kHuge) munmap(p, (bytes + kHuge - 1) / kHuge * kHuge);
+  else std::free(p);
 }
 
 Tensor Tensor::host(DType dtype, const Shape& shape) {
@@ -59,7 +75,7 @@ Tensor Tensor::host_uninitialized(DType dtype, const Shape& shape) {
   if (alloc == 0) alloc = 64;
   void* p = alloc_host_bytes(alloc);
   if (!p) fail(ErrorKind::Io, "out of host memory allocating ", bytes, " bytes for ", dtype_name(dtype), shape_str(shape));
-  auto storage = std::make_shared<Storage>(p, alloc, Device::CPU, [](void* q) { std::free(q); });
+  auto storage = std::make_shared<Storage>(p, alloc, Device::CPU, [alloc](void* q) { free_host_bytes(q, alloc); });
   return Tensor(storage, 0, dtype, shape);
 }
 

@@ -88,9 +88,11 @@ class Tensor {
   uint32_t layout_ = 0;
 };
 
-// Host memory for tensors: 64-byte aligned; blocks of 4 MiB and more are 2 MiB aligned and
-// marked for transparent huge pages (page faults on 4 KiB pages dominate first-touch cost).
+// Host memory for tensors: 64-byte aligned; blocks of 4 MiB and more are mappings of their own,
+// 2 MiB aligned and marked for transparent huge pages (page faults on 4 KiB pages dominate
+// first-touch cost). free_host_bytes(p, bytes) with the same byte count releases them.
 void* alloc_host_bytes(size_t bytes);
+void free_host_bytes(void* p, size_t bytes);
 
 // Converts a host tensor of any float dtype (or integer) to a new host F32 tensor.
 Tensor to_f32_host(const Tensor& t);

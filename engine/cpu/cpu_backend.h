@@ -35,6 +35,7 @@ class CpuBackend : public Backend {
   Tensor download(const Tensor& t) override;
   Tensor prepare_weight(const Tensor& host, WeightUse use) override;
   MemoryStats memory_stats() const override;
+  void release_cached_memory() override { alloc_->release_cache(); }
 
   void fill(Tensor& y, float value) override;
   void axpy(float a, const Tensor& x, Tensor& y) override;

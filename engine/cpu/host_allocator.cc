@@ -1,6 +1,5 @@
 #include "host_allocator.h"
 
-#include <cstdlib>
 
 #include "../core/error.h"
 
@@ -16,8 +15,12 @@ Tensor HostAllocator::allocate(DType dtype, const Shape& shape) {
   size_t cls = size_class(bytes ? bytes : 1);
   void* p = nullptr;
   {
+    // A cached block up to 1/4 larger serves too: the classes of a step's tensors vary (batch,
+    // resolution, bf16 copies), and exact-class reuse alone leaves blocks stranded in the cache.
     std::lock_guard<std::mutex> lk(m_);
-    p = cache_.take(cls);
+    size_t got = cls;
+    p = cache_.take_fit(cls, cls + cls / 4, &got);
+    cls = got;
     cache_.acquired(cls);
   }
   if (!p) {
@@ -31,7 +34,7 @@ Tensor HostAllocator::allocate(DType dtype, const Shape& shape) {
   std::weak_ptr<HostAllocator> self = shared_from_this();
   auto storage = std::make_shared<Storage>(p, cls, Device::CPU, [self, cls](void* q) {
     if (auto a = self.lock()) a->give_back(q, cls);
-    else std::free(q);
+    else free_host_bytes(q, cls);
   });
   return Tensor(storage, 0, dtype, shape);
 }
@@ -44,7 +47,9 @@ void HostAllocator::give_back(void* p, size_t bytes) {
 
 void HostAllocator::release_cache() {
   std::lock_guard<std::mutex> lk(m_);
-  cache_.clear([](void* p) { std::free(p); });
+  for (auto& kv : cache_.blocks) free_host_bytes(kv.second, kv.first);
+  cache_.blocks.clear();
+  cache_.cached = 0;
 }
 
 uint64_t HostAllocator::in_use() const { std::lock_guard<std::mutex> lk(m_); return cache_.in_use; }
