@@ -13,11 +13,11 @@ export const kind = 'pipeline';
 const TASKS = { imgvar: 'variation', crossprompt: 'cross', stguide: 'structure' };
 const pipelines = new Map();
 
-async function pipelineFor(ctx, controlnet, backend) {
-  const key = `${controlnet ?? ''}|${backend}`;
+async function pipelineFor(ctx, controlnet, backend, precision) {
+  const key = `${controlnet ?? ''}|${backend}|${precision ?? ''}`;
   if (!pipelines.has(key)) {
     const model = path.join(ctx.root, ctx.manifest.model_dirs.diffusers);
-    pipelines.set(key, await IndetailPipeline.load({ model, backend, ...(controlnet ? { controlnet: path.join(ctx.root, controlnet) } : {}) }));
+    pipelines.set(key, await IndetailPipeline.load({ model, backend, ...(precision ? { precision } : {}), ...(controlnet ? { controlnet: path.join(ctx.root, controlnet) } : {}) }));
   }
   return pipelines.get(key);
 }
@@ -55,11 +55,14 @@ export function pipelineCall(c, g, trace) {
   return { task, options };
 }
 
-/** Runs the case on `backend` and returns the comparisons (name, max abs error, bound, violations). */
-export async function runPipelineCase(c, ctx, { backend = 'cpu', bounds } = {}) {
+/**
+ * Runs the case on `backend` (in `precision`, default the pipeline's 'auto') and returns the
+ * comparisons (name, max abs error, largest golden magnitude, bound, violations).
+ */
+export async function runPipelineCase(c, ctx, { backend = 'cpu', precision, bounds } = {}) {
   const g = await openSafetensors(ctx.file);
   const [n, ch, h, w] = g.tensor('initial_noise').shape;
-  const pipe = await pipelineFor(ctx, c.parameters.controlnet, backend);
+  const pipe = await pipelineFor(ctx, c.parameters.controlnet, backend, precision);
   const trace = {};
   const { task, options } = pipelineCall(c, g, trace);
   await pipe[task](options);
@@ -71,7 +74,7 @@ export async function runPipelineCase(c, ctx, { backend = 'cpu', bounds } = {}) 
   const compare = (name, got, wantNchw, shape, bound) => {
     const want = nchwToNhwc(wantNchw, shape);
     const s = closeness(got, want, bound);
-    rows.push({ name, maxAbs: s.maxAbs, violations: s.violations, bound });
+    rows.push({ name, maxAbs: s.maxAbs, scale: want.reduce((m, x) => Math.max(m, Math.abs(x)), 0), violations: s.violations, bound });
   };
   const chain = g.tensor('inversion_latents').readSync();
   trace.inversionLatents.forEach((z, k) => compare(`inversion_latents[${k}]`, z, chain.subarray(k * frame, (k + 1) * frame), [1, ch, h, w], latent));
@@ -84,7 +87,7 @@ export async function runPipelineCase(c, ctx, { backend = 'cpu', bounds } = {}) 
   const u8 = floatToU8(trace.decoded);
   const u8Bound = bounds?.u8 ?? tol.output_u8_abs;
   const s = closeness(u8, g.tensor('output_images_u8').readSync(), { atol: u8Bound, rtol: 0 });
-  rows.push({ name: 'output_images_u8', maxAbs: s.maxAbs, violations: s.violations, bound: { atol: u8Bound } });
+  rows.push({ name: 'output_images_u8', maxAbs: s.maxAbs, scale: 255, violations: s.violations, bound: { atol: u8Bound } });
   return { rows, trace };
 }
 
