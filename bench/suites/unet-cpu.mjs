@@ -1,17 +1,20 @@
 // One full-size SD1.5 UNet forward on the CPU (random weights from configs/sd15/unet), 64×64
-// latents (512×512 images), batch 1 and 3: seconds per forward, GFLOP/s over the FLOPs of the
-// graph counted from the config (convolutions, linears, attention matmuls; norms and
-// element-wise ops are not counted), peak RSS and the resident weights.
+// latents (512×512 images), batch 1 and 3, in f32 and bf16 (each in its own process): seconds
+// per forward, GFLOP/s over the FLOPs of the graph counted from the config (convolutions,
+// linears, attention matmuls; norms and element-wise ops are not counted), peak RSS and the
+// resident weights.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Engine, UNet } from '../../dist/index.js';
+import { Engine, UNet, buildInfo, cpuHasBf16 } from '../../dist/index.js';
 import { lcgNoise } from '../lib/random.mjs';
 
 export const name = 'unet-cpu';
-export const description = 'full-size SD1.5 UNet forward on the CPU (random weights), 64x64 latents, batch 1 and 3';
+export const description = 'full-size SD1.5 UNet forward on the CPU (random weights), 64x64 latents, batch 1 and 3, f32 and bf16';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const here = fileURLToPath(import.meta.url);
+const root = path.resolve(path.dirname(here), '..', '..');
 
 // FLOPs (2 per multiply-add) of one UNet forward, walked from the normalised config exactly as
 // the graph is built (engine/models/unet*.cc).
@@ -88,8 +91,8 @@ export function unetFlops(cfg, { frames, height, width, contextLength }) {
   return flops;
 }
 
-export async function run({ quick = false } = {}) {
-  const engine = new Engine();
+async function runCase(precision, quick) {
+  const engine = new Engine({ backend: 'cpu', precision });
   const config = JSON.parse(readFileSync(path.join(root, 'configs', 'sd15', 'unet', 'config.json'), 'utf8'));
   let t0 = performance.now();
   const unet = await UNet.load(engine, { config, weights: { random: 1 } });
@@ -120,6 +123,7 @@ export async function run({ quick = false } = {}) {
     const gflop = unetFlops(unet.config, { frames, height: size, width: size, contextLength }) / 1e9;
     rows.push({
       case: `batch ${frames}, ${size}x${size} latents`,
+      precision,
       iterations,
       seconds,
       'first s': times[0],
@@ -136,10 +140,31 @@ export async function run({ quick = false } = {}) {
   }
   unet.dispose();
   engine.dispose();
+  return { rows, loadSeconds, weightsGiB, kernels: buildInfo().cpuFeatures };
+}
+
+// Child process entry: node unet-cpu.mjs --case <precision> <quick 0|1>
+if (process.argv[1] === here && process.argv[2] === '--case') {
+  const r = await runCase(process.argv[3], process.argv[4] === '1');
+  process.stdout.write(`${JSON.stringify(r)}\n`);
+}
+
+export async function run({ quick = false } = {}) {
+  const wanted = (process.env.INDETAIL_BENCH_PRECISION ?? 'f32,bf16').split(',');
+  const rows = [];
+  const notes = [];
+  for (const precision of wanted.filter((p) => p !== 'bf16' || cpuHasBf16())) {
+    const p = spawnSync(process.execPath, [here, '--case', precision, quick ? '1' : '0'], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    if (p.status !== 0) throw new Error(`unet-cpu ${precision}: child failed (${p.status}): ${p.stderr}`);
+    const r = JSON.parse(p.stdout.trim().split('\n').pop());
+    rows.push(...r.rows);
+    notes.push(`${precision}: load with random weights ${r.loadSeconds.toFixed(1)} s, ${r.weightsGiB.toFixed(2)} GiB of prepared weights, kernels ${r.kernels}`);
+  }
   return {
     rows,
     notes: [
-      `load with random weights: ${loadSeconds.toFixed(1)} s (generating ${(weightsGiB * 2 ** 30 / 4 / 1e6).toFixed(0)} M values)`,
+      ...notes,
+      'each precision runs in its own process (peak RSS is its own); bf16 only where the CPU has AVX512-BF16 or AMX (INDETAIL_BENCH_PRECISION=f32,bf16 selects)',
       'seconds = wall time of the fastest iteration; CPU s = user + system time of the process during it (on a shared machine GFLOP/CPU-s is the steadier figure)',
       'FLOPs counted from the config: convolutions, linears, attention matmuls (2 per multiply-add)',
     ],
