@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "../core/threadpool.h"
 #include "attention_kernels.h"
 #include "cpu_backend.h"
 #include "cpu_features.h"
@@ -136,6 +137,30 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, co
   const float* vrd = vr.data<float>();
   float* od = out.data<float>();
 
+  // bf16 dot products: every frame's keys and values (and the cache's) packed to bf16 tiles once,
+  // not once per query block.
+  const bool pack16 = bf16 && kern.pack_bf16;
+  const int64_t own16 = pack16 ? kern.kv16_bytes(lk, d) : 0, ref16 = pack16 && k_ref ? kern.kv16_bytes(lr, d) : 0;
+  Tensor kv16 = empty(DType::U8, {std::max<int64_t>(1, frames * heads * own16 + ref_frames * heads * ref16)});
+  char* kv16_own = static_cast<char*>(kv16.raw());
+  char* kv16_ref = kv16_own + frames * heads * own16;
+  if (pack16) {
+    const int64_t own_units = frames * heads, units = own_units + (k_ref ? ref_frames * heads : 0);
+    parallel_for(units, 1, [&](int64_t u0, int64_t u1) {
+      for (int64_t u = u0; u < u1; ++u) {
+        if (u < own_units) {
+          const int64_t b = u / heads, h = u % heads;
+          kern.pack_bf16(kd + b * lk * k_ld + p.k_col + h * d, k_ld, vd + b * lk * v_ld + p.v_col + h * d, v_ld, lk, d,
+                         kv16_own + u * own16);
+        } else {
+          const int64_t r = (u - own_units) / heads, h = (u - own_units) % heads;
+          kern.pack_bf16(krd + r * lr * kr_ld + kr_col + h * d, kr_ld, vrd + r * lr * vr_ld + vr_col + h * d, vr_ld, lr,
+                         d, kv16_ref + (u - own_units) * ref16);
+        }
+      }
+    });
+  }
+
   parallel_tasks(tasks, [&](int64_t task, int worker) {
     const int64_t blk = task % q_blocks, h = (task / q_blocks) % heads, b = task / (q_blocks * heads);
     const int64_t i0 = blk * qb;
@@ -157,6 +182,7 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, co
     own.v_ld = v_ld;
     own.len = lk;
     own.causal = p.causal;
+    if (pack16) own.kv16 = kv16_own + (b * heads + h) * own16;
 
     int32_t r = use_ref ? p.ref[b] : -1;
     if (!k_ref && r == b) r = -1;  // attending to itself: every mode is plain attention
@@ -170,6 +196,7 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, co
       ref.v = vrd + r * lr * vr_ld + vr_col + h * d;
       ref.v_ld = vr_ld;
       ref.len = lr;
+      if (pack16) ref.kv16 = k_ref ? kv16_ref + (r * heads + h) * ref16 : kv16_own + (r * heads + h) * own16;
       t.src[0] = ref;
       switch (p.mode) {
         case RefMode::Concat:

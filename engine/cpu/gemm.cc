@@ -124,6 +124,31 @@ void pack_block(const Plan& pl, const GemmA& a, int64_t m0, int64_t rows, int64_
   }
 }
 
+// How many column blocks a product of m rows over `panels` B panels is split into: more than
+// one when there are too few row blocks to keep every thread busy (and, for GEGLU, so that a
+// block's partial sums stay in L2). Each column block packs the A block again.
+int64_t column_blocks(const Plan& pl, int64_t m, int64_t panels, bool geglu) {
+  const int64_t m_blocks = ceil_div(m, std::min(kMC, round_up(m, pl.mr)));
+  int64_t n = 1;
+  const int64_t want = 2 * (int64_t)num_threads();
+  if (m_blocks < want) n = std::min(panels, ceil_div(want, m_blocks));
+  if (geglu) n = std::max(n, ceil_div(panels, 8));
+  return n;
+}
+
+// For the bf16 kernels: when A's rows would be packed (and rounded) once per column block, round
+// them to bf16 once instead (into `held`, which keeps the copy alive for the call).
+GemmA with_bf16_rows(Backend& backend, const Plan& pl, const GemmA& a, int64_t panels, bool geglu, Tensor& held) {
+  if (!pl.bf16 || a.xb || a.kh != 0 || a.lda != a.k || column_blocks(pl, a.m, panels, geglu) <= 1) return a;
+  held = backend.empty(DType::BF16, {a.m, a.k});
+  uint16_t* dst = held.data<uint16_t>();
+  auto to_bf16 = pl.bf16->to_bf16;
+  parallel_for(a.m * a.k, 1 << 15, [&](int64_t b, int64_t e) { to_bf16(a.x + b, dst + b, e - b); });
+  GemmA r = a;
+  r.xb = dst;
+  return r;
+}
+
 // The blocked product over B panels that are already in the plan's layout. Plain mode:
 // c [M, n] = epilogue(A · Bᵀ), panel p = weight columns [p·NR, p·NR + NR) (g_cols = 0). GEGLU
 // mode (ep.geglu_out): panel p = W columns of a and the same W columns of g, either read in place
@@ -137,14 +162,8 @@ void run_blocks(Backend& backend, const Plan& pl, const GemmA& a, const void* bp
 
   const int64_t mc = std::min(kMC, round_up(m, mr));
   const int64_t m_blocks = ceil_div(m, mc);
-  // Split N as well when there are too few row blocks to keep every thread busy (and, for GEGLU,
-  // so that a block's partial sums stay in L2).
-  int64_t n_blocks = 1;
-  int64_t want = 2 * (int64_t)num_threads();
-  if (m_blocks < want) n_blocks = std::min(panels, ceil_div(want, m_blocks));
-  if (geglu) n_blocks = std::max(n_blocks, ceil_div(panels, 8));
-  const int64_t pn = ceil_div(panels, n_blocks);
-  n_blocks = ceil_div(panels, pn);
+  const int64_t pn = ceil_div(panels, column_blocks(pl, m, panels, geglu));
+  const int64_t n_blocks = ceil_div(panels, pn);
   const int64_t tasks = m_blocks * n_blocks;
   const int workers = task_workers(tasks);
   // K blocks of equal size (at most pl.kc; whole pairs for half panels, whole tile steps for the
@@ -277,7 +296,9 @@ void gemm(Backend& backend, GemmPrecision prec, const GemmA& a, const GemmWeight
   }
   GemmEpilogue e = ep;
   e.geglu_out = nullptr;
-  run_blocks(backend, pl, a, bp, ceil_div(n, pl.nr), n, c, e);
+  Tensor rows16;
+  run_blocks(backend, pl, with_bf16_rows(backend, pl, a, ceil_div(n, pl.nr), false, rows16), bp, ceil_div(n, pl.nr), n, c,
+             e);
 }
 
 void gemm_geglu(Backend& backend, GemmPrecision prec, const GemmA& a, const GemmWeight& w, int64_t f,
@@ -292,8 +313,9 @@ void gemm_geglu(Backend& backend, GemmPrecision prec, const GemmA& a, const Gemm
   ep.geglu_out = out;
   ep.geglu_f = f;
   // A prepared weight is read in place: panel p takes columns p·W.. of a and F + p·W.. of g.
+  Tensor rows16;
   if (f % half == 0 && fits_plan(pl, w)) {
-    run_blocks(backend, pl, a, w.data, panels, 2 * f, out, ep, f);
+    run_blocks(backend, pl, with_bf16_rows(backend, pl, a, panels, true, rows16), w.data, panels, 2 * f, out, ep, f);
     return;
   }
   // Otherwise panels of `half` columns of a followed by the same columns of g (zero past F): a
@@ -319,7 +341,7 @@ void gemm_geglu(Backend& backend, GemmPrecision prec, const GemmA& a, const Gemm
   });
   pl.widen = half_b && !pl.bf16;
   pl.f16_b = false;
-  run_blocks(backend, pl, a, bt.raw(), panels, 2 * f, out, ep);
+  run_blocks(backend, pl, with_bf16_rows(backend, pl, a, panels, true, rows16), bt.raw(), panels, 2 * f, out, ep);
 }
 
 }  // namespace cpu
