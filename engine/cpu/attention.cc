@@ -52,6 +52,39 @@ void check_window(const char* arg, const Tensor& t, int64_t col, int64_t width) 
             col + width, ")");
 }
 
+// Keys and values of every frame: frame f, head h at k + f·len·k_ld + h·d (and likewise v).
+struct KvFrames {
+  const float* k;
+  const float* v;
+  int64_t k_ld, v_ld, len;
+};
+
+// The keys and values of KvFrames in the bf16 tiles of the kernel's run_bf16, per frame and head
+// (empty = not packed: the tasks pack their tiles themselves).
+struct PackedKv {
+  Tensor storage;
+  int64_t per_head = 0;  // bytes
+  const void* at(int64_t frame, int64_t head, int64_t heads) const {
+    return per_head ? static_cast<const char*>(storage.raw()) + (frame * heads + head) * per_head : nullptr;
+  }
+};
+
+PackedKv pack_kv16(Backend& be, const cpu::AttentionKernels& kern, const KvFrames& src, int64_t frames, int64_t heads,
+                   int64_t d) {
+  PackedKv r;
+  r.per_head = kern.kv16_bytes(src.len, d);
+  r.storage = be.empty(DType::U8, {std::max<int64_t>(1, frames * heads * r.per_head)});
+  char* out = static_cast<char*>(r.storage.raw());
+  parallel_for(frames * heads, 1, [&](int64_t u0, int64_t u1) {
+    for (int64_t u = u0; u < u1; ++u) {
+      const int64_t f = u / heads, h = u % heads;
+      kern.pack_bf16(src.k + f * src.len * src.k_ld + h * d, src.k_ld, src.v + f * src.len * src.v_ld + h * d, src.v_ld,
+                     src.len, d, out + u * r.per_head);
+    }
+  });
+  return r;
+}
+
 }  // namespace
 
 void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* k_ref, const Tensor* v_ref,
@@ -139,26 +172,10 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, co
 
   // bf16 dot products: every frame's keys and values (and the cache's) packed to bf16 tiles once,
   // not once per query block.
-  const bool pack16 = bf16 && kern.pack_bf16;
-  const int64_t own16 = pack16 ? kern.kv16_bytes(lk, d) : 0, ref16 = pack16 && k_ref ? kern.kv16_bytes(lr, d) : 0;
-  Tensor kv16 = empty(DType::U8, {std::max<int64_t>(1, frames * heads * own16 + ref_frames * heads * ref16)});
-  char* kv16_own = static_cast<char*>(kv16.raw());
-  char* kv16_ref = kv16_own + frames * heads * own16;
-  if (pack16) {
-    const int64_t own_units = frames * heads, units = own_units + (k_ref ? ref_frames * heads : 0);
-    parallel_for(units, 1, [&](int64_t u0, int64_t u1) {
-      for (int64_t u = u0; u < u1; ++u) {
-        if (u < own_units) {
-          const int64_t b = u / heads, h = u % heads;
-          kern.pack_bf16(kd + b * lk * k_ld + p.k_col + h * d, k_ld, vd + b * lk * v_ld + p.v_col + h * d, v_ld, lk, d,
-                         kv16_own + u * own16);
-        } else {
-          const int64_t r = (u - own_units) / heads, h = (u - own_units) % heads;
-          kern.pack_bf16(krd + r * lr * kr_ld + kr_col + h * d, kr_ld, vrd + r * lr * vr_ld + vr_col + h * d, vr_ld, lr,
-                         d, kv16_ref + (u - own_units) * ref16);
-        }
-      }
-    });
+  PackedKv own16, ref16;
+  if (bf16 && kern.pack_bf16) {
+    own16 = pack_kv16(*this, kern, {kd + p.k_col, vd + p.v_col, k_ld, v_ld, lk}, frames, heads, d);
+    ref16 = k_ref ? pack_kv16(*this, kern, {krd + kr_col, vrd + vr_col, kr_ld, vr_ld, lr}, ref_frames, heads, d) : own16;
   }
 
   parallel_tasks(tasks, [&](int64_t task, int worker) {
@@ -182,7 +199,7 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, co
     own.v_ld = v_ld;
     own.len = lk;
     own.causal = p.causal;
-    if (pack16) own.kv16 = kv16_own + (b * heads + h) * own16;
+    own.kv16 = own16.at(b, h, heads);
 
     int32_t r = use_ref ? p.ref[b] : -1;
     if (!k_ref && r == b) r = -1;  // attending to itself: every mode is plain attention
@@ -196,7 +213,7 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, co
       ref.v = vrd + r * lr * vr_ld + vr_col + h * d;
       ref.v_ld = vr_ld;
       ref.len = lr;
-      if (pack16) ref.kv16 = k_ref ? kv16_ref + (r * heads + h) * ref16 : kv16_own + (r * heads + h) * own16;
+      ref.kv16 = ref16.at(r, h, heads);
       t.src[0] = ref;
       switch (p.mode) {
         case RefMode::Concat:

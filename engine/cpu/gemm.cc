@@ -149,6 +149,83 @@ GemmA with_bf16_rows(Backend& backend, const Plan& pl, const GemmA& a, int64_t p
   return r;
 }
 
+// The geometry of one blocked product (run_blocks), shared by its tasks.
+struct BlockRun {
+  const Plan* pl;
+  const GemmA* a;
+  const GemmEpilogue* ep;
+  const char* b;           // the B panels
+  float* c;
+  int64_t n, panels, g_cols;
+  int64_t mc, n_blocks, pn;  // rows per task; column blocks of pn panels
+  int64_t kc_blk, k_blocks, kp;
+  size_t b_elem;           // bytes of a B element
+  int64_t a_floats, c_floats, per_worker;  // per-worker scratch: A block, GEGLU partial sums, widened panel
+  bool any_epilogue;
+};
+
+// One task of run_blocks: rows [m0, m0 + mc) × one column block, every K block.
+void run_task(const BlockRun& r, int64_t task, float* mine) {
+  const Plan& pl = *r.pl;
+  const int mr = pl.mr, nr = pl.nr;
+  const int64_t m = r.a->m, k = r.a->k;
+  const int64_t mb = task / r.n_blocks, nb = task % r.n_blocks;
+  const int64_t m0 = mb * r.mc, rows = std::min(r.mc, m - m0), tiles = ceil_div(rows, mr);
+  const int64_t p0 = nb * r.pn, np = std::min(r.pn, r.panels - p0), n0 = p0 * nr;
+  float* a_pack = mine;
+  float* widened = mine + r.a_floats + r.c_floats;
+  GemmBlock g;
+  g.a = a_pack;
+  g.rows = rows;
+  g.tiles = tiles;
+  g.b_panel_stride = r.kp * nr;
+  const int64_t w = nr / 2, step = r.g_cols ? w : nr;  // columns of a vector; per panel
+  g.b_col[0] = p0 * step;
+  g.b_col[1] = (r.g_cols ? r.g_cols : w) + p0 * step;
+  g.b_col_step = step;
+  g.panels = np;
+  g.row0 = m0;
+  g.col0 = n0;
+  if (r.ep->geglu_out) {  // partial sums of full panels in scratch (local coordinates)
+    g.cols = np * nr;
+    g.c = mine + r.a_floats;
+    g.ldc = np * nr;
+  } else {
+    g.cols = std::min(np * nr, r.n - n0);
+    g.c = r.c + m0 * r.n + n0;
+    g.ldc = r.n;
+  }
+  // One pass per K block (a single empty one when K = 0: C is then the epilogue of zeros).
+  for (int64_t kb = 0; kb < r.k_blocks; ++kb) {
+    const int64_t k0 = kb * r.kc_blk, kc = std::min(r.kc_blk, k - k0);
+    const int64_t kc_end = pl.bf16 ? round_up(kc, 2) : kc;
+    if (kc > 0) pack_block(pl, *r.a, m0, rows, tiles * mr, k0, kc, kc_end, a_pack);
+    g.kc = kc_end;
+    g.accumulate = kb > 0;
+    g.ep = r.any_epilogue && kb == r.k_blocks - 1 ? r.ep : nullptr;
+    g.b = r.b + (size_t)(k0 * nr) * r.b_elem;  // K row k0 of every panel
+    if (!pl.widen) {
+      (pl.bf16 ? pl.bf16->block : pl.f32->block)(g);
+      continue;
+    }
+    // One panel at a time, widened to fp32 for this K block.
+    for (int64_t q = 0; q < np; ++q) {
+      const uint16_t* src[2] = {gemm_b_vector<uint16_t>(g, 0, q, nr, 2), gemm_b_vector<uint16_t>(g, 1, q, nr, 2)};
+      pl.f32->widen_panel(src, pl.f16_b, round_up(kc, 2), widened);
+      GemmBlock gq = g;
+      gq.b = widened;
+      gq.b_col[0] = 0;
+      gq.b_col[1] = w;
+      gq.b_col_step = nr;
+      gq.panels = 1;
+      gq.cols = std::min<int64_t>(nr, g.cols - q * nr);
+      gq.c = g.c + q * nr;
+      gq.col0 = g.col0 + q * nr;
+      pl.f32->block(gq);
+    }
+  }
+}
+
 // The blocked product over B panels that are already in the plan's layout. Plain mode:
 // c [M, n] = epilogue(A · Bᵀ), panel p = weight columns [p·NR, p·NR + NR) (g_cols = 0). GEGLU
 // mode (ep.geglu_out): panel p = W columns of a and the same W columns of g, either read in place
@@ -159,91 +236,36 @@ void run_blocks(Backend& backend, const Plan& pl, const GemmA& a, const void* bp
   const int mr = pl.mr, nr = pl.nr;
   const int64_t m = a.m, k = a.k;
   const bool geglu = ep.geglu_out != nullptr;
-
-  const int64_t mc = std::min(kMC, round_up(m, mr));
-  const int64_t m_blocks = ceil_div(m, mc);
-  const int64_t pn = ceil_div(panels, column_blocks(pl, m, panels, geglu));
-  const int64_t n_blocks = ceil_div(panels, pn);
-  const int64_t tasks = m_blocks * n_blocks;
-  const int workers = task_workers(tasks);
+  BlockRun r;
+  r.pl = &pl;
+  r.a = &a;
+  r.ep = &ep;
+  r.b = static_cast<const char*>(bp);
+  r.c = c;
+  r.n = n;
+  r.panels = panels;
+  r.g_cols = g_cols;
+  r.mc = std::min(kMC, round_up(m, mr));
+  r.pn = ceil_div(panels, column_blocks(pl, m, panels, geglu));
+  r.n_blocks = ceil_div(panels, r.pn);
+  const int64_t tasks = ceil_div(m, r.mc) * r.n_blocks;
   // K blocks of equal size (at most pl.kc; whole pairs for half panels, whole tile steps for the
   // bf16 kernels), so that the last one is not a sliver.
-  int64_t kc_blk = k > 0 ? ceil_div(k, ceil_div(k, pl.kc)) : 1;
-  kc_blk = round_up(kc_blk, std::max<int64_t>(pl.kgran, pl.half_b || pl.widen ? 2 : 1));
-  const int64_t k_blocks = k > 0 ? ceil_div(k, kc_blk) : 1;
-  const int64_t kp = pl.half_b || pl.widen ? round_up(k, 2) : k;  // K of a B panel
-  const size_t b_elem = pl.half_b || pl.widen ? 2 : 4;
-  // Per worker, in floats: the A block, the GEGLU partial sums, one widened B panel.
-  const int64_t a_floats = pl.bf16 ? round_up(mc, mr) * kPackLdH / 2 : round_up(mc, mr) * kPackLd;
-  const int64_t c_floats = geglu && k_blocks > 1 ? round_up(mc, mr) * pn * nr : 0;
-  const int64_t w_floats = pl.widen ? kc_blk * nr : 0;
-  const int64_t per_worker = a_floats + c_floats + w_floats;
-  Tensor scratch = backend.empty({std::max<int64_t>(1, workers * per_worker)});
-  const bool any_epilogue =
-      geglu || ep.bias || ep.frame_bias || ep.residual || ep.act != Activation::None || ep.scale != 1.0f;
-  const char* b_bytes = static_cast<const char*>(bp);
-
-  parallel_tasks(tasks, [&](int64_t task, int worker) {
-    const int64_t mb = task / n_blocks, nb = task % n_blocks;
-    const int64_t m0 = mb * mc, rows = std::min(mc, m - m0), tiles = ceil_div(rows, mr);
-    const int64_t p0 = nb * pn, np = std::min(pn, panels - p0), n0 = p0 * nr;
-    float* mine = scratch.data<float>() + worker * per_worker;
-    float* a_pack = mine;
-    float* widened = mine + a_floats + c_floats;
-    GemmBlock g;
-    g.a = a_pack;
-    g.rows = rows;
-    g.tiles = tiles;
-    g.b_panel_stride = kp * nr;
-    const int64_t w = nr / 2, step = g_cols ? w : nr;  // columns of a vector; per panel
-    g.b_col[0] = p0 * step;
-    g.b_col[1] = (g_cols ? g_cols : w) + p0 * step;
-    g.b_col_step = step;
-    g.panels = np;
-    g.row0 = m0;
-    g.col0 = n0;
-    if (geglu) {  // partial sums of full panels in scratch (local coordinates)
-      g.cols = np * nr;
-      g.c = mine + a_floats;
-      g.ldc = np * nr;
-    } else {
-      g.cols = std::min(np * nr, n - n0);
-      g.c = c + m0 * n + n0;
-      g.ldc = n;
-    }
-    // One pass per K block (a single empty one when K = 0: C is then the epilogue of zeros).
-    for (int64_t kb = 0; kb < k_blocks; ++kb) {
-      const int64_t k0 = kb * kc_blk, kc = std::min(kc_blk, k - k0);
-      const int64_t kc_end = pl.bf16 ? round_up(kc, 2) : kc;
-      if (kc > 0) pack_block(pl, a, m0, rows, tiles * mr, k0, kc, kc_end, a_pack);
-      g.kc = kc_end;
-      g.accumulate = kb > 0;
-      g.ep = any_epilogue && kb == k_blocks - 1 ? &ep : nullptr;
-      g.b = b_bytes + (size_t)(k0 * nr) * b_elem;  // K row k0 of every panel
-      if (!pl.widen) {
-        (pl.bf16 ? pl.bf16->block : pl.f32->block)(g);
-        continue;
-      }
-      // One panel at a time, widened to fp32 for this K block.
-      for (int64_t q = 0; q < np; ++q) {
-        const uint16_t* src[2] = {gemm_b_vector<uint16_t>(g, 0, q, nr, 2), gemm_b_vector<uint16_t>(g, 1, q, nr, 2)};
-        pl.f32->widen_panel(src, pl.f16_b, round_up(kc, 2), widened);
-        GemmBlock gq = g;
-        gq.b = widened;
-        gq.b_col[0] = 0;
-        gq.b_col[1] = w;
-        gq.b_col_step = nr;
-        gq.panels = 1;
-        gq.cols = std::min<int64_t>(nr, g.cols - q * nr);
-        gq.c = g.c + q * nr;
-        gq.col0 = g.col0 + q * nr;
-        pl.f32->block(gq);
-      }
-    }
-  });
+  r.kc_blk = k > 0 ? ceil_div(k, ceil_div(k, pl.kc)) : 1;
+  r.kc_blk = round_up(r.kc_blk, std::max<int64_t>(pl.kgran, pl.half_b || pl.widen ? 2 : 1));
+  r.k_blocks = k > 0 ? ceil_div(k, r.kc_blk) : 1;
+  r.kp = pl.half_b || pl.widen ? round_up(k, 2) : k;  // K of a B panel
+  r.b_elem = pl.half_b || pl.widen ? 2 : 4;
+  r.a_floats = pl.bf16 ? round_up(r.mc, mr) * kPackLdH / 2 : round_up(r.mc, mr) * kPackLd;
+  r.c_floats = geglu && r.k_blocks > 1 ? round_up(r.mc, mr) * r.pn * nr : 0;
+  r.per_worker = r.a_floats + r.c_floats + (pl.widen ? r.kc_blk * nr : 0);
+  r.any_epilogue = geglu || ep.bias || ep.frame_bias || ep.residual || ep.act != Activation::None || ep.scale != 1.0f;
+  Tensor scratch = backend.empty({std::max<int64_t>(1, task_workers(tasks) * r.per_worker)});
+  parallel_tasks(tasks, [&](int64_t task, int worker) { run_task(r, task, scratch.data<float>() + worker * r.per_worker); });
 }
 
-// Whether w is already in the panels `pl` reads; if not, what the driver must repack it to.
+// Whether w is already in the panels `pl` reads (for half panels on the fp32 kernels: setting the
+// plan to widen them); if not, the driver repacks it.
 bool fits_plan(Plan& pl, const GemmWeight& w) {
   const int have_nr = packed_nr(w.layout);
   if (have_nr != pl.nr) return false;

@@ -1,9 +1,6 @@
 // The AMX bf16 GEMM kernel (gemm_amx.inc) on the real tile instructions (-mamx-tile -mamx-bf16).
 #include <immintrin.h>
 
-#include "gemm.h"
-#include "simd_bf16.h"
-
 #define AMX_CONFIG(cfg) _tile_loadconfig(cfg)
 #define AMX_ZERO(t) _tile_zero(t)
 #define AMX_LOAD(t, base, stride) _tile_loadd(t, base, stride)
@@ -12,11 +9,4 @@
 #define AMX_RELEASE() _tile_release()
 #define AMX_TABLE gemm_amx_kernel_table
 #define AMX_NAME "amx"
-
-namespace indetail {
-namespace cpu {
-namespace INDETAIL_ISA {
 #include "gemm_amx.inc"
-}  // namespace INDETAIL_ISA
-}  // namespace cpu
-}  // namespace indetail

@@ -1,8 +1,6 @@
 // The AMX bf16 GEMM kernel (gemm_amx.inc) on the software tiles of gemm_amx_emulation.h, compiled
 // for AVX512-BF16: tests the AMX kernel's tile indexing on CPUs without AMX (INDETAIL_AMX_EMULATE=1).
-#include "gemm.h"
 #include "gemm_amx_emulation.h"
-#include "simd_bf16.h"
 
 #define AMX_CONFIG(cfg) amx_emulation::config(cfg)
 #define AMX_ZERO(t) amx_emulation::zero(t)
@@ -12,11 +10,4 @@
 #define AMX_RELEASE() ((void)0)
 #define AMX_TABLE gemm_amx_emulated_kernel_table
 #define AMX_NAME "amx (emulated)"
-
-namespace indetail {
-namespace cpu {
-namespace INDETAIL_ISA {
 #include "gemm_amx.inc"
-}  // namespace INDETAIL_ISA
-}  // namespace cpu
-}  // namespace indetail

@@ -17,8 +17,8 @@ import { UNet } from '../models/unet.js';
 import { VAE } from '../models/vae.js';
 import { REFERENCE_DDIM_CONFIG, DDIMScheduler } from '../scheduler/index.js';
 import { probeCuda, resolveBackend } from '../backend-select.js';
-import { buildInfo, devices } from '../system.js';
-import { isFullSizeModel, resolvePrecision, type PrecisionOption } from '../precision.js';
+import { devices } from '../system.js';
+import { isFullSizeModel, resolvePrecision, type Precision, type PrecisionOption } from '../precision.js';
 import { normalizeUNetConfig } from '../models/unet-config.js';
 import { CLIPTokenizer } from '../text/tokenizer.js';
 import { version } from '../version.js';
@@ -160,7 +160,6 @@ export class IndetailPipeline implements Disposable {
       fullSize: isFullSizeModel(normalizeUNetConfig(files.unet.config).block_out_channels),
     });
     const engine = new Engine({ backend, precision });
-    options.onInfo?.(`computing in ${precision}${backend === 'cpu' ? ` (cpu kernels: ${buildInfo().cpuFeatures})` : ''}`);
     const loaded: Array<{ dispose(): void }> = [engine];
     try {
       const tokenizer = await CLIPTokenizer.fromFolder(files.tokenizerDir);
@@ -192,6 +191,11 @@ export class IndetailPipeline implements Disposable {
 
   get backend(): string {
     return this.engine.backend;
+  }
+
+  /** The precision the models compute in ('f32' / 'bf16' on the CPU, 'f16' / 'bf16' on CUDA). */
+  get precision(): Precision {
+    return this.engine.precision;
   }
 
   /** The image-prompt cache: budget, bytes held, entries, hits, misses, evictions, steps reused. */
