@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One pass on a lent GPU machine: the CUDA parity tests (every op and attention mode against the
 # CPU backend), the golden fixtures on the CUDA backend, CPU/CUDA agreement on the full-size
-# model, and the benchmarks (ops, attention variants, UNet step, end to end). Leaves a compact
+# model, the quality-metric encoders against the CPU, and the benchmarks (ops, attention
+# variants, UNet step, end to end, metric time vs generation time). Leaves a compact
 # summary, the full log and the JSON results under $OUT; every step has its own time limit and a
 # failing step does not stop the others.
 #
@@ -67,19 +68,21 @@ step parity "${STEP_PARITY:-120}" env INDETAIL_PARITY_LOG="$OUT/parity-cases.txt
   node --test --test-reporter=spec test/cuda/ops-parity.test.mjs test/cuda/elementwise.test.mjs test/cuda/attention-parity.test.mjs test/cuda/attention-naive.test.mjs test/cuda/attention-golden.test.mjs
 step golden-cuda "${STEP_GOLDEN:-75}" node --test --test-reporter=spec test/cuda/pipeline-golden.test.mjs test/cuda/full-size-agreement.test.mjs
 step graphs "${STEP_GRAPHS:-120}" node --test --test-reporter=spec test/cuda/graphs.test.mjs test/cuda/kvcache-cuda.test.mjs
+step metrics-cuda "${STEP_METRICS:-60}" node --test --test-reporter=spec test/cuda/metrics-encoders.test.mjs
 step bench-ops "${STEP_OPS:-45}" node bench/run.mjs cuda-ops --json "$OUT/cuda-ops.json"
 step bench-attention "${STEP_ATTN:-45}" node bench/run.mjs attention --backend cuda --json "$OUT/attention.json" --svg-dir "$OUT"
 step bench-unet "${STEP_UNET:-45}" node bench/run.mjs unet-gpu --json "$OUT/unet-gpu.json"
 step bench-e2e "${STEP_E2E:-75}" node bench/run.mjs e2e-gpu --json "$OUT/e2e-gpu.json"
+step bench-metrics "${STEP_BENCH_METRICS:-150}" node bench/run.mjs quality-metrics --backend cuda --json "$OUT/quality-metrics.json"
 
 {
   echo ""
   echo "--- tests: failures and totals"
-  grep -hE "^not ok|^✖|ℹ (tests|pass|fail|skipped)|relative L2|max abs|outside|lastFailure|graph|differing" "$OUT"/step-parity.log "$OUT"/step-golden-cuda.log "$OUT"/step-graphs.log 2>/dev/null | sed 's/^ *//' | head -150
+  grep -hE "^not ok|^✖|ℹ (tests|pass|fail|skipped)|relative L2|max abs|rel error|outside|lastFailure|graph|differing" "$OUT"/step-parity.log "$OUT"/step-golden-cuda.log "$OUT"/step-graphs.log "$OUT"/step-metrics-cuda.log 2>/dev/null | sed 's/^ *//' | head -150
   echo ""
   echo "--- parity cases (compact)"
   cut -c1-150 "$OUT/parity-cases.txt" 2>/dev/null | head -150
-  for s in bench-ops bench-attention bench-unet bench-e2e; do
+  for s in bench-ops bench-attention bench-unet bench-e2e bench-metrics; do
     echo ""
     echo "--- $s"
     grep -vE "^machine:|^results written" "$OUT/step-$s.log" 2>/dev/null | head -70

@@ -1,6 +1,7 @@
 // JavaScript ClipTextModel: the CLIP text encoder on one Engine.
 //   loadClipTextModel(engine, configJson, weightSpec) -> Promise<ClipTextModel>
-//   model.encode(ids: Int32Array, batch, pooled: boolean) -> Promise<{ lastHiddenState, pooled? }>
+//   model.encode(ids: Int32Array, batch, pooled: boolean) -> Promise<{ lastHiddenState, pooled?, textEmbeds? }>
+//     (textEmbeds: the projected pooled output, when the config has a projection_dim)
 //   model.dispose(); model.disposed
 #include <napi.h>
 
@@ -91,6 +92,7 @@ class ClipTextWrap : public Napi::ObjectWrap<ClipTextWrap> {
         Napi::Object o = Napi::Object::New(env);
         o.Set("lastHiddenState", TensorWrap::New(env, out.last_hidden_state, backend));
         if (out.pooled.defined()) o.Set("pooled", TensorWrap::New(env, out.pooled, backend));
+        if (out.text_embeds.defined()) o.Set("textEmbeds", TensorWrap::New(env, out.text_embeds, backend));
         return o;
       };
     }, info.This().As<Napi::Object>());

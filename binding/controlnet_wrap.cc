@@ -1,5 +1,6 @@
 // JavaScript ControlNet: loadControlNet(engine, configJson, weights) -> Promise<ControlNet>;
-// controlnet.forward({sample, timesteps, context, cond, scale}) -> Promise<{down: Tensor[], mid: Tensor}>.
+// controlnet.forward({sample, timesteps, context, cond, scale, cancel?}) -> Promise<{down: Tensor[], mid: Tensor}>
+// (cancel: a CancelToken polled between blocks, cancel_wrap.h).
 // All engine work runs off the JavaScript thread under the engine's lock.
 #include <napi.h>
 
@@ -8,6 +9,7 @@
 #include "../engine/models/controlnet.h"
 #include "addon_data.h"
 #include "async.h"
+#include "cancel_wrap.h"
 #include "convert.h"
 #include "engine_wrap.h"
 #include "model_common.h"
@@ -65,7 +67,7 @@ class ControlNetWrap : public Napi::ObjectWrap<ControlNetWrap> {
 
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !model_); }
 
-  // forward({sample, timesteps: number[], context, cond, scale})
+  // forward({sample, timesteps: number[], context, cond, scale, cancel?})
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     check_live(env);
@@ -76,14 +78,15 @@ class ControlNetWrap : public Napi::ObjectWrap<ControlNetWrap> {
     Tensor cond = engine_tensor(a.Get("cond"), "cond", st);
     std::vector<float> timesteps = to_float_array(a.Get("timesteps"), "timesteps");
     float scale = (float)opt_number(a, "scale", 1.0);
+    auto cancel = CancelTokenWrap::Optional(a.Get("cancel"), "cancel");
 
     auto state = state_;
     auto model = model_;
-    return run_async(env, "indetail.controlnet.forward", [state, model, sample, context, cond, timesteps, scale]() -> Finish {
+    return run_async(env, "indetail.controlnet.forward", [state, model, sample, context, cond, timesteps, scale, cancel]() -> Finish {
       ControlNetOutput out;
       {
         std::lock_guard<std::mutex> lk(state->mutex);
-        out = model->forward(sample, timesteps, context, cond, scale);
+        out = model->forward(sample, timesteps, context, cond, scale, cancel.get());
         state->backend->synchronize();
       }
       return [state, out](Napi::Env env) -> Napi::Value {

@@ -31,7 +31,24 @@ std::shared_ptr<WeightSource> weight_source_from_js(const Napi::Value& v, const 
     Napi::Array keys = m.GetPropertyNames();
     for (uint32_t i = 0; i < keys.Length(); ++i) {
       std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
-      src->map_name(k, to_string(m.Get(k), name + ".map['" + k + "']"));
+      std::string n = name + ".map['" + k + "']";
+      Napi::Value entry = m.Get(k);
+      if (entry.IsString()) {
+        src->map_name(k, to_string(entry, n));
+        continue;
+      }
+      // { key, rows?: [begin, count], transpose?: boolean }: a view of a stored tensor.
+      Napi::Object e = to_object(entry, n);
+      WeightSource::View view{to_string(e.Get("key"), n + ".key")};
+      Napi::Value rows = e.Get("rows");
+      if (!rows.IsUndefined()) {
+        if (!rows.IsArray() || rows.As<Napi::Array>().Length() != 2) expected(v.Env(), "[begin, count]", n + ".rows", rows);
+        view.row_begin = to_int(rows.As<Napi::Array>().Get(0u), n + ".rows[0]");
+        view.rows = to_int(rows.As<Napi::Array>().Get(1u), n + ".rows[1]");
+        if (view.row_begin < 0 || view.rows < 0) expected(v.Env(), "non-negative integers", n + ".rows", rows);
+      }
+      view.transpose = opt_bool(e, "transpose", false);
+      src->map_view(k, std::move(view));
     }
   }
   return src;

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "../engine/core/finite.h"
 #include "addon_data.h"
 #include "async.h"
 #include "convert.h"
@@ -29,6 +30,7 @@ void TensorWrap::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceAccessor<&TensorWrap::Disposed>("disposed"),
                                         InstanceMethod<&TensorWrap::Read>("read"),
                                         InstanceMethod<&TensorWrap::ReadSync>("readSync"),
+                                        InstanceMethod<&TensorWrap::FirstNonFinite>("firstNonFinite"),
                                         InstanceMethod<&TensorWrap::Dispose>("dispose"),
                                         InstanceMethod<&TensorWrap::Slice>("slice"),
                                         InstanceMethod<&TensorWrap::Reshape>("reshape"),
@@ -121,14 +123,28 @@ Napi::Value TensorWrap::ReadSync(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] { return host_tensor_to_js(info.Env(), to_host_readable(tensor_, backend_)); });
 }
 
+// Reads `t` to the host off the JavaScript thread; `then` turns the host copy into the result.
+static Napi::Value read_then(const Napi::CallbackInfo& info, const Tensor& t, const std::shared_ptr<Backend>& backend,
+                             const char* name, std::function<Finish(const Tensor&)> then) {
+  return run_async(info.Env(), name, [t, backend, then]() -> Finish { return then(to_host_readable(t, backend)); },
+                   info.This().As<Napi::Object>());
+}
+
 Napi::Value TensorWrap::Read(const Napi::CallbackInfo& info) {
   check_live(info.Env());
-  Tensor t = tensor_;
-  auto backend = backend_;
-  return run_async(info.Env(), "indetail.tensor.read", [t, backend]() -> Finish {
-    Tensor host = to_host_readable(t, backend);
+  return read_then(info, tensor_, backend_, "indetail.tensor.read", [](const Tensor& host) -> Finish {
     return [host](Napi::Env env) { return host_tensor_to_js(env, host); };
-  }, info.This().As<Napi::Object>());
+  });
+}
+
+// firstNonFinite() -> Promise<number>: the index of the first NaN or ±Inf value, -1 when there is
+// none (float tensors; device tensors are read back first).
+Napi::Value TensorWrap::FirstNonFinite(const Napi::CallbackInfo& info) {
+  check_live(info.Env());
+  return read_then(info, tensor_, backend_, "indetail.tensor.firstNonFinite", [](const Tensor& host) -> Finish {
+    int64_t index = first_non_finite(host);
+    return [index](Napi::Env env) { return Napi::Number::New(env, (double)index); };
+  });
 }
 
 // slice(start, count): frames [start, start + count) of dimension 0, sharing memory.

@@ -31,6 +31,7 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   Napi::Value ByteLength(const Napi::CallbackInfo& info);
   Napi::Value Disposed(const Napi::CallbackInfo& info);
   Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value FirstNonFinite(const Napi::CallbackInfo& info);
   Napi::Value ReadSync(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value Slice(const Napi::CallbackInfo& info);

@@ -13,6 +13,7 @@
 #include "../engine/models/unet_graphs.h"
 #include "addon_data.h"
 #include "async.h"
+#include "cancel_wrap.h"
 #include "convert.h"
 #include "engine_wrap.h"
 #include "kv_cache_wrap.h"
@@ -180,7 +181,8 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
   // forward({sample, timesteps: number[], context, control?: {down: Tensor[], mid, frameScale?: number[]},
   //          attention?: {mode, ref, lambdaRef, lambdaSelf},
   //          recordKV?: {cache, step, rows: number[]},  // store these rows' decoder attn1 K/V at step
-  //          refKV?: {cache, step}})                    // reference K/V from the cache; ref indexes its rows
+  //          refKV?: {cache, step},                     // reference K/V from the cache; ref indexes its rows
+//          cancel?: CancelToken})                     // polled between blocks (cancel_wrap.h)
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     check_live(env);
@@ -215,10 +217,11 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
     // sync false: resolve once the step is queued on the stream (see EngineWrap::Op).
     const bool sync = opt_bool(a, "sync", true);
     if (record.cache && record.cache == ref.cache) throw_type_error(env, "recordKV and refKV must be different caches");
+    auto cancel = CancelTokenWrap::Optional(a.Get("cancel"), "cancel");
 
     auto state = state_;
     auto graphs = graphs_;
-    return run_async(env, "indetail.unet.forward", [state, graphs, sample, context, timesteps, control, has_control, policy, record, ref, sync]() -> Finish {
+    return run_async(env, "indetail.unet.forward", [state, graphs, sample, context, timesteps, control, has_control, policy, record, ref, sync, cancel]() -> Finish {
       Tensor out;
       {
         std::lock_guard<std::mutex> lk(state->mutex);
@@ -228,7 +231,7 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
           policy->ref_kv = &cached;
         }
         if (record.cache) policy->record = &recorded;
-        out = graphs->forward(sample, timesteps, context, has_control ? control.get() : nullptr, policy.get());
+        out = graphs->forward(sample, timesteps, context, has_control ? control.get() : nullptr, policy.get(), cancel.get());
         policy->ref_kv = nullptr;
         policy->record = nullptr;
         if (record.cache) record.cache->put(record.step, std::move(recorded));

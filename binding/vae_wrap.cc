@@ -1,7 +1,8 @@
 // JavaScript VAE: an AutoencoderKL loaded on one engine.
 //   loadVae(engine, configJson, weightSpec) -> Promise<Vae>
-//   vae.encode(image, tiling?) -> Promise<{ mean, logvar }>    image NHWC [-1, 1]
-//   vae.decode(latents, tiling?) -> Promise<Tensor>            latents NHWC, unscaled
+//   vae.encode(image, tiling?, cancel?) -> Promise<{ mean, logvar }>    image NHWC [-1, 1]
+//   vae.decode(latents, tiling?, cancel?) -> Promise<Tensor>            latents NHWC, unscaled
+//   cancel: a CancelToken (cancel_wrap.h), polled between blocks and tiles
 //   tiling: { tileSize, overlap, globalMidBlock? } (image pixels) or undefined for one pass
 #include <napi.h>
 
@@ -10,6 +11,7 @@
 #include "../engine/models/vae.h"
 #include "addon_data.h"
 #include "async.h"
+#include "cancel_wrap.h"
 #include "convert.h"
 #include "engine_wrap.h"
 #include "model_common.h"
@@ -93,13 +95,14 @@ class VaeWrap : public Napi::ObjectWrap<VaeWrap> {
     live(env);
     Tensor image = input(info[0], "image");
     VaeTiling tiling = tiling_from_js(info[1]);
+    auto cancel = CancelTokenWrap::Optional(info[2], "cancel");
     auto st = state_;
     auto model = model_;
-    return run_async(env, "indetail.vae.encode", [st, model, image, tiling]() -> Finish {
+    return run_async(env, "indetail.vae.encode", [st, model, image, tiling, cancel]() -> Finish {
       AutoencoderKL::Posterior post;
       {
         std::lock_guard<std::mutex> lk(st->mutex);
-        post = model->encode(image, tiling);
+        post = model->encode(image, tiling, cancel.get());
         st->backend->synchronize();
       }
       return [st, post](Napi::Env env) -> Napi::Value {
@@ -116,13 +119,14 @@ class VaeWrap : public Napi::ObjectWrap<VaeWrap> {
     live(env);
     Tensor latents = input(info[0], "latents");
     VaeTiling tiling = tiling_from_js(info[1]);
+    auto cancel = CancelTokenWrap::Optional(info[2], "cancel");
     auto st = state_;
     auto model = model_;
-    return run_async(env, "indetail.vae.decode", [st, model, latents, tiling]() -> Finish {
+    return run_async(env, "indetail.vae.decode", [st, model, latents, tiling, cancel]() -> Finish {
       Tensor image;
       {
         std::lock_guard<std::mutex> lk(st->mutex);
-        image = model->decode(latents, tiling);
+        image = model->decode(latents, tiling, cancel.get());
         st->backend->synchronize();
       }
       return [st, image](Napi::Env env) -> Napi::Value { return TensorWrap::New(env, image, st->backend); };

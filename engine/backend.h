@@ -81,8 +81,10 @@ struct AttentionParams {
 // For frame f: e = cond_row[f] < 0 ? eps[uncond_row[f]]
 //                 : uncond_row[f] < 0 ? eps[cond_row[f]]
 //                 : eps[u] + guidance_scale * (eps[c] - eps[u]);
-//   (v-prediction: e is converted to ε with the sample first)
-//   x0 = (x - sqrt(1 - a_from) e) / sqrt(a_from);  out = sqrt(a_to) x0 + sqrt(1 - a_to) e
+//   epsilon:      x0 = (x - sqrt(1 - a_from) e) / sqrt(a_from)
+//   v-prediction: x0 = sqrt(a_from) x - sqrt(1 - a_from) e,  e <- sqrt(a_from) e + sqrt(1 - a_from) x
+//                 (diffusers' DDIM v step: x0 directly, no division by sqrt(a_from))
+//   out = sqrt(a_to) x0 + sqrt(1 - a_to) e
 // With a_to the noisier level (smaller ᾱ) and no CFG this is the reference's inversion step.
 // reset_frame >= 0: out[reset_frame] = reset (the image-prompt frame follows the inversion chain).
 struct GuidanceStepParams {
@@ -204,9 +206,12 @@ class Backend {
   // x, out: [N, H, W, C] (statistics per frame and group over H, W and C/groups); gamma, beta: [C]
   virtual void group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out,
                           const GroupNormParams& p) = 0;
-  // conv2d(group_norm(x)) (SiLU between them when gn.silu): the ResNet blocks' norm fused into the
-  // convolution's input. x: [N, H, W, Cin], gamma / beta: [Cin]; the rest as conv2d. Default:
-  // group_norm into a temporary, then conv2d (a backend may skip writing the normalised tensor).
+  // out = conv2d(group_norm(x, gamma, beta, gn), w, bias, frame_bias, residual, p): the ResNet
+  // pattern GroupNorm (+SiLU when gn.silu) -> convolution, arguments as group_norm's (x: [N, H, W,
+  // Cin], gamma / beta: [Cin]) and conv2d's (bias may be null). A backend need not write the
+  // normalised tensor in fp32: it may normalise while the convolution reads x, or write it only in
+  // the convolution's operand type (the CPU's bf16 tier: straight to bf16). Default (the
+  // reference): group_norm into a temporary, then conv2d.
   virtual void group_norm_conv2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, const GroupNormParams& gn,
                                  const Tensor& w, const Tensor* bias, const Tensor* frame_bias, const Tensor* residual,
                                  Tensor& out, const Conv2dParams& p);

@@ -1,28 +1,16 @@
 // The generation commands of the CLI on the tiny fixture model: outputs, JSON summary, exit
 // codes, and user errors without stack traces or half-written files.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { readPngText } from '../dist/index.js';
-import { fixturePath, repoRoot } from './helpers/fixtures.mjs';
+import { run } from './helpers/cli.mjs';
+import { fixturePath } from './helpers/fixtures.mjs';
 
-const cli = path.join(repoRoot, 'dist', 'cli', 'main.js');
 const dir = mkdtempSync(path.join(tmpdir(), 'indetail-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function run(...args) {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [cli, ...args], { env: { ...process.env, INDETAIL_DISABLE_CUDA: '1' } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 const model = fixturePath('tiny-sd15');
 const common = ['--model', model, '--image', fixturePath('golden', 'input_image.png'), '--steps', '2', '--size', '64'];
@@ -65,8 +53,8 @@ test('user errors exit 1 with a message and no stack trace, and write nothing', 
     [['variation', ...common, '--prompt', 'x', '--size', 'huge', '--out', out], /Expected N or WxH/],
     [['variation', ...common, '--prompt', 'x', '--seed', 'abc', '--out', out], /Expected a non-negative integer for --seed/],
     [['variation', ...common, '--prompt', 'x', '--guidance-mode', 'sideways', '--out', out], /Invalid values/],
-    [['variation', '--model', fixturePath('nope'), '--image', 'x.png', '--prompt', 'x', '--out', out], /model not found/],
-    [['variation', ...common, '--prompt', 'x', '--steps', '-3', '--out', out], /for steps but received -3/],
+    [['variation', '--model', fixturePath('nope'), '--image', fixturePath('golden', 'input_image.png'), '--prompt', 'x', '--out', out], /model not found/],
+    [['variation', ...common, '--prompt', 'x', '--steps', '-3', '--out', out], /for --steps but received -3/],
     [['variation', ...common.slice(0, 2), '--image', fixturePath('golden', 'manifest.json'), '--prompt', 'x', '--out', out], /manifest\.json/],
     [['variation', ...common], /Missing required argument: prompt/],
   ];

@@ -57,8 +57,11 @@ test('the config is normalised with transformers defaults and both SD configs pa
     layer_norm_eps: 1e-5,
     hidden_act: 'quick_gelu',
     eos_token_id: 2,
+    projection_dim: 0,
   });
   assert.equal(parseClipTextConfig(sd15Config).hidden_size, 768);
+  assert.equal(parseClipTextConfig(sd15Config).projection_dim, 0, 'CLIPTextModel: its projection_dim is not a projection');
+  assert.equal(parseClipTextConfig({ ...tinyConfig, architectures: ['CLIPTextModelWithProjection'], projection_dim: 24 }).projection_dim, 24);
   assert.equal(parseClipTextConfig({}).num_hidden_layers, 12, 'absent fields take CLIPTextConfig defaults');
   assert.equal(parseClipTextConfig({ ...tinyConfig, hidden_act: 'gelu' }).hidden_act, 'gelu');
 });

@@ -1,34 +1,30 @@
-// The golden suite: every case of the fixture manifest, run by the handler of its kind
-// (test/golden/kinds/<kind>.mjs). Kinds without a handler are reported as skipped by name; a
-// case whose files are missing fails. INDETAIL_FIXTURES selects another fixture root laid out
-// like test/fixtures (golden/manifest.json plus the model folders it names).
+// The golden suite: every case of every fixture root's manifest (test/fixtures* by default, or
+// the roots INDETAIL_FIXTURES names), each run by the handler of its kind (test/golden/kinds/).
+// Everything a case needs comes from the case and its manifest; a case whose kind has no handler,
+// or whose files are missing, fails.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { fixturesRoot, loadManifest } from './helpers/fixtures.mjs';
+import { describe, test } from 'node:test';
+import { loadHandlers } from './golden/handlers.mjs';
+import { goldenRoots, loadManifest } from './helpers/fixtures.mjs';
 
-const kindsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'golden', 'kinds');
-const handlers = new Map();
-for (const file of readdirSync(kindsDir).filter((f) => f.endsWith('.mjs')).sort()) {
-  const mod = await import(pathToFileURL(path.join(kindsDir, file)).href);
-  for (const kind of [].concat(mod.kind)) handlers.set(kind, mod);
-}
+const handlers = await loadHandlers();
+const roots = goldenRoots();
+assert.ok(roots.length > 0, 'no fixture roots found (test/fixtures*/golden/manifest.json)');
 
-const manifest = loadManifest(fixturesRoot);
-const ctx = { root: fixturesRoot, manifest };
-console.log(`golden fixtures: ${fixturesRoot} (${manifest.cases.length} cases)`);
-
-for (const c of manifest.cases) {
-  const handler = handlers.get(c.kind);
-  if (!handler) {
-    test(`${c.name} [${c.kind}]`, { skip: `kind '${c.kind}' is not implemented yet` }, () => {});
-    continue;
-  }
-  test(`${c.name} [${c.kind}]`, async (t) => {
-    const file = path.join(fixturesRoot, c.file);
-    assert.ok(existsSync(file), `golden file ${c.file} of case ${c.name} is missing under ${fixturesRoot}`);
-    await handler.run(c, { ...ctx, file, t });
+for (const root of roots) {
+  const manifest = loadManifest(root);
+  const ctx = { root, manifest };
+  describe(`${path.relative(process.cwd(), root) || root} (${manifest.model}, ${manifest.cases.length} cases)`, () => {
+    for (const c of manifest.cases) {
+      test(`${c.name} [${c.kind}]`, async (t) => {
+        const handler = handlers.get(c.kind);
+        assert.ok(handler, `no handler for kind '${c.kind}' (known: ${[...handlers.keys()].sort().join(', ')}); add test/golden/kinds/${c.kind}.mjs`);
+        const file = path.join(root, c.file);
+        assert.ok(existsSync(file), `golden file ${c.file} of case ${c.name} is missing under ${root}`);
+        await handler.run(c, { ...ctx, file, t });
+      });
+    }
   });
 }

@@ -1,12 +1,14 @@
-// The pipeline's image-prompt cache on the tiny model: with it, the image prompt's rows leave the
+// The pipeline's image-prompt cache on the tiny models: with it, the image prompt's rows leave the
 // denoising batch and the inversion is reused, and the outputs are bitwise those of a pipeline
-// without it, for the three tasks and both guidance modes; keys that differ miss; the byte
-// budget caches what fits (step by step) and evicts the least recently used entries.
+// without it, for the three tasks and both guidance modes, on SD1.5 and on SD2.1 (v-prediction);
+// keys that differ miss; the byte budget caches what fits (step by step) and evicts the least
+// recently used entries.
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { IndetailPipeline, decoderKVBytesPerStep, loadImage } from '../dist/index.js';
 import { sameBits } from './helpers/compare.mjs';
-import { fixturePath } from './helpers/fixtures.mjs';
+import { fixturePath, sd21Root } from './helpers/fixtures.mjs';
 
 const model = fixturePath('tiny-sd15');
 const controlnet = fixturePath('tiny-sd15-controlnet');
@@ -18,17 +20,23 @@ const SIZE = 64;
 const base = { image, prompt: 'a cat', steps: STEPS, size: SIZE, stratifiedSteps: 1 };
 const structureOptions = { control, controlGuidanceEndStep: 1 };
 
-let plain; // the reference: no cache
+// The tiny models the three tasks run on with and without the cache (SD1.5 is the default below).
+const sd21 = { model: path.join(sd21Root, 'tiny-sd21v'), controlnet: path.join(sd21Root, 'tiny-sd21v-controlnet') };
+const MODELS = { 'tiny-sd15': { model, controlnet }, 'tiny-sd21v': sd21 };
+
+let plain; // the reference: no cache (SD1.5)
+const plainOf = {}; // per model
 before(async () => {
-  plain = await IndetailPipeline.load({ model, controlnet, backend: 'cpu', kvCache: false });
+  for (const [name, m] of Object.entries(MODELS)) plainOf[name] = await IndetailPipeline.load({ ...m, backend: 'cpu', kvCache: false });
+  plain = plainOf['tiny-sd15'];
 });
-after(() => plain?.dispose());
-const load = (kvCache) => IndetailPipeline.load({ model, controlnet, backend: 'cpu', ...(kvCache !== undefined ? { kvCache } : {}) });
+after(() => Object.values(plainOf).forEach((p) => p.dispose()));
+const load = (kvCache, m = MODELS['tiny-sd15']) => IndetailPipeline.load({ ...m, backend: 'cpu', ...(kvCache !== undefined ? { kvCache } : {}) });
 
 /** Runs `options` on `pipe` and on the cache-less pipeline; asserts every step's latents and the images are the same bits. */
-async function compareWithPlain(t, pipe, task, options, label) {
+async function compareWithPlain(t, pipe, task, options, label, reference = plain) {
   const want = {}, got = {};
-  await plain[task]({ ...options, trace: want });
+  await reference[task]({ ...options, trace: want });
   const r = await pipe[task]({ ...options, trace: got });
   let worst = 0;
   want.stepLatents.forEach((z, i) => {
@@ -43,31 +51,34 @@ async function compareWithPlain(t, pipe, task, options, label) {
   return r;
 }
 
-for (const task of ['variation', 'cross', 'structure']) {
-  for (const guidanceMode of ['conflict-free', 'conflicting']) {
-    test(`${task}, ${guidanceMode}: the recording call and later calls reading the cache give the bits of the cache-less pipeline`, async (t) => {
-      const pipe = await load();
-      try {
-        const o = { ...base, guidanceMode, ...(task === 'structure' ? structureOptions : {}) };
-        const first = await compareWithPlain(t, pipe, task, { ...o, samples: 2, seed: 11, includeReconstruction: true }, 'first call');
-        assert.equal(first.kvCache.status, 'miss');
-        assert.equal(first.kvCache.recordedSteps, STEPS);
-        const second = await compareWithPlain(t, pipe, task, { ...o, samples: 3, seed: 12 }, 'second call, 3 samples');
-        assert.deepEqual([second.kvCache.status, second.kvCache.reusedSteps, second.kvCache.recordedSteps], ['hit', STEPS, 0]);
-        const third = await compareWithPlain(t, pipe, task, { ...o, samples: 1, seed: 13, includeReconstruction: true }, 'third call, 1 sample');
-        assert.equal(third.kvCache.status, 'hit');
-        const rows = guidanceMode === 'conflicting' ? 2 : 1;
-        const h = SIZE / 8;
-        const chainBytes = (STEPS + 1) * h * h * 4 * 4;
-        const entryBytes = chainBytes + STEPS * decoderKVBytesPerStep(pipe.parts.unet.config, h, h, rows, 4);
-        assert.equal(third.kvCache.entryBytes, entryBytes);
-        assert.deepEqual(pipe.kvCacheStats(), {
-          enabled: true, budget: pipe.kvCacheStats().budget, bytes: entryBytes, entries: 1, hits: 2, misses: 1, evictions: 0, reusedSteps: 2 * STEPS, recordedSteps: STEPS,
-        });
-      } finally {
-        pipe.dispose();
-      }
-    });
+for (const [modelName, m] of Object.entries(MODELS)) {
+  for (const task of ['variation', 'cross', 'structure']) {
+    for (const guidanceMode of ['conflict-free', 'conflicting']) {
+      test(`${modelName} ${task}, ${guidanceMode}: the recording call and later calls reading the cache give the bits of the cache-less pipeline`, async (t) => {
+        const pipe = await load(undefined, m);
+        const ref = plainOf[modelName];
+        try {
+          const o = { ...base, guidanceMode, ...(task === 'structure' ? structureOptions : {}) };
+          const first = await compareWithPlain(t, pipe, task, { ...o, samples: 2, seed: 11, includeReconstruction: true }, 'first call', ref);
+          assert.equal(first.kvCache.status, 'miss');
+          assert.equal(first.kvCache.recordedSteps, STEPS);
+          const second = await compareWithPlain(t, pipe, task, { ...o, samples: 3, seed: 12 }, 'second call, 3 samples', ref);
+          assert.deepEqual([second.kvCache.status, second.kvCache.reusedSteps, second.kvCache.recordedSteps], ['hit', STEPS, 0]);
+          const third = await compareWithPlain(t, pipe, task, { ...o, samples: 1, seed: 13, includeReconstruction: true }, 'third call, 1 sample', ref);
+          assert.equal(third.kvCache.status, 'hit');
+          const rows = guidanceMode === 'conflicting' ? 2 : 1;
+          const h = SIZE / 8;
+          const chainBytes = (STEPS + 1) * h * h * 4 * 4;
+          const entryBytes = chainBytes + STEPS * decoderKVBytesPerStep(pipe.parts.unet.config, h, h, rows, 4);
+          assert.equal(third.kvCache.entryBytes, entryBytes);
+          assert.deepEqual(pipe.kvCacheStats(), {
+            enabled: true, budget: pipe.kvCacheStats().budget, bytes: entryBytes, entries: 1, hits: 2, misses: 1, evictions: 0, reusedSteps: 2 * STEPS, recordedSteps: STEPS,
+          });
+        } finally {
+          pipe.dispose();
+        }
+      });
+    }
   }
 }
 

@@ -201,8 +201,8 @@ test('guidance_step: CFG combine, DDIM step, v-prediction and the reset frame', 
         const c = condRow[f] >= 0 ? eps[condRow[f] * per + i] : null;
         let e = c === null ? u : u === null ? c : u + guidanceScale * (c - u);
         const xi = x[f * per + i];
+        const x0 = vPrediction ? sa * xi - sb * e : (xi - sb * e) / sa;
         if (vPrediction) e = sa * e + sb * xi;
-        const x0 = (xi - sb * e) / sa;
         out[f * per + i] = Math.sqrt(alphaTo) * x0 + Math.sqrt(1 - alphaTo) * e;
       }
     return out;

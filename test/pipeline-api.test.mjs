@@ -79,6 +79,28 @@ test('conflicting guidance and the attention variants change the result; "none" 
   }
 });
 
+test('the quality suffix: the reference\'s by default, replaced or turned off by qualitySuffix, recorded in the PNG', async () => {
+  const prompts = async (qualitySuffix) => {
+    const trace = {};
+    const r = await pipe.variation({ ...base, steps: 1, seed: 2, trace, ...(qualitySuffix !== undefined ? { qualitySuffix } : {}) });
+    return { ...trace.prompts, recorded: JSON.parse((await readPngText(r.images[0].png)).parameters).qualitySuffix, rgb: r.images[0].rgb };
+  };
+  const d = await prompts(undefined);
+  assert.equal(d.inversion, 'a cat, best quality, extremely detailed.');
+  assert.deepEqual(d.cond, ['a cat, best quality, extremely detailed.', 'a cat, best quality, extremely detailed.']);
+  assert.deepEqual(d.uncond, ['', 'bad anatomy, bad hands, cropped, worst quality'], 'negative prompts never get the suffix');
+  assert.equal(d.recorded, ', best quality, extremely detailed.');
+  const off = await prompts(false);
+  assert.equal(off.inversion, 'a cat');
+  assert.deepEqual(off.cond, ['a cat', 'a cat']);
+  assert.equal(off.recorded, false);
+  assert.notDeepEqual(off.rgb, d.rgb, 'the suffix changes the conditioning');
+  const other = await prompts(', 35mm photo');
+  assert.deepEqual(other.cond, ['a cat, 35mm photo', 'a cat, 35mm photo']);
+  assert.equal(other.recorded, ', 35mm photo');
+  await assert.rejects(pipe.variation({ ...base, qualitySuffix: true }), (err) => err.code === 'ERR_INDETAIL_INVALID_ARGUMENT' && /Expected a string or false for qualitySuffix but received true/.test(err.message));
+});
+
 test('bad options are refused by name before any work', async () => {
   const cases = [
     [{ ...base, steps: 0 }, /Expected an integer between 1 and 1000 for steps but received 0/],
@@ -112,7 +134,7 @@ test('the single-file checkpoint gives the same images as the diffusers folder',
   }
 });
 
-test('loading refuses what is not an SD1.x model, and pickles, with a reason', async () => {
+test('loading refuses what is not an SD 1.x / 2.x model, and pickles, with a reason', async () => {
   await assert.rejects(IndetailPipeline.load({ model: fixturePath('no-such-model') }), (err) => err.code === 'ERR_INDETAIL_IO' && /model not found/.test(err.message));
   await assert.rejects(IndetailPipeline.load({ model: fixturePath('golden') }), (err) => err.code === 'ERR_INDETAIL_IO' && /model_index\.json not found/.test(err.message));
   const dir = mkdtempSync(path.join(tmpdir(), 'indetail-pickle-'));
@@ -120,6 +142,11 @@ test('loading refuses what is not an SD1.x model, and pickles, with a reason', a
     const ckpt = path.join(dir, 'model.ckpt');
     writeFileSync(ckpt, 'not read');
     await assert.rejects(IndetailPipeline.load({ model: ckpt }), (err) => err.code === 'ERR_INDETAIL_UNSUPPORTED' && /pickle checkpoint.*never loads.*Convert it to \.safetensors/.test(err.message));
+    writeFileSync(path.join(dir, 'model_index.json'), JSON.stringify({ _class_name: 'KandinskyPipeline' }));
+    await assert.rejects(
+      IndetailPipeline.load({ model: dir }),
+      (err) => err.code === 'ERR_INDETAIL_UNSUPPORTED' && /describes a KandinskyPipeline; indetail loads StableDiffusionPipeline, StableDiffusionControlNetPipeline \(Stable Diffusion 2\.x, Stable Diffusion 1\.x\)/.test(err.message),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'ERR_INDETAIL_UNSUPPORTED'
   | 'ERR_INDETAIL_DEVICE'
   | 'ERR_INDETAIL_CANCELLED'
+  | 'ERR_INDETAIL_NOT_FINITE'
   | 'ERR_INDETAIL_INTERNAL'
   | 'ERR_INDETAIL_OUT_OF_MEMORY'
   | 'ERR_INDETAIL_DISPOSED'
@@ -30,7 +31,8 @@ export function isUserError(err: unknown): boolean {
     code === 'ERR_INDETAIL_BAD_FILE' ||
     code === 'ERR_INDETAIL_IO' ||
     code === 'ERR_INDETAIL_UNSUPPORTED' ||
-    code === 'ERR_INDETAIL_CANCELLED'
+    code === 'ERR_INDETAIL_CANCELLED' ||
+    code === 'ERR_INDETAIL_NOT_FINITE'
   );
 }
 

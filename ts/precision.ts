@@ -11,9 +11,13 @@
 //   other CPUs and for tiny models (the golden fixtures), f16 on CUDA.
 import { IndetailError } from './errors.js';
 import { addon } from './native/addon.js';
+import { invalid, show } from './validate.js';
 
 export type Precision = 'f32' | 'bf16' | 'f16';
 export type PrecisionOption = Precision | 'auto';
+
+/** Every value the precision option takes on some backend (which ones a backend takes: resolvePrecision). */
+export const PRECISION_OPTIONS: readonly PrecisionOption[] = ['auto', 'f32', 'bf16', 'f16'];
 
 const ALLOWED: Record<'cpu' | 'cuda', readonly Precision[]> = { cpu: ['f32', 'bf16'], cuda: ['f16', 'bf16'] };
 const DEVICE_DEFAULT: Record<'cpu' | 'cuda', Precision> = { cpu: 'f32', cuda: 'f16' };
@@ -36,6 +40,16 @@ function describe(device: 'cpu' | 'cuda'): string {
 }
 
 /**
+ * Checks a precision option before the backend is known (load options): one of PRECISION_OPTIONS.
+ * Whether the backend takes it is checked when it is resolved.
+ */
+export function checkPrecisionOption(v: unknown): void {
+  if (!(PRECISION_OPTIONS as readonly unknown[]).includes(v)) {
+    invalid(`Expected 'auto', ${describe('cpu')} (CPU) or ${describe('cuda')} (CUDA) for precision but received ${show(v)}`);
+  }
+}
+
+/**
  * The precision an engine on `device` runs with. `requested` undefined = the device's default;
  * 'auto' also looks at the model (fullSize) and, on the CPU, at bf16 support.
  */
@@ -50,4 +64,9 @@ export function resolvePrecision(requested: unknown, device: 'cpu' | 'cuda', mod
     'ERR_INDETAIL_INVALID_ARGUMENT',
     `Expected ${describe(device)} (or 'auto') for precision on the ${device} backend but received ${JSON.stringify(requested)}`,
   );
+}
+
+/** The precision a pipeline's models run with on `device`: 'auto' (the default) weighs the UNet's size. */
+export function modelPrecision(requested: PrecisionOption | undefined, device: 'cpu' | 'cuda', unetBlockOutChannels: readonly number[]): Precision {
+  return resolvePrecision(requested ?? 'auto', device, { fullSize: isFullSizeModel(unetBlockOutChannels) });
 }

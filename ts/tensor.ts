@@ -48,6 +48,10 @@ export class Tensor implements Disposable {
     const data = await this.read();
     return data instanceof Float32Array ? data : Float32Array.from(data);
   }
+  /** Index of the first NaN or ±Inf value (in the order of read()), or -1; without copying to the JavaScript heap. */
+  firstNonFinite(): Promise<number> {
+    return nativeAsync(() => this.native.firstNonFinite());
+  }
 
   /** Frames [start, start + count) of the first dimension: a view sharing this tensor's memory. */
   slice(start: number, count = 1): Tensor {

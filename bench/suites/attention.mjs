@@ -12,6 +12,8 @@
 // fused speed-up over naive, and the largest difference between the two outputs.
 //
 //   node bench/run.mjs attention [--quick]      or      indetail bench attention [--out chart.svg]
+// `shapes` and `ns` (run options) replace the SD1.5 shapes and the batch layouts: `indetail bench
+// attention --quality` measures the decoder shapes of the model it evaluates.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -96,6 +98,8 @@ function nativeArgs(args) {
 
 export async function run({
   quick = false,
+  shapes = SHAPES,
+  ns = null,
   svgPath = path.resolve('bench/out/attention.svg'),
   backends = null,
   peakTflops = null,
@@ -117,8 +121,8 @@ export async function run({
     notes.push(`${backend} peak: ${peaks[backend].how}`);
     const budget = isCpu ? 3 : 0.5;
     const maxIterations = isCpu ? 5 : 50;
-    for (const shape of SHAPES) {
-      for (const n of quick ? [1] : [1, 4]) {
+    for (const shape of shapes) {
+      for (const n of ns ?? (quick ? [1] : [1, 4])) {
         if (isCpu && quick && shape.Lq === 4096) continue;
         const { Lq, heads, D } = shape;
         const C = heads * D;
@@ -195,8 +199,8 @@ export async function run({
   const find = (b, shape, n, variant, impl) =>
     rows.find((r) => r.backend === b && r.shape === shape && r.n === n && r.variant === variant && r.impl === impl && r.ms);
   for (const backend of Object.keys(peaks)) {
-    for (const shape of SHAPES.map((s) => `${s.Lq}x${s.heads}x${s.D}`)) {
-      for (const n of [1, 4]) {
+    for (const shape of shapes.map((s) => `${s.Lq}x${s.heads}x${s.D}`)) {
+      for (const n of ns ?? [1, 4]) {
         const st = find(backend, shape, n, 'stratified', 'fused');
         const cc = find(backend, shape, n, 'concat', 'fused');
         const self = find(backend, shape, n, 'self', 'fused');

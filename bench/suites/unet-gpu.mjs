@@ -7,9 +7,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Engine, UNet, backends, devices } from '../../dist/index.js';
+import { Engine, UNet, backends, devices, unetFlops } from '../../dist/index.js';
 import { lcgNoise } from '../lib/random.mjs';
-import { unetFlops } from './unet-cpu.mjs';
 
 export const name = 'unet-gpu';
 export const description = 'full-size SD1.5 UNet step on CUDA at 64x64, batch 1/2/3/9, CUDA graphs off/on, TFLOP/s, peak memory';

@@ -439,8 +439,8 @@ void pointwise_cases() {
                      : u < 0 ? eps.get((size_t)c * E + i)
                              : eps.get((size_t)u * E + i) + 7.5 * (eps.get((size_t)c * E + i) - eps.get((size_t)u * E + i));
           const double xv = x.get((size_t)f * E + i);
+          const double x0 = vpred ? std::sqrt(af) * xv - std::sqrt(1 - af) * e : (xv - std::sqrt(1 - af) * e) / std::sqrt(af);
           if (vpred) e = std::sqrt(af) * e + std::sqrt(1 - af) * xv;
-          const double x0 = (xv - std::sqrt(1 - af) * e) / std::sqrt(af);
           want[(size_t)f * E + i] = f == g.reset_frame ? reset.get(i) : std::sqrt(at) * x0 + std::sqrt(1 - at) * e;
         }
       check<T>(std::string("guidance_step E=") + std::to_string(E) + (vpred ? " v-pred" : " reset"), out, want, 1.0, 5e-3);

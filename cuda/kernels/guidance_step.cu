@@ -2,8 +2,9 @@
 // per-frame rows travel in the kernel parameters, so there is no host round trip.
 // For frame f and element i:
 //   e  = cfg(eps[uncond_row[f]][i], eps[cond_row[f]][i])      (or the one row present)
-//   e  = sqrt(a)·e + sqrt(1−a)·x        (v-prediction only: v -> ε)
-//   x0 = (x − sqrt(1−a_from)·e) / sqrt(a_from);  out = sqrt(a_to)·x0 + sqrt(1−a_to)·e
+//   epsilon:      x0 = (x − sqrt(1−a_from)·e) / sqrt(a_from)
+//   v-prediction: x0 = sqrt(a_from)·x − sqrt(1−a_from)·e,  e <- sqrt(a_from)·e + sqrt(1−a_from)·x
+//   out = sqrt(a_to)·x0 + sqrt(1−a_to)·e
 //   out[reset_frame] = reset
 #include <algorithm>
 
@@ -57,9 +58,8 @@ __global__ void guidance_step_kernel(const T* eps, const T* x, const T* reset, T
       load_vec<T, V>(x + (int64_t)f * frame_vecs * V + i, xv);
 #pragma unroll
       for (int j = 0; j < V; ++j) {
-        float ej = e[j];
-        if (k.v_pred) ej = k.sa_from * ej + k.s1a_from * xv[j];
-        const float x0 = (xv[j] - k.s1a_from * ej) / k.sa_from;
+        const float x0 = k.v_pred ? k.sa_from * xv[j] - k.s1a_from * e[j] : (xv[j] - k.s1a_from * e[j]) / k.sa_from;
+        const float ej = k.v_pred ? k.sa_from * e[j] + k.s1a_from * xv[j] : e[j];
         y[j] = k.sa_to * x0 + k.s1a_to * ej;
       }
     }

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <type_traits>
 
 namespace indetail {
 
@@ -59,10 +60,13 @@ struct BlockCache {
     if (in_use > peak) peak = in_use;
   }
   void released(size_t cls) { in_use -= cls; }
-  // Frees every cached block with free_block(void*).
+  // Frees every cached block with free_block(void*) or free_block(void*, size_class).
   template <class Free>
   void clear(Free free_block) {
-    for (auto& kv : blocks) free_block(kv.second);
+    for (auto& kv : blocks) {
+      if constexpr (std::is_invocable_v<Free, void*, size_t>) free_block(kv.second, kv.first);
+      else free_block(kv.second);
+    }
     blocks.clear();
     cached = 0;
   }

@@ -60,11 +60,12 @@ void CpuBackend::guidance_step(const Tensor& eps, const Tensor& x, const Tensor*
     float* yf = yd + f * per;
     parallel_for(per, 1 << 14, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
-        float g = !ec ? eu[i] : !eu ? ec[i] : eu[i] + gs * (ec[i] - eu[i]);
-        float xi = xf[i];
-        if (vpred) g = sa * g + sb * xi;
-        float x0 = (xi - sb * g) / sa;
-        yf[i] = ta * x0 + tb * g;
+        const float g = !ec ? eu[i] : !eu ? ec[i] : eu[i] + gs * (ec[i] - eu[i]);
+        const float xi = xf[i];
+        // diffusers' DDIM step: epsilon, or v converted to (x0, ε) at the current level.
+        const float x0 = vpred ? sa * xi - sb * g : (xi - sb * g) / sa;
+        const float e = vpred ? sa * g + sb * xi : g;
+        yf[i] = ta * x0 + tb * e;
       }
     });
   }

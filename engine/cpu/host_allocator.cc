@@ -1,5 +1,9 @@
 #include "host_allocator.h"
 
+#include <cstdlib>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "../core/error.h"
 
@@ -47,15 +51,21 @@ void HostAllocator::give_back(void* p, size_t bytes) {
 
 void HostAllocator::release_cache() {
   std::lock_guard<std::mutex> lk(m_);
-  for (auto& kv : cache_.blocks) free_host_bytes(kv.second, kv.first);
-  cache_.blocks.clear();
-  cache_.cached = 0;
+  cache_.clear([](void* p, size_t cls) { free_host_bytes(p, cls); });
 }
 
 uint64_t HostAllocator::in_use() const { std::lock_guard<std::mutex> lk(m_); return cache_.in_use; }
 uint64_t HostAllocator::peak() const { std::lock_guard<std::mutex> lk(m_); return cache_.peak; }
 uint64_t HostAllocator::cached() const { std::lock_guard<std::mutex> lk(m_); return cache_.cached; }
 
-HostAllocator::~HostAllocator() { release_cache(); }
+HostAllocator::~HostAllocator() {
+  release_cache();
+  // The allocator goes with the last engine tensor, after the weights: give the freed memory
+  // back to the system. glibc keeps freed blocks below its (growing) mmap threshold in its arenas,
+  // so without this a process that loads and disposes pipelines keeps growing.
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
 
 }  // namespace indetail

@@ -24,6 +24,9 @@ ClipTextConfig ClipTextConfig::from_json(const std::string& json_text) {
   c.max_position_embeddings = positive("max_position_embeddings");
   c.vocab_size = positive("vocab_size");
   c.eos_token_id = r.integer("eos_token_id", 2);
+  c.projection_dim = r.integer("projection_dim", 0);
+  if (c.projection_dim < 0)
+    fail(ErrorKind::InvalidArgument, "CLIP text encoder config: 'projection_dim' must not be negative, found ", c.projection_dim);
   double eps = r.number("layer_norm_eps");
   if (!(eps > 0)) fail(ErrorKind::InvalidArgument, "CLIP text encoder config: 'layer_norm_eps' must be positive, found ", eps);
   c.layer_norm_eps = (float)eps;
@@ -93,6 +96,7 @@ ClipTextModel::ClipTextModel(const ClipTextConfig& config, const WeightSource& w
   }
   final_ln_w_ = w.vector("text_model.final_layer_norm.weight", C);
   final_ln_b_ = w.vector("text_model.final_layer_norm.bias", C);
+  if (config_.projection_dim > 0) text_projection_ = LinearLayer::load(w, "text_projection", config_.projection_dim, C, false);
 
   // A text-model tensor nobody asked for means the config does not describe this checkpoint
   // (e.g. more layers than num_hidden_layers). Other top-level tensors (text_projection of
@@ -184,6 +188,7 @@ ClipTextModel::Output ClipTextModel::encode(const Tensor& ids, bool want_pooled)
       Tensor dst = out.pooled.slice0(n, 1);
       b.copy(rows.slice0(n * L + pooled_position(d + n * L, L), 1), dst);
     }
+    if (config_.projection_dim > 0) out.text_embeds = text_projection_(b, out.pooled);
   }
   return out;
 }

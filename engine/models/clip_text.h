@@ -7,6 +7,8 @@
 //                        x += fc2(act(fc1(layer_norm2(x))))
 //   last_hidden_state = final_layer_norm(x)                      [N, L, hidden]
 //   pooled[n] = last_hidden_state[n, eos position of row n]      [N, hidden]
+//   text_embeds = text_projection(pooled)                         [N, projection_dim]
+//     (CLIPTextModelWithProjection / CLIPModel.get_text_features; only with a projection)
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "../backend.h"
+#include "unet_layers.h"
 #include "weights.h"
 
 namespace indetail {
@@ -30,6 +33,9 @@ struct ClipTextConfig {
   // Pooling position: eos_token_id == 2 (the legacy CLIP configs, SD1.5 and SD2) means the
   // argmax of the ids, as transformers does; otherwise the first occurrence of eos_token_id.
   int64_t eos_token_id = 2;
+  // > 0: the checkpoint's text_projection.weight [projection_dim, hidden] (no bias) is loaded and
+  // applied to the pooled output. 0: no projection (Stable Diffusion's CLIPTextModel).
+  int64_t projection_dim = 0;
 
   // From the JSON config normalised in TypeScript (ts/models/clip-text-config.ts); errors name the field.
   static ClipTextConfig from_json(const std::string& json_text);
@@ -45,6 +51,7 @@ class ClipTextModel {
   struct Output {
     Tensor last_hidden_state;  // [N, L, hidden]
     Tensor pooled;             // [N, hidden], undefined unless asked for
+    Tensor text_embeds;        // [N, projection_dim]: with the pooled output when there is a projection
   };
   // ids: host I32 [N, L] with 1 <= L <= max_position_embeddings and every id in [0, vocab_size).
   Output encode(const Tensor& ids, bool want_pooled) const;
@@ -70,6 +77,7 @@ class ClipTextModel {
   Tensor token_embedding_, position_embedding_;
   std::vector<Layer> layers_;
   Tensor final_ln_w_, final_ln_b_;
+  LinearLayer text_projection_;  // undefined weights without a projection
 };
 
 }  // namespace indetail

@@ -47,7 +47,8 @@ Tensor ControlNetModel::embed_condition(const Tensor& cond) const {
 }
 
 ControlNetOutput ControlNetModel::forward(const Tensor& sample, const std::vector<float>& timesteps,
-                                          const Tensor& context, const Tensor& cond, float scale) const {
+                                          const Tensor& context, const Tensor& cond, float scale,
+                                          const CancelToken* cancel) const {
   Backend& be = *backend_;
   enc_.check_inputs(be, "ControlNet", sample, timesteps, context);
   check_activation(be, "ControlNet", "cond", cond);
@@ -74,8 +75,7 @@ ControlNetOutput ControlNetModel::forward(const Tensor& sample, const std::vecto
   emb = Tensor();
 
   std::vector<Tensor> skips{h};
-  for (const auto& d : enc_.down) h = d(be, h, temb, context, skips);
-  h = enc_.mid(be, h, temb, context);
+  h = enc_.down_and_mid(be, h, temb, context, skips, cancel, "ControlNet");
 
   ControlNetOutput out;
   for (size_t i = 0; i < skips.size(); ++i) {

@@ -22,8 +22,9 @@ class ControlNetModel {
 
   // cond: NHWC [N or 1, f·H, f·W, conditioning_channels] in [0, 1], f = 2^(conditioning blocks);
   // one conditioning frame is shared by every frame of the batch.
+  // cancel (optional): polled before every down block and the mid block.
   ControlNetOutput forward(const Tensor& sample, const std::vector<float>& timesteps, const Tensor& context,
-                           const Tensor& cond, float conditioning_scale) const;
+                           const Tensor& cond, float conditioning_scale, const CancelToken* cancel = nullptr) const;
 
   const UNetConfig& config() const { return enc_.cfg; }
   const std::shared_ptr<Backend>& backend() const { return backend_; }

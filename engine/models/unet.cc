@@ -56,24 +56,25 @@ void UNetModel::add_residual(const Tensor& skip, const Tensor& residual, const s
 }
 
 Tensor UNetModel::forward(const Tensor& sample, const std::vector<float>& timesteps, const Tensor& context,
-                          const UNetControl* control, const RefAttention* policy) const {
+                          const UNetControl* control, const RefAttention* policy, const CancelToken* cancel) const {
   enc_.check_inputs(*backend_, "UNet", sample, timesteps, context);
-  return run(sample, UNetEncoder::upload_timesteps(*backend_, timesteps), context, control, policy);
+  return run(sample, UNetEncoder::upload_timesteps(*backend_, timesteps), context, control, policy, cancel);
 }
 
 Tensor UNetModel::forward_with_device_timesteps(const Tensor& sample, const Tensor& timesteps, const Tensor& context,
-                                                const UNetControl* control, const RefAttention* policy) const {
+                                                const UNetControl* control, const RefAttention* policy,
+                                                const CancelToken* cancel) const {
   Backend& be = *backend_;
   check_arg(timesteps.defined() && timesteps.dim() == 1 && timesteps.device() == be.device() &&
                 timesteps.dtype() == be.compute_dtype(),
             "UNet: device timesteps must be a [N] ", dtype_name(be.compute_dtype()), " tensor on ", be.name(),
             ", got ", timesteps.defined() ? timesteps.describe() : std::string("nothing"));
   enc_.check_inputs(be, "UNet", sample, timesteps.size(0), context);
-  return run(sample, timesteps, context, control, policy);
+  return run(sample, timesteps, context, control, policy, cancel);
 }
 
 Tensor UNetModel::run(const Tensor& sample, const Tensor& timesteps, const Tensor& context, const UNetControl* control,
-                      const RefAttention* policy) const {
+                      const RefAttention* policy, const CancelToken* cancel) const {
   Backend& be = *backend_;
   const UNetConfig& c = enc_.cfg;
   int64_t n = sample.size(0);
@@ -111,8 +112,7 @@ Tensor UNetModel::run(const Tensor& sample, const Tensor& timesteps, const Tenso
   Tensor temb = enc_.time_embedding(be, timesteps);
   Tensor h = enc_.conv_in(be, sample);
   std::vector<Tensor> skips{h};
-  for (const auto& d : enc_.down) h = d(be, h, temb, context, skips);
-  h = enc_.mid(be, h, temb, context);
+  h = enc_.down_and_mid(be, h, temb, context, skips, cancel, "UNet");
 
   if (control) {
     for (size_t i = 0; i < skips.size(); ++i) {
@@ -129,7 +129,10 @@ Tensor UNetModel::run(const Tensor& sample, const Tensor& timesteps, const Tenso
     h = sum;
   }
 
-  for (const auto& u : up_) h = u(be, h, temb, context, skips, policy);
+  for (size_t i = 0; i < up_.size(); ++i) {
+    check_cancel(cancel, "UNet up block ", i);
+    h = up_[i](be, h, temb, context, skips, policy);
+  }
   return conv_out_.after_norm(be, norm_out_, NormLayer::group_norm_params(c.groups, c.norm_eps, true), h);
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/cancel.h"
 #include "unet_encoder.h"
 
 namespace indetail {
@@ -25,12 +26,15 @@ class UNetModel {
   // config_json: the normalised config (ts/models/unet-config.ts).
   UNetModel(std::shared_ptr<Backend> backend, const std::string& config_json, const WeightSource& weights);
 
+  // cancel (optional): polled before every down block, the mid block and every up block.
   Tensor forward(const Tensor& sample, const std::vector<float>& timesteps, const Tensor& context,
-                 const UNetControl* control, const RefAttention* decoder_self_attention) const;
+                 const UNetControl* control, const RefAttention* decoder_self_attention,
+                 const CancelToken* cancel = nullptr) const;
   // The same with the timesteps already on the backend: [N] in its compute dtype, as
   // UNetEncoder::upload_timesteps makes them (what a CUDA graph records: no upload inside).
   Tensor forward_with_device_timesteps(const Tensor& sample, const Tensor& timesteps, const Tensor& context,
-                                       const UNetControl* control, const RefAttention* decoder_self_attention) const;
+                                       const UNetControl* control, const RefAttention* decoder_self_attention,
+                                       const CancelToken* cancel = nullptr) const;
 
   const UNetConfig& config() const { return enc_.cfg; }
   // Number of decoder self-attention layers (the length of a DecoderKV of this model).
@@ -42,7 +46,7 @@ class UNetModel {
 
  private:
   Tensor run(const Tensor& sample, const Tensor& timesteps, const Tensor& context, const UNetControl* control,
-             const RefAttention* policy) const;
+             const RefAttention* policy, const CancelToken* cancel) const;
   void add_residual(const Tensor& skip, const Tensor& residual, const std::vector<float>& scale, Tensor& out) const;
 
   std::shared_ptr<Backend> backend_;

@@ -42,6 +42,16 @@ Tensor UNetEncoder::time_embedding(Backend& be, const std::vector<float>& timest
   return time_embedding(be, upload_timesteps(be, timesteps));
 }
 
+Tensor UNetEncoder::down_and_mid(Backend& be, Tensor h, const Tensor& temb, const Tensor& context,
+                                 std::vector<Tensor>& skips, const CancelToken* cancel, const char* what) const {
+  for (size_t i = 0; i < down.size(); ++i) {
+    check_cancel(cancel, what, " down block ", i);
+    h = down[i](be, h, temb, context, skips);
+  }
+  check_cancel(cancel, what, " mid block");
+  return mid(be, h, temb, context);
+}
+
 Tensor UNetEncoder::time_embedding(Backend& be, const Tensor& t) const {
   int64_t n = t.numel();
   Tensor proj = be.empty({n, cfg.block_out_channels[0]});

@@ -3,6 +3,7 @@
 #pragma once
 #include <vector>
 
+#include "../core/cancel.h"
 #include "unet_blocks.h"
 #include "unet_config.h"
 
@@ -26,6 +27,10 @@ struct UNetEncoder {
   Tensor time_embedding(Backend& be, const Tensor& timesteps) const;
   // Timesteps as time_embedding takes them: [N] in the backend's compute dtype.
   static Tensor upload_timesteps(Backend& be, const std::vector<float>& timesteps);
+  // The down blocks then the mid block on conv_in's output `h` (its skip connections appended to
+  // `skips`), polling `cancel` before each block; `what` ("UNet", "ControlNet") names the check points.
+  Tensor down_and_mid(Backend& be, Tensor h, const Tensor& temb, const Tensor& context, std::vector<Tensor>& skips,
+                      const CancelToken* cancel, const char* what) const;
   // Checks the inputs every forward takes; `what` names the model in messages.
   void check_inputs(const Backend& be, const char* what, const Tensor& sample, const std::vector<float>& timesteps,
                     const Tensor& context) const;

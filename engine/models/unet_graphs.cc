@@ -188,38 +188,39 @@ void UNetGraphs::note_failure(const std::string& key, const std::string& why) {
 }
 
 Tensor UNetGraphs::eager(const Tensor& sample, const std::vector<float>& timesteps, const Tensor& context,
-                         const UNetControl* control, const RefAttention* policy) {
-  Tensor out = model_->forward(sample, timesteps, context, control, policy);
+                         const UNetControl* control, const RefAttention* policy, const CancelToken* cancel) {
+  Tensor out = model_->forward(sample, timesteps, context, control, policy, cancel);
   eager_++;
   g_eager++;
   return out;
 }
 
 Tensor UNetGraphs::forward(const Tensor& sample, const std::vector<float>& timesteps, const Tensor& context,
-                           const UNetControl* control, const RefAttention* policy) {
+                           const UNetControl* control, const RefAttention* policy, const CancelToken* cancel) {
   std::lock_guard<std::mutex> lk(m_);
   if (!enabled_.load()) {
     if (!graphs_.empty() || !seen_.empty() || !unrecordable_.empty()) drop_all();
-    return eager(sample, timesteps, context, control, policy);
+    return eager(sample, timesteps, context, control, policy, cancel);
   }
   Backend& be = *backend_;
   if (!unsupported_reason(be).empty() || !recordable_inputs(be, sample, timesteps, context, control, policy))
-    return eager(sample, timesteps, context, control, policy);
+    return eager(sample, timesteps, context, control, policy, cancel);
   const std::string key = graph_key(sample, context, control, policy);
   auto it = graphs_.find(key);
   Entry* e = it != graphs_.end() ? it->second.get() : nullptr;
   if (!e) {
-    if (unrecordable_.count(key)) return eager(sample, timesteps, context, control, policy);
+    if (unrecordable_.count(key)) return eager(sample, timesteps, context, control, policy, cancel);
     if (!seen_.count(key)) {
-      Tensor out = eager(sample, timesteps, context, control, policy);
+      Tensor out = eager(sample, timesteps, context, control, policy, cancel);
       if (seen_.size() >= kMaxKeys) seen_.clear();
       seen_.insert(key);
       return out;
     }
     seen_.erase(key);
     e = record(key, sample, timesteps, context, control, policy);
-    if (!e) return eager(sample, timesteps, context, control, policy);
+    if (!e) return eager(sample, timesteps, context, control, policy, cancel);
   }
+  check_cancel(cancel, "UNet forward");
   try {
     return replay(*e, sample, timesteps, context, control, policy);
   } catch (const std::exception& ex) {
@@ -227,7 +228,7 @@ Tensor UNetGraphs::forward(const Tensor& sample, const std::vector<float>& times
     graphs_.erase(key);
     update_sizes();
     note_failure(key, std::string("replay failed: ") + ex.what());
-    return eager(sample, timesteps, context, control, policy);
+    return eager(sample, timesteps, context, control, policy, cancel);
   }
 }
 

@@ -38,9 +38,10 @@ class UNetGraphs {
   ~UNetGraphs();
 
   // UNetModel::forward (policy->ref_kv and policy->record included), through a graph when it can.
-  // The caller holds the engine's lock.
+  // The caller holds the engine's lock. `cancel` is polled between the blocks of an eager
+  // forward, and once before a replay (a graph runs as one launch).
   Tensor forward(const Tensor& sample, const std::vector<float>& timesteps, const Tensor& context,
-                 const UNetControl* control, const RefAttention* policy);
+                 const UNetControl* control, const RefAttention* policy, const CancelToken* cancel = nullptr);
 
   // Off: the next forward (or this call, when no forward runs) drops every graph.
   void set_enabled(bool on);
@@ -52,7 +53,7 @@ class UNetGraphs {
  private:
   struct Entry;
   Tensor eager(const Tensor& sample, const std::vector<float>& timesteps, const Tensor& context,
-               const UNetControl* control, const RefAttention* policy);
+               const UNetControl* control, const RefAttention* policy, const CancelToken* cancel);
   // Records the key's graph (nullptr when recording failed: the key then stays eager).
   Entry* record(const std::string& key, const Tensor& sample, const std::vector<float>& timesteps,
                 const Tensor& context, const UNetControl* control, const RefAttention* policy);

@@ -28,7 +28,7 @@ Tensor LinearLayer::operator()(Backend& be, const Tensor& x, const Tensor* resid
 }
 
 ConvLayer ConvLayer::load(WeightLoader& L, const std::string& name, int64_t cout, int64_t cin, int64_t k, int stride,
-                          int pad, int pad_end) {
+                          int pad, int pad_end, bool bias) {
   ConvLayer c;
   c.cout = cout;
   c.cin = cin;
@@ -37,7 +37,7 @@ ConvLayer ConvLayer::load(WeightLoader& L, const std::string& name, int64_t cout
   c.p.pad = pad < 0 ? (int)(k - 1) / 2 : pad;
   c.p.pad_end = pad_end;
   c.w = L.conv(name + ".weight", cout, cin, k, k);
-  c.b = L.vector(name + ".bias", cout);
+  if (bias) c.b = L.vector(name + ".bias", cout);
   return c;
 }
 
@@ -54,7 +54,7 @@ Tensor ConvLayer::operator()(Backend& be, const Tensor& x, const Tensor* frame_b
   Tensor out = be.empty(out_shape(x.shape()));
   Conv2dParams q = p;
   q.out_scale = out_scale;
-  be.conv2d(x, w, &b, frame_bias, residual, out, q);
+  be.conv2d(x, w, b.defined() ? &b : nullptr, frame_bias, residual, out, q);
   return out;
 }
 
@@ -64,7 +64,7 @@ Tensor ConvLayer::after_norm(Backend& be, const NormLayer& norm, const GroupNorm
   Tensor out = be.empty(out_shape(x.shape()));
   Conv2dParams q = p;
   q.out_scale = out_scale;
-  be.group_norm_conv2d(x, norm.gamma, norm.beta, gn, w, &b, frame_bias, residual, out, q);
+  be.group_norm_conv2d(x, norm.gamma, norm.beta, gn, w, b.defined() ? &b : nullptr, frame_bias, residual, out, q);
   return out;
 }
 

@@ -25,13 +25,13 @@ struct NormLayer;
 
 // A 2-D convolution on NHWC activations.
 struct ConvLayer {
-  Tensor w, b;
+  Tensor w, b;  // b undefined when the layer has no bias
   int64_t cout = 0, cin = 0, kh = 0, kw = 0;
   Conv2dParams p;
 
-  // pad_end < 0: same as pad.
+  // pad_end < 0: same as pad. bias false: the layer has none (a ViT's patch embedding in CLIP).
   static ConvLayer load(WeightLoader& L, const std::string& name, int64_t cout, int64_t cin, int64_t k, int stride = 1,
-                        int pad = -1, int pad_end = -1);
+                        int pad = -1, int pad_end = -1, bool bias = true);
   Shape out_shape(const Shape& x) const;
   // out = (conv(x) + b + frame_bias[n] + residual) * out_scale
   Tensor operator()(Backend& be, const Tensor& x, const Tensor* frame_bias = nullptr, const Tensor* residual = nullptr,

@@ -52,9 +52,11 @@ VaeEncoder::VaeEncoder(const VaeConfig& cfg, WeightLoader& w)
   quant_conv_ = ConvLayer::load(w, "quant_conv", 2 * cfg.latent_channels, 2 * cfg.latent_channels, 1);
 }
 
-Tensor VaeEncoder::features(Backend& b, const Tensor& x) const {
+Tensor VaeEncoder::features(Backend& b, const Tensor& x, const CancelToken* cancel) const {
   Tensor h = conv_in_(b, x);
-  for (const Down& d : blocks_) {
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    const Down& d = blocks_[i];
+    check_cancel(cancel, "VAE encoder down block ", i);
     for (const VaeResnet& r : d.resnets) h = r.forward(b, h);
     if (d.down) h = d.down->forward(b, h);
     b.release_cached_memory();  // the next level's tensors are 4x smaller: these blocks would idle
@@ -62,7 +64,8 @@ Tensor VaeEncoder::features(Backend& b, const Tensor& x) const {
   return h;
 }
 
-Tensor VaeEncoder::moments(Backend& b, const Tensor& features) const {
+Tensor VaeEncoder::moments(Backend& b, const Tensor& features, const CancelToken* cancel) const {
+  check_cancel(cancel, "VAE encoder mid block");
   Tensor h = mid_->forward(b, features);
   h = conv_out_.after_norm(b, norm_out_, NormLayer::group_norm_params(groups_, kVaeNormEps, true), h);
   return quant_conv_(b, h);
@@ -91,15 +94,18 @@ VaeDecoder::VaeDecoder(const VaeConfig& cfg, WeightLoader& w) : groups_(cfg.norm
   conv_out_ = ConvLayer::load(w, "decoder.conv_out", cfg.out_channels, ch[0], 3);
 }
 
-Tensor VaeDecoder::features(Backend& b, const Tensor& z) const {
+Tensor VaeDecoder::features(Backend& b, const Tensor& z, const CancelToken* cancel) const {
   Tensor h = post_quant_conv_(b, z);
   h = conv_in_(b, h);
+  check_cancel(cancel, "VAE decoder mid block");
   return mid_->forward(b, h);
 }
 
-Tensor VaeDecoder::image(Backend& b, const Tensor& features) const {
+Tensor VaeDecoder::image(Backend& b, const Tensor& features, const CancelToken* cancel) const {
   Tensor h = features;  // a handle; blocks never write their input
-  for (const Up& u : blocks_) {
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    const Up& u = blocks_[i];
+    check_cancel(cancel, "VAE decoder up block ", i);
     for (const VaeResnet& r : u.resnets) h = r.forward(b, h);
     if (u.up) h = u.up->forward(b, h);
     b.release_cached_memory();  // the next level's tensors are 4x larger: these blocks would idle
@@ -138,7 +144,8 @@ struct ReleaseCachedMemory {
 
 }  // namespace
 
-AutoencoderKL::Posterior AutoencoderKL::encode(const Tensor& image, const VaeTiling& tiling) const {
+AutoencoderKL::Posterior AutoencoderKL::encode(const Tensor& image, const VaeTiling& tiling,
+                                               const CancelToken* cancel) const {
   Backend& b = *backend_;
   ReleaseCachedMemory release(b);
   const int64_t f = cfg_.factor(), c = cfg_.in_channels, l = cfg_.latent_channels;
@@ -154,18 +161,19 @@ AutoencoderKL::Posterior AutoencoderKL::encode(const Tensor& image, const VaeTil
     pass.in_scale = f;
     pass.tile = tiling.tile_size / f;
     pass.overlap = tiling.overlap / f;
+    pass.cancel = cancel;
     if (tiling.global_mid_block) {
       // Only the full-resolution down blocks run per tile; their blended features go through the
       // mid block (global attention) and the output layers in one pass at latent resolution.
       pass.out_channels = encoder_->feature_channels();
-      Tensor feats = run_tiled(b, image, pass, [&](const Tensor& t) { return encoder_->features(b, t); });
-      moments = b.download(encoder_->moments(b, b.upload(feats)));
+      Tensor feats = run_tiled(b, image, pass, [&](const Tensor& t) { return encoder_->features(b, t, cancel); });
+      moments = b.download(encoder_->moments(b, b.upload(feats), cancel));
     } else {
       pass.out_channels = 2 * l;
-      moments = run_tiled(b, image, pass, [&](const Tensor& t) { return encoder_->forward(b, t); });
+      moments = run_tiled(b, image, pass, [&](const Tensor& t) { return encoder_->forward(b, t, cancel); });
     }
   } else {
-    moments = b.download(encoder_->forward(b, image));
+    moments = b.download(encoder_->forward(b, image, cancel));
   }
   // DiagonalGaussianDistribution: mean, logvar = moments.chunk(2, channels); logvar clamped.
   const int64_t pixels = moments.numel() / (2 * l);
@@ -182,7 +190,7 @@ AutoencoderKL::Posterior AutoencoderKL::encode(const Tensor& image, const VaeTil
   return {b.upload(mean), b.upload(logvar)};
 }
 
-Tensor AutoencoderKL::decode(const Tensor& latents, const VaeTiling& tiling) const {
+Tensor AutoencoderKL::decode(const Tensor& latents, const VaeTiling& tiling, const CancelToken* cancel) const {
   Backend& b = *backend_;
   ReleaseCachedMemory release(b);
   const int64_t l = cfg_.latent_channels;
@@ -191,19 +199,20 @@ Tensor AutoencoderKL::decode(const Tensor& latents, const VaeTiling& tiling) con
   check_arg(latents.size(0) > 0 && latents.size(1) > 0 && latents.size(2) > 0, "VAE decode: latents ",
             latents.describe(), " are empty");
   check_tiling(tiling);
-  if (!tiling.enabled) return decoder_->forward(b, latents);
+  if (!tiling.enabled) return decoder_->forward(b, latents, cancel);
   const int64_t f = cfg_.factor();
   TiledPass pass;
   pass.out_scale = f;
   pass.out_channels = cfg_.out_channels;
   pass.tile = tiling.tile_size / f;
   pass.overlap = tiling.overlap / f;
+  pass.cancel = cancel;
   if (!tiling.global_mid_block)
-    return b.upload(run_tiled(b, latents, pass, [&](const Tensor& t) { return decoder_->forward(b, t); }));
+    return b.upload(run_tiled(b, latents, pass, [&](const Tensor& t) { return decoder_->forward(b, t, cancel); }));
   // The latent-resolution part (mid block: global attention) runs once on the whole latent;
   // only the up blocks, where the memory goes, run per tile.
-  Tensor feats = decoder_->features(b, latents);
-  return b.upload(run_tiled(b, feats, pass, [&](const Tensor& t) { return decoder_->image(b, t); }));
+  Tensor feats = decoder_->features(b, latents, cancel);
+  return b.upload(run_tiled(b, feats, pass, [&](const Tensor& t) { return decoder_->image(b, t, cancel); }));
 }
 
 }  // namespace indetail

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../backend.h"
+#include "../core/cancel.h"
 #include "vae_blocks.h"
 #include "weights.h"
 
@@ -41,12 +42,15 @@ struct VaeTiling {
 class VaeEncoder {
  public:
   VaeEncoder(const VaeConfig& cfg, WeightLoader& w);
-  // x: [N, H, W, in_channels] -> moments [N, H/f, W/f, 2·latent_channels] (after quant_conv)
-  Tensor forward(Backend& b, const Tensor& x) const { return moments(b, features(b, x)); }
+  // x: [N, H, W, in_channels] -> moments [N, H/f, W/f, 2·latent_channels] (after quant_conv).
+  // `cancel` is polled before every down block and the mid block.
+  Tensor forward(Backend& b, const Tensor& x, const CancelToken* cancel) const {
+    return moments(b, features(b, x, cancel), cancel);
+  }
   // The full-resolution part, conv_in and the down blocks: -> [N, H/f, W/f, block_out_channels[-1]]
-  Tensor features(Backend& b, const Tensor& x) const;
+  Tensor features(Backend& b, const Tensor& x, const CancelToken* cancel) const;
   // The latent-resolution part: mid block, conv_norm_out, conv_out, quant_conv.
-  Tensor moments(Backend& b, const Tensor& features) const;
+  Tensor moments(Backend& b, const Tensor& features, const CancelToken* cancel) const;
   int64_t feature_channels() const { return feature_channels_; }
 
  private:
@@ -65,12 +69,15 @@ class VaeEncoder {
 class VaeDecoder {
  public:
   VaeDecoder(const VaeConfig& cfg, WeightLoader& w);
-  // z: [N, h, w, latent_channels] (unscaled) -> image [N, h·f, w·f, out_channels]
-  Tensor forward(Backend& b, const Tensor& z) const { return image(b, features(b, z)); }
+  // z: [N, h, w, latent_channels] (unscaled) -> image [N, h·f, w·f, out_channels].
+  // `cancel` is polled before the mid block and every up block.
+  Tensor forward(Backend& b, const Tensor& z, const CancelToken* cancel) const {
+    return image(b, features(b, z, cancel), cancel);
+  }
   // The latent-resolution part: post_quant_conv, conv_in, mid block -> [N, h, w, block_out_channels[-1]]
-  Tensor features(Backend& b, const Tensor& z) const;
+  Tensor features(Backend& b, const Tensor& z, const CancelToken* cancel) const;
   // The up blocks, conv_norm_out and conv_out -> [N, h·f, w·f, out_channels]
-  Tensor image(Backend& b, const Tensor& features) const;
+  Tensor image(Backend& b, const Tensor& features, const CancelToken* cancel) const;
 
  private:
   struct Up {
@@ -93,9 +100,10 @@ class AutoencoderKL {
     Tensor logvar;  // clamped to [-30, 20] as DiagonalGaussianDistribution does
   };
   // image: [N, H, W, in_channels] on the backend, H and W multiples of factor().
-  Posterior encode(const Tensor& image, const VaeTiling& tiling) const;
+  // cancel (optional): polled between blocks, and before every tile when tiled.
+  Posterior encode(const Tensor& image, const VaeTiling& tiling, const CancelToken* cancel = nullptr) const;
   // latents: [N, h, w, latent_channels] on the backend (already divided by scaling_factor).
-  Tensor decode(const Tensor& latents, const VaeTiling& tiling) const;
+  Tensor decode(const Tensor& latents, const VaeTiling& tiling, const CancelToken* cancel = nullptr) const;
 
   const VaeConfig& config() const { return cfg_; }
   // Weights of the source that the config did not ask for (a config/checkpoint mismatch when

@@ -73,6 +73,7 @@ Tensor run_tiled(Backend& b, const Tensor& x, const TiledPass& pass, const std::
     const std::vector<float> wy = blend_ramp(rows, ty, pass.out_scale);
     for (size_t tx = 0; tx < cols.size(); ++tx) {
       const std::vector<float> wx = blend_ramp(cols, tx, pass.out_scale);
+      check_cancel(pass.cancel, "VAE tile ", ty * cols.size() + tx, " of ", rows.size() * cols.size());
       Tensor tile_in = b.upload(crop(host_in, rows[ty].start * pass.in_scale, cols[tx].start * pass.in_scale,
                                      rows[ty].size * pass.in_scale, cols[tx].size * pass.in_scale));
       Tensor tile_out = b.download(fn(tile_in));

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "../backend.h"
+#include "../core/cancel.h"
 
 namespace indetail {
 
@@ -39,6 +40,7 @@ struct TiledPass {
   int64_t out_channels = 0;
   int64_t tile = 0;     // latent pixels
   int64_t overlap = 0;  // latent pixels
+  const CancelToken* cancel = nullptr;  // polled before every tile
 };
 
 // Runs `fn` (one model pass: device tensor in, device tensor out) on the tiles of x

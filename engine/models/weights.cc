@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "../core/error.h"
+#include "../core/finite.h"
 #include "../core/threadpool.h"
 
 namespace indetail {
@@ -13,19 +14,42 @@ void WeightSource::add_file(std::shared_ptr<SafetensorsFile> file, const std::st
   files_.push_back({std::move(file), prefix});
 }
 
-void WeightSource::map_name(const std::string& name, const std::string& key) { aliases_[name] = key; }
+void WeightSource::map_name(const std::string& name, const std::string& key) { aliases_[name] = View{key}; }
+
+void WeightSource::map_view(const std::string& name, View view) { aliases_[name] = std::move(view); }
 
 bool WeightSource::find(const std::string& name, Found* out) const {
   auto alias = aliases_.find(name);
   for (const auto& f : files_) {
-    std::string key = alias != aliases_.end() ? alias->second : f.prefix + name;
-    if (f.file->find(key)) {
+    View view = alias != aliases_.end() ? alias->second : View{f.prefix + name};
+    if (f.file->find(view.key)) {
       out->file = f.file.get();
-      out->key = key;
+      out->view = std::move(view);
       return true;
     }
   }
   return false;
+}
+
+bool WeightSource::is_part(const Found& f) const {
+  return f.view.transpose || view_shape(f) != f.file->entry(f.view.key).shape;
+}
+
+Shape WeightSource::view_shape(const Found& f) const {
+  const View& v = f.view;
+  Shape s = f.file->entry(v.key).shape;
+  if (v.rows >= 0 || v.row_begin != 0) {
+    if (s.empty() || v.row_begin < 0 || v.rows < 0 || v.row_begin + v.rows > s[0])
+      fail(ErrorKind::BadFile, f.file->path(), ": rows [", v.row_begin, ", ", v.row_begin + v.rows, ") of weight '", v.key, "' ",
+           shape_str(s), " do not exist");
+    s[0] = v.rows;
+  }
+  if (v.transpose) {
+    if (s.size() != 2)
+      fail(ErrorKind::BadFile, f.file->path(), ": weight '", v.key, "' ", shape_str(s), " is not a matrix and cannot be transposed");
+    std::swap(s[0], s[1]);
+  }
+  return s;
 }
 
 std::shared_ptr<WeightSource> WeightSource::random(uint64_t seed) {
@@ -86,21 +110,34 @@ Shape WeightSource::shape(const std::string& name) const {
   if (random_) return {};
   Found f;
   if (!find(name, &f)) fail(ErrorKind::BadFile, "weight '", name, "' is missing from ", describe_files());
-  return f.file->entry(f.key).shape;
+  return view_shape(f);
 }
 
 Tensor WeightSource::host(const std::string& name, const Shape& expect) const {
-  if (random_) return random_tensor(name, expect);
+  if (random_) return random_tensor(name, expect);  // finite by construction
   Found f;
   if (!find(name, &f)) fail(ErrorKind::BadFile, "weight '", name, "' is missing from ", describe_files());
-  const SafetensorsEntry& e = f.file->entry(f.key);
-  if (!expect.empty() && e.shape != expect) {
-    fail(ErrorKind::BadFile, f.file->path(), ": weight '", f.key, "' has shape ", shape_str(e.shape), " but the model config implies ",
-         shape_str(expect), " (is this checkpoint for a different model or config?)");
+  Tensor t = read_stored(f, name, expect);
+  // Every weight is scanned once here, in its stored dtype (memory-bound, threaded): NaN/Inf
+  // weights would only show as black images much later.
+  const int64_t bad = first_non_finite(t);
+  if (bad >= 0) {
+    fail(ErrorKind::BadFile, f.file->path(), ": weight '", f.view.key, "' holds ", host_value_f32(t, bad), " at index ",
+         stored_index(f, t.shape(), bad), is_part(f) ? " (in the part read as '" + name + "')" : "",
+         " (NaN or infinite values): the checkpoint is corrupt, or was saved after its values overflowed");
   }
-  if (!e.dtype_supported || !is_float(e.dtype))
-    fail(ErrorKind::BadFile, f.file->path(), ": weight '", f.key, "' has dtype ", e.dtype_name, ", expected F32, F16 or BF16");
-  return f.file->tensor_float(f.key);
+  return t;
+}
+
+int64_t WeightSource::stored_index(const Found& f, const Shape& view, int64_t i) const {
+  const View& v = f.view;
+  if (v.transpose) {  // view [c, r] of the cut [r, c]
+    const int64_t r = view[1], c = view[0];
+    i = (i % r) * c + i / r;
+  }
+  const Shape& stored = f.file->entry(v.key).shape;
+  const int64_t row = stored.empty() || stored[0] == 0 ? 0 : shape_numel(stored) / stored[0];
+  return i + v.row_begin * row;
 }
 
 Tensor WeightSource::host_f32(const std::string& name, const Shape& expect) const {
@@ -110,7 +147,45 @@ Tensor WeightSource::host_f32(const std::string& name, const Shape& expect) cons
 
 void WeightSource::release(const std::string& name) const {
   Found f;
-  if (!random_ && find(name, &f)) f.file->release_pages(f.key);
+  if (!random_ && find(name, &f)) f.file->release_pages(f.view.key);
+}
+
+namespace {
+
+// [r, c] -> [c, r] for elements of type T.
+template <typename T>
+void transpose_matrix(const T* src, T* dst, int64_t r, int64_t c) {
+  for (int64_t i = 0; i < r; ++i)
+    for (int64_t j = 0; j < c; ++j) dst[j * r + i] = src[i * c + j];
+}
+
+}  // namespace
+
+Tensor WeightSource::read_stored(const Found& f, const std::string& name, const Shape& expect) const {
+  const View& v = f.view;
+  const SafetensorsEntry& e = f.file->entry(v.key);
+  const Shape shape = view_shape(f);
+  const bool is_view = is_part(f);
+  if (!expect.empty() && shape != expect) {
+    fail(ErrorKind::BadFile, f.file->path(), ": weight '", v.key, "'", is_view ? " (the part read as '" + name + "')" : "",
+         " has shape ", shape_str(shape), " but the model config implies ", shape_str(expect),
+         " (is this checkpoint for a different model or config?)");
+  }
+  if (!e.dtype_supported || !is_float(e.dtype))
+    fail(ErrorKind::BadFile, f.file->path(), ": weight '", v.key, "' has dtype ", e.dtype_name, ", expected F32, F16 or BF16");
+  Tensor t = f.file->tensor_float(v.key);
+  if (!is_view) return t;
+  // A view is cut (and transposed) in the stored dtype: only the view is copied, never widened.
+  if (v.rows >= 0) t = t.slice0(v.row_begin, v.rows);
+  Tensor out = Tensor::host_uninitialized(t.dtype(), shape);
+  if (!v.transpose) {
+    std::memcpy(out.raw(), t.raw(), out.nbytes());
+  } else if (dtype_size(t.dtype()) == 4) {
+    transpose_matrix(t.data<uint32_t>(), out.data<uint32_t>(), t.size(0), t.size(1));
+  } else {
+    transpose_matrix(t.data<uint16_t>(), out.data<uint16_t>(), t.size(0), t.size(1));
+  }
+  return out;
 }
 
 std::vector<std::string> WeightSource::names() const {
@@ -172,6 +247,11 @@ Tensor WeightLoader::vector(const std::string& name, int64_t n) {
 Tensor WeightLoader::table(const std::string& name, int64_t v, int64_t c) {
   used_.insert(name);
   return prepare(name, source_.host(name, {v, c}), WeightUse::Table);
+}
+
+Tensor WeightLoader::host(const std::string& name, const Shape& shape) {
+  used_.insert(name);
+  return source_.host_f32(name, shape);
 }
 
 std::vector<std::string> WeightLoader::unused() const {

@@ -9,22 +9,24 @@
 // ulp: |got - want| <= 16 * u * max|want| with u = 2^-11 (f16) or 2^-8 (bf16). A wrong mode,
 // reference frame or weight changes outputs by a large fraction of max|want|.
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { test } from 'node:test';
 import { cudaSkipReason } from '../helpers/backends.mjs';
-import { fixturesRoot } from '../helpers/fixtures.mjs';
+import { goldenRoots, loadManifest } from '../helpers/fixtures.mjs';
 
 const skip = cudaSkipReason();
 if (skip) console.log(skip);
 
 const unitRoundoff = { f16: 2 ** -11, bf16: 2 ** -8 };
 
-for (const precision of ['f16', 'bf16']) {
-  test(`attention golden on CUDA (${precision})`, { skip: skip ?? false }, async () => {
+const attentionRoots = goldenRoots().filter((r) => loadManifest(r).cases.some((c) => c.kind === 'attention'));
+for (const [root, precision] of attentionRoots.flatMap((r) => ['f16', 'bf16'].map((p) => [r, p]))) {
+  test(`attention golden of ${path.basename(root)} on CUDA (${precision})`, { skip: skip ?? false }, async () => {
     const { attentionGoldenSubcases } = await import('../helpers/attention-golden.mjs');
     const { Engine } = await import('../../dist/index.js');
     const engine = new Engine({ backend: 'cuda', precision });
     try {
-      const subcases = await attentionGoldenSubcases(engine, fixturesRoot);
+      const subcases = await attentionGoldenSubcases(engine, root);
       assert.ok(subcases.length > 0, 'the golden helper returned no subcases');
       const failures = [];
       for (const { name, got, want, shape } of subcases) {

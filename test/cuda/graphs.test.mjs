@@ -15,7 +15,7 @@ import { test } from 'node:test';
 import { Engine, IndetailError, IndetailPipeline, UNet, floatToU8, openSafetensors } from '../../dist/index.js';
 import { unetGraphTotals } from '../../dist/models/unet.js';
 import { cudaSkipReason } from '../helpers/backends.mjs';
-import { fixturePath, fixturesRoot, loadManifest, repoRoot } from '../helpers/fixtures.mjs';
+import { fixturePath, goldenRoots, loadManifest, modelDir, repoRoot } from '../helpers/fixtures.mjs';
 import { pipelineCall, runPipelineCase } from '../golden/kinds/pipeline.mjs';
 import { xorshiftNoise } from '../helpers/random.mjs';
 
@@ -265,15 +265,23 @@ async function runCase(pipe, c, g) {
   return trace;
 }
 
+// Every fixture root's model (SD1.5, SD2.1 v-prediction, ...).
 test('pipeline cases: graphs on give the bits of graphs off (first call and cached call), and the goldens pass on CUDA', { timeout: 600_000 }, (t) => graphsAvailable(async () => {
-  const manifest = loadManifest();
-  const model = path.join(fixturesRoot, manifest.model_dirs.diffusers);
-  // Without a GPU: one case with a ControlNet (every kind of UNet input) on the CPU, emulated.
-  const cases = manifest.cases.filter((x) => x.kind === 'pipeline' && (gpu || x.name === 'pipe_stguide_controlnet'));
-  assert.ok(cases.length > 0);
+  for (const root of goldenRoots()) await graphPipelineCases(t, root);
+}));
+
+async function graphPipelineCases(t, root) {
+  const manifest = loadManifest(root);
+  const pipelineCases = manifest.cases.filter((x) => x.kind === 'pipeline');
+  if (pipelineCases.length === 0) return; // a root of other models (the quality-metric encoders)
+  const model = modelDir({ root, manifest }, 'diffusers');
+  // Without a GPU: the cases with a ControlNet (every kind of UNet input), or else the first case,
+  // on the CPU, emulated.
+  const withControl = pipelineCases.filter((x) => x.parameters.controlnet);
+  const cases = gpu ? pipelineCases : withControl.length > 0 ? withControl : pipelineCases.slice(0, 1);
   for (const c of cases) {
-    const g = await openSafetensors(path.join(fixturesRoot, c.file));
-    const controlnet = c.parameters.controlnet ? { controlnet: path.join(fixturesRoot, c.parameters.controlnet) } : {};
+    const g = await openSafetensors(path.join(root, c.file));
+    const controlnet = c.parameters.controlnet ? { controlnet: path.join(root, c.parameters.controlnet) } : {};
     const on = await IndetailPipeline.load({ model, backend, ...controlnet });
     const off = await IndetailPipeline.load({ model, backend, cudaGraphs: false, ...controlnet });
     try {
@@ -287,7 +295,7 @@ test('pipeline cases: graphs on give the bits of graphs off (first call and cach
         assertSameBits(floatToU8(a.decoded), floatToU8(b.decoded), `${c.name}, ${call}, 8-bit`);
       }
       const s = on.parts.unet.graphStats();
-      t.diagnostic(`${c.name}: graphs ${s.graphs} (${(s.bytes / 2 ** 20).toFixed(1)} MiB), captures ${s.captures}, replays ${s.replays}, eager ${s.eager}, failures ${s.failures}`);
+      t.diagnostic(`${manifest.model} ${c.name}: graphs ${s.graphs} (${(s.bytes / 2 ** 20).toFixed(1)} MiB), captures ${s.captures}, replays ${s.replays}, eager ${s.eager}, failures ${s.failures}`);
       assert.equal(s.failures, 0, `${c.name}: recording failed: ${s.lastFailure}`);
       assert.ok(s.captures > 0 && s.replays > 0, `${c.name}: steps replayed graphs (${s.replays} replays, ${s.eager} eager)`);
       assert.equal(off.parts.unet.graphStats().replays, 0);
@@ -298,7 +306,7 @@ test('pipeline cases: graphs on give the bits of graphs off (first call and cach
     if (!gpu) continue; // the CPU golden suite runs the goldens eagerly
 
     const before = unetGraphTotals();
-    const ctx = { root: fixturesRoot, manifest, file: path.join(fixturesRoot, c.file) };
+    const ctx = { root, manifest, file: path.join(root, c.file) };
     const { rows } = await runPipelineCase(c, ctx, { backend: 'cuda', bounds: { latents: { atol: 0.6, rtol: 0.02 }, decoded: { atol: 0.05, rtol: 0 }, u8: 8 } });
     const after = unetGraphTotals();
     const bad = rows.filter((r) => r.violations > 0);
@@ -306,4 +314,4 @@ test('pipeline cases: graphs on give the bits of graphs off (first call and cach
     assert.ok(after.replays > before.replays, `${c.name}: the golden run replayed graphs`);
     assert.equal(after.failures, before.failures, `${c.name}: no recording failed`);
   }
-}));
+}

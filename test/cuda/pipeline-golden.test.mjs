@@ -12,19 +12,21 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { cudaSkipReason } from '../helpers/backends.mjs';
 import { closeness } from '../helpers/compare.mjs';
-import { fixturesRoot, loadManifest } from '../helpers/fixtures.mjs';
+import { goldenRoots, loadManifest } from '../helpers/fixtures.mjs';
 
 const skip = cudaSkipReason();
 if (skip) console.log(skip);
 
-const manifest = loadManifest();
-for (const c of manifest.cases.filter((x) => x.kind === 'pipeline')) {
-  test(`${c.name} on CUDA`, { skip: skip ?? false }, async (t) => {
-    const { runPipelineCase } = await import('../golden/kinds/pipeline.mjs');
-    const ctx = { root: fixturesRoot, manifest, file: path.join(fixturesRoot, c.file) };
-    const { rows } = await runPipelineCase(c, ctx, { backend: 'cuda', bounds: { latents: { atol: 0.6, rtol: 0.02 }, decoded: { atol: 0.05, rtol: 0 }, u8: 8 } });
-    for (const r of rows) t.diagnostic(`${r.name}: max abs ${r.maxAbs.toExponential(2)}${r.violations ? ` (${r.violations} outside)` : ''}`);
-    const bad = rows.filter((r) => r.violations > 0);
-    assert.equal(bad.length, 0, `outside the fp16 bounds: ${bad.map((r) => `${r.name} ${r.maxAbs.toExponential(2)}`).join('; ')}`);
-  });
+for (const root of goldenRoots()) {
+  const manifest = loadManifest(root);
+  for (const c of manifest.cases.filter((x) => x.kind === 'pipeline')) {
+    test(`${manifest.model} ${c.name} on CUDA`, { skip: skip ?? false }, async (t) => {
+      const { runPipelineCase } = await import('../golden/kinds/pipeline.mjs');
+      const ctx = { root, manifest, file: path.join(root, c.file) };
+      const { rows } = await runPipelineCase(c, ctx, { backend: 'cuda', bounds: { latents: { atol: 0.6, rtol: 0.02 }, decoded: { atol: 0.05, rtol: 0 }, u8: 8 } });
+      for (const r of rows) t.diagnostic(`${r.name}: max abs ${r.maxAbs.toExponential(2)}${r.violations ? ` (${r.violations} outside)` : ''}`);
+      const bad = rows.filter((r) => r.violations > 0);
+      assert.equal(bad.length, 0, `outside the fp16 bounds: ${bad.map((r) => `${r.name} ${r.maxAbs.toExponential(2)}`).join('; ')}`);
+    });
+  }
 }

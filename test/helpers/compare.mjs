@@ -1,12 +1,19 @@
-// Numeric comparisons with messages that say where and by how much two arrays differ.
+// Numeric comparisons with messages that say where and by how much two arrays differ. Every one
+// fails when the lengths differ: an empty or truncated result never passes a bound.
 import assert from 'node:assert/strict';
+import { maxAbsError } from '../../bench/lib/compare.mjs';
 
-export { maxAbsError } from '../../bench/lib/compare.mjs';
+export { maxAbsError };
+
+function sameLength(a, b, label = 'arrays') {
+  assert.ok(a && b && typeof a.length === 'number' && typeof b.length === 'number', `${label}: not arrays`);
+  assert.equal(a.length, b.length, `${label}: length ${a.length} != expected ${b.length}`);
+  assert.ok(b.length > 0, `${label}: nothing to compare (empty)`);
+}
 
 // |a - e| <= atol + rtol * |e| for every element; reports the worst element when it fails.
 export function assertClose(actual, expected, { atol = 0, rtol = 0 } = {}, label = 'tensor') {
-  assert.equal(actual.length, expected.length, `${label}: length ${actual.length} != expected ${expected.length}`);
-  const s = closeness(actual, expected, { atol, rtol });
+  const s = closeness(actual, expected, { atol, rtol }, label);
   assert.ok(
     s.violations === 0,
     `${label}: ${s.violations} of ${expected.length} values outside atol ${atol} + rtol ${rtol}; ` +
@@ -16,7 +23,8 @@ export function assertClose(actual, expected, { atol = 0, rtol = 0 } = {}, label
   return s;
 }
 
-export function closeness(actual, expected, { atol = 0, rtol = 0 } = {}) {
+export function closeness(actual, expected, { atol = 0, rtol = 0 } = {}, label = 'tensor') {
+  sameLength(actual, expected, label);
   let maxAbs = 0;
   let violations = 0;
   let worstIndex = 0;
@@ -38,14 +46,13 @@ export function closeness(actual, expected, { atol = 0, rtol = 0 } = {}) {
 }
 
 export function maxAbsDiff(a, b) {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
+  sameLength(a, b);
+  return maxAbsError(a, b);
 }
 
 /** Bitwise comparison; max abs difference and count of differing values for the diagnostics. */
 export function sameBits(a, b) {
-  assert.equal(a.length, b.length);
+  sameLength(a, b);
   let maxAbs = 0, differ = 0;
   for (let i = 0; i < a.length; i++) {
     if (Object.is(a[i], b[i])) continue;

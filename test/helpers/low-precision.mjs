@@ -30,11 +30,13 @@ export function roundF16(x) {
   return Math.sign(x) * r * ulp;
 }
 
-/** The IEEE half bits of a number already representable in half precision. */
+/** The IEEE half bits of a number already representable in half precision (NaN: a quiet NaN). */
 export function f16Bits(x) {
+  if (Number.isNaN(x)) return 0x7e00;
   if (x === 0) return Object.is(x, -0) ? 0x8000 : 0;
   const sign = x < 0 ? 0x8000 : 0;
   const a = Math.abs(x);
+  if (a === Infinity) return sign | 0x7c00;
   if (a < 2 ** -14) return sign | Math.round(a / 2 ** -24);
   const e = Math.floor(Math.log2(a));
   return sign | ((e + 15) << 10) | Math.round((a / 2 ** e - 1) * 1024);

@@ -1,40 +1,21 @@
-// `indetail variation|cross|structure`: one generation from the command line.
-import { mkdir } from 'node:fs/promises';
+// `indetail variation|cross|structure`: one generation from the command line. Everything the
+// command line says is checked before the model loads (flags, values, input files, --out); then
+// the model loads, the images are generated and written under names no other run uses.
 import path from 'node:path';
-import type { Argv, CommandModule } from 'yargs';
+import type { Argv, CommandModule, Options } from 'yargs';
 import { IndetailError } from '../errors.js';
-import { writeFileAtomic } from '../image/index.js';
-import type { Task } from '../pipeline/defaults.js';
-import { IndetailPipeline } from '../pipeline/pipeline.js';
-import type { PrecisionOption } from '../precision.js';
+import { checkRegularFile } from '../files/input-file.js';
+import { PREDICTION_TYPES } from '../models/family/prediction-type.js';
+import { PROMPT_SUFFIX, type Task } from '../pipeline/defaults.js';
+import type { PredictionType } from '../scheduler/index.js';
+import { validateCallOptions, type PipelineCallOptions } from '../pipeline/options.js';
+import { IndetailPipeline, type PipelineLoadOptions } from '../pipeline/pipeline.js';
+import { watchInterrupts, type Interrupt } from './interrupt.js';
+import { precisionFlag, precisionOption } from './precision-flag.js';
+import { prepareOutDir, writeImagesOrKeep, type KeptImagesError, type OutputImage } from './outputs.js';
 import { progressPrinter } from './progress.js';
 
-interface GenerateArgs {
-  model: string;
-  config?: string;
-  image: string;
-  prompt: string;
-  negative?: string;
-  'inversion-prompt'?: string;
-  samples?: number;
-  steps?: number;
-  guidance?: number;
-  'strat-steps'?: number;
-  'lambda-image'?: number;
-  'lambda-self'?: number;
-  'guidance-mode'?: 'conflict-free' | 'conflicting';
-  attention?: 'stratified' | 'concat' | 'replace' | 'none';
-  size?: string;
-  seed?: string;
-  backend: string;
-  precision: string;
-  out: string;
-  control?: string;
-  controlnet?: string;
-  'control-scale'?: number;
-  reconstruction?: boolean;
-  json?: boolean;
-}
+type Args = Record<string, unknown> & { model: string; config?: string; controlnet?: string; backend: string; out: string; overwrite?: boolean; json?: boolean };
 
 function userError(message: string): never {
   throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', message);
@@ -55,6 +36,41 @@ export function parseSeed(s: string | undefined): number | bigint | undefined {
   return b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
 }
 
+/**
+ * The flags that become pipeline call options: flag -> [call option, yargs option, parser]. The
+ * one table behind the call, the flag names in error messages and --help; a new call option is
+ * one line here.
+ */
+type CallFlag = [keyof PipelineCallOptions, Options, ((s: string | undefined) => unknown)?];
+function callFlags(task: Task): Record<string, CallFlag> {
+  const structure = task === 'structure';
+  return {
+    image: ['image', { type: 'string', demandOption: true, describe: 'the image prompt (PNG, JPEG, WebP, TIFF)' }],
+    prompt: ['prompt', { type: 'string', demandOption: true, describe: 'the text prompt' }],
+    negative: ['negativePrompt', { type: 'string', describe: 'negative prompt (default "bad anatomy, bad hands, cropped, worst quality")' }],
+    'inversion-prompt': ['inversionPrompt', { type: 'string', describe: `prompt of the DDIM inversion (default: ${task === 'variation' ? 'the prompt' : 'empty'})` }],
+    'quality-suffix': ['qualitySuffix', { type: 'string', describe: `appended to the prompt and the inversion prompt (default "${PROMPT_SUFFIX}"); --no-quality-suffix: none` }],
+    samples: ['samples', { type: 'number', describe: 'images to generate (default 1)' }],
+    steps: ['steps', { type: 'number', describe: 'DDIM steps (default 50)' }],
+    guidance: ['guidanceScale', { type: 'number', describe: `guidance scale (default ${structure ? 5 : 7.5})` }],
+    'strat-steps': ['stratifiedSteps', { type: 'number', describe: `steps with Stratified Attention, at most --steps (default ${structure ? 25 : 10}, or every step when --steps is smaller)` }],
+    'lambda-image': ['lambdaImage', { type: 'number', describe: 'λ_P, weight of the image prompt in Stratified Attention (default 1)' }],
+    'lambda-self': ['lambdaSelf', { type: 'number', describe: 'λ_G, weight of the generated image (default 1)' }],
+    'guidance-mode': ['guidanceMode', { choices: ['conflict-free', 'conflicting'], describe: 'conflict-free (default) or the conflicting baseline' }],
+    attention: ['attention', { choices: ['stratified', 'concat', 'replace', 'none'], describe: 'image-prompt attention (default stratified)' }],
+    size: ['size', { type: 'string', describe: "output size N or WxH, multiples of 8 (default: the model's: 512 for SD 1.5, 768 for SD 2.x v models)" }, parseSize],
+    seed: ['seed', { type: 'string', describe: 'seed of the initial noise (default: random, printed)' }, parseSeed],
+    reconstruction: ['includeReconstruction', { type: 'boolean', describe: "also write the image prompt's reconstruction" }],
+    'allow-large-size': ['allowLargeSize', { type: 'boolean', describe: 'run sizes above the backend\'s cost limit (refused by default, with the estimate)' }],
+    ...(structure
+      ? {
+          control: ['control', { type: 'string', demandOption: true, describe: 'the control image (depth map, soft edges)' }] as CallFlag,
+          'control-scale': ['controlScale', { type: 'number', describe: 'ControlNet conditioning scale (default 1)' }] as CallFlag,
+        }
+      : {}),
+  };
+}
+
 const examples: Record<Task, string[]> = {
   variation: ['$0 variation --model ./stable-diffusion-v1-5 --image cat.jpg --prompt "a photograph of a cat" --samples 4 --seed 7 --out out/'],
   cross: ['$0 cross --model ./sd15.safetensors --image painting.png --prompt "an owl" --out out/'],
@@ -70,112 +86,117 @@ const descriptions: Record<Task, string> = {
 function builder(task: Task) {
   return (y: Argv) => {
     let b = y
-      .option('model', { type: 'string', demandOption: true, describe: 'diffusers SD1.x folder or single-file .safetensors' })
+      .option('model', { type: 'string', demandOption: true, describe: 'diffusers SD 1.x / 2.x folder or single-file .safetensors' })
       .option('config', { type: 'string', describe: 'for single-file models: a diffusers folder whose configs to use' })
-      .option('image', { type: 'string', demandOption: true, describe: 'the image prompt (PNG, JPEG, WebP, TIFF)' })
-      .option('prompt', { type: 'string', demandOption: true, describe: 'the text prompt' })
-      .option('negative', { type: 'string', describe: 'negative prompt (default "bad anatomy, bad hands, cropped, worst quality")' })
-      .option('inversion-prompt', { type: 'string', describe: `prompt of the DDIM inversion (default: ${task === 'variation' ? 'the prompt' : 'empty'})` })
-      .option('samples', { type: 'number', describe: 'images to generate (default 1)' })
-      .option('steps', { type: 'number', describe: 'DDIM steps (default 50)' })
-      .option('guidance', { type: 'number', describe: `guidance scale (default ${task === 'structure' ? 5 : 7.5})` })
-      .option('strat-steps', { type: 'number', describe: `steps with Stratified Attention (default ${task === 'structure' ? 25 : 10})` })
-      .option('lambda-image', { type: 'number', describe: 'λ_P, weight of the image prompt in Stratified Attention (default 1)' })
-      .option('lambda-self', { type: 'number', describe: 'λ_G, weight of the generated image (default 1)' })
-      .option('guidance-mode', { choices: ['conflict-free', 'conflicting'] as const, describe: 'conflict-free (default) or the conflicting baseline' })
-      .option('attention', { choices: ['stratified', 'concat', 'replace', 'none'] as const, describe: 'image-prompt attention (default stratified)' })
-      .option('size', { type: 'string', describe: 'output size N or WxH, multiples of 8 (default: the model\'s, 512 for SD1.5)' })
-      .option('seed', { type: 'string', describe: 'seed of the initial noise (default: random, printed)' })
+      .option('prediction-type', { choices: PREDICTION_TYPES, describe: "what the UNet predicts (default: what the model says, else its family's rule; see indetail info)" });
+    if (task === 'structure') b = b.option('controlnet', { type: 'string', demandOption: true, describe: 'ControlNet folder or .safetensors' });
+    for (const [flag, [, option]] of Object.entries(callFlags(task))) b = b.option(flag, option);
+    b = b
       .option('backend', { choices: ['auto', 'cpu', 'cuda'] as const, default: 'auto', describe: 'where to run' })
-      .option('precision', {
-        choices: ['auto', 'f32', 'bf16', 'f16'] as const,
-        default: 'auto',
-        describe: 'cpu: f32 or bf16; cuda: f16 or bf16; auto: bf16 on CPUs with AVX512-BF16/AMX for full-size models, else f32 (cpu) / f16 (cuda)',
-      })
-      .option('out', { type: 'string', default: '.', describe: 'output directory' })
-      .option('reconstruction', { type: 'boolean', describe: 'also write the image prompt\'s reconstruction' })
+      .option('precision', precisionFlag)
+      .option('out', { type: 'string', default: '.', describe: 'output folder (created if missing; must be writable)' })
+      .option('overwrite', { type: 'boolean', describe: 'replace files of the same name instead of numbering this run\'s files (name_2.png, ...)' })
       .option('json', { type: 'boolean', describe: 'print a JSON summary on stdout' });
-    if (task === 'structure') {
-      b = b
-        .option('control', { type: 'string', demandOption: true, describe: 'the control image (depth map, soft edges)' })
-        .option('controlnet', { type: 'string', demandOption: true, describe: 'ControlNet folder or .safetensors' })
-        .option('control-scale', { type: 'number', describe: 'ControlNet conditioning scale (default 1)' });
-    }
     for (const e of examples[task]) b = b.example(e, '');
     return b.strict();
   };
 }
 
-async function handler(task: Task, a: GenerateArgs): Promise<void> {
+/** The call options of the command line (not yet checked). */
+function callOptions(task: Task, a: Args): PipelineCallOptions {
+  const o: Record<string, unknown> = {};
+  for (const [flag, [key, , parse]] of Object.entries(callFlags(task))) {
+    const v = parse ? parse(a[flag] as string | undefined) : a[flag];
+    if (v !== undefined) o[key] = v;
+  }
+  return o as unknown as PipelineCallOptions;
+}
+
+function loadOptions(a: Args): PipelineLoadOptions {
+  return {
+    model: a.model,
+    ...(a.config !== undefined ? { config: a.config } : {}),
+    ...(a['prediction-type'] !== undefined ? { predictionType: a['prediction-type'] as PredictionType } : {}),
+    ...(a.controlnet !== undefined ? { controlnet: a.controlnet } : {}),
+    backend: a.backend as 'auto' | 'cpu' | 'cuda',
+    ...precisionOption(a.precision),
+  };
+}
+
+/** Runs a check whose messages name call options ("for stratifiedSteps") and names the flags instead. */
+async function inFlagTerms(task: Task, check: () => Promise<void>): Promise<void> {
+  try {
+    await check();
+  } catch (err) {
+    if (!(err instanceof IndetailError) || err.code !== 'ERR_INDETAIL_INVALID_ARGUMENT') throw err;
+    let message = err.message;
+    for (const [flag, [key]] of Object.entries(callFlags(task))) message = message.replace(new RegExp(`\\bfor ${key}\\b`, 'g'), `for --${flag}`);
+    throw new IndetailError(err.code, message, { cause: err });
+  }
+}
+
+async function generateAndWrite(task: Task, a: Args, call: PipelineCallOptions, interrupt: Interrupt, removeCreatedOut: () => Promise<void>): Promise<void> {
   const progress = progressPrinter();
   const info = (m: string) => {
     if (!a.json) process.stderr.write(`${m}\n`);
   };
-  const size = parseSize(a.size);
-  const seed = parseSeed(a.seed);
-  const abort = new AbortController();
-  const onSignal = () => abort.abort(new Error('interrupted'));
-  process.once('SIGINT', onSignal);
-  const pipe = await IndetailPipeline.load({
-    model: a.model,
-    ...(a.config ? { config: a.config } : {}),
-    ...(a.controlnet ? { controlnet: a.controlnet } : {}),
-    backend: a.backend as 'auto' | 'cpu' | 'cuda',
-    precision: a.precision as PrecisionOption,
-    onInfo: info,
-    onWarning: (m) => process.stderr.write(`indetail: warning: ${m}\n`),
-  });
+  let pipe: IndetailPipeline | undefined;
+  let written: string[] = [];
   try {
-    const result = await pipe[task]({
-      image: a.image,
-      prompt: a.prompt,
-      ...(a.negative !== undefined ? { negativePrompt: a.negative } : {}),
-      ...(a['inversion-prompt'] !== undefined ? { inversionPrompt: a['inversion-prompt'] } : {}),
-      ...(a.samples !== undefined ? { samples: a.samples } : {}),
-      ...(a.steps !== undefined ? { steps: a.steps } : {}),
-      ...(a.guidance !== undefined ? { guidanceScale: a.guidance } : {}),
-      ...(a['strat-steps'] !== undefined ? { stratifiedSteps: a['strat-steps'] } : {}),
-      ...(a['lambda-image'] !== undefined ? { lambdaImage: a['lambda-image'] } : {}),
-      ...(a['lambda-self'] !== undefined ? { lambdaSelf: a['lambda-self'] } : {}),
-      ...(a['guidance-mode'] !== undefined ? { guidanceMode: a['guidance-mode'] } : {}),
-      ...(a.attention !== undefined ? { attention: a.attention } : {}),
-      ...(size !== undefined ? { size } : {}),
-      ...(seed !== undefined ? { seed } : {}),
-      ...(a.control !== undefined ? { control: a.control } : {}),
-      ...(a['control-scale'] !== undefined ? { controlScale: a['control-scale'] } : {}),
-      includeReconstruction: a.reconstruction === true,
-      signal: abort.signal,
-      onProgress: progress,
-    });
+    pipe = await IndetailPipeline.load({ ...loadOptions(a), onInfo: info, onWarning: (m) => process.stderr.write(`indetail: warning: ${m}\n`) });
+    const result = await pipe[task]({ ...call, signal: interrupt.signal, onProgress: progress });
     progress.done();
-    await mkdir(a.out, { recursive: true });
-    const seedText = String(result.parameters.seed);
-    const written: string[] = [];
-    const all = [...(result.reconstruction ? [result.reconstruction] : []), ...result.images];
-    for (const img of all) {
-      const name = img.frame === 0 ? `${task}-${seedText}-reconstruction.png` : `${task}-${seedText}-${img.frame}.png`;
-      const file = path.join(a.out, name);
-      await writeFileAtomic(file, img.png);
-      written.push(file);
+    const seed = String(result.parameters.seed);
+    const images: OutputImage[] = [...(result.reconstruction ? [result.reconstruction] : []), ...result.images];
+    interrupt.writing = true;
+    try {
+      written = await writeImagesOrKeep(images, { dir: a.out, task, seed, overwrite: a.overwrite === true, signal: interrupt.signal });
+    } catch (err) {
+      if (a.json) process.stdout.write(`${JSON.stringify({ error: (err as Error).message, files: (err as KeptImagesError).files ?? [], parameters: result.parameters }, null, 2)}\n`);
+      throw err;
+    }
+    if (interrupt.exitCode !== undefined) {
+      throw new IndetailError('ERR_INDETAIL_CANCELLED', `interrupted while writing: ${written.length} of ${images.length} images written${written.length ? ` (${written.join(', ')})` : ''}`);
     }
     if (a.json) {
       process.stdout.write(`${JSON.stringify({ files: written, parameters: result.parameters, backend: result.backend, timings: result.timings }, null, 2)}\n`);
     } else {
-      process.stderr.write(`seed ${seedText}, ${result.backend}, ${result.timings.total.toFixed(1)} s\n`);
+      process.stderr.write(`seed ${seed}, ${result.backend}, ${result.timings.total.toFixed(1)} s\n`);
       for (const f of written) process.stdout.write(`${f}\n`);
     }
   } finally {
-    process.off('SIGINT', onSignal);
     progress.done();
-    pipe.dispose();
+    pipe?.dispose();
+    if (written.length === 0) await removeCreatedOut();
   }
 }
 
-export function generateCommand(task: Task): CommandModule<object, GenerateArgs> {
+async function handler(task: Task, a: Args): Promise<void> {
+  // 1. Everything the command line says, before any work: the values, the input files, the
+  //    values against the model's configs and the backend, --out.
+  const call = callOptions(task, a);
+  await inFlagTerms(task, async () => validateCallOptions(task, call));
+  for (const flag of ['image', 'control'] as const) {
+    if (typeof a[flag] === 'string') await checkRegularFile(`--${flag}`, a[flag]);
+  }
+  await inFlagTerms(task, () => IndetailPipeline.validateCall(loadOptions(a), task, call));
+  const removeCreatedOut = await prepareOutDir(path.resolve(a.out));
+  // 2. The model and the generation, which SIGINT / SIGTERM stop.
+  const interrupt = watchInterrupts();
+  try {
+    await generateAndWrite(task, a, call, interrupt, removeCreatedOut);
+  } catch (err) {
+    throw interrupt.exitCode === undefined ? err : Object.assign(err as Error, { exitCode: interrupt.exitCode });
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+export function generateCommand(task: Task): CommandModule<object, Args> {
   return {
     command: task,
     describe: descriptions[task],
-    builder: builder(task) as unknown as CommandModule<object, GenerateArgs>['builder'],
+    builder: builder(task) as unknown as CommandModule<object, Args>['builder'],
     handler: (a) => handler(task, a),
   };
 }

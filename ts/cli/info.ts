@@ -1,6 +1,8 @@
 // `indetail info <model>`: what indetail detects in a model folder or checkpoint, without loading weights.
 import type { CommandModule } from 'yargs';
+import { PREDICTION_TYPES } from '../models/family/prediction-type.js';
 import { locateModel, type ModelFiles } from '../models/model-files.js';
+import type { PredictionType } from '../scheduler/config.js';
 
 export function describeModel(files: ModelFiles): Record<string, unknown> {
   const u = files.unet.config;
@@ -9,7 +11,8 @@ export function describeModel(files: ModelFiles): Record<string, unknown> {
   return {
     path: files.path,
     kind: files.kind,
-    family: files.singleFile?.family ?? 'sd1 (diffusers folder)',
+    family: `${files.family.id} (${files.family.name}): ${files.familyReason}`,
+    prediction_type: `${files.prediction.type}: ${files.prediction.reason}`,
     unet: {
       block_out_channels: u.block_out_channels,
       layers_per_block: u.layers_per_block,
@@ -18,23 +21,31 @@ export function describeModel(files: ModelFiles): Record<string, unknown> {
       sample_size: u.sample_size,
     },
     vae: { block_out_channels: v.block_out_channels, latent_channels: v.latent_channels, scaling_factor: v.scaling_factor },
-    text_encoder: { hidden_size: t.hidden_size, num_hidden_layers: t.num_hidden_layers, num_attention_heads: t.num_attention_heads },
+    text_encoder: {
+      hidden_size: t.hidden_size,
+      num_hidden_layers: t.num_hidden_layers,
+      num_attention_heads: t.num_attention_heads,
+      hidden_act: t.hidden_act ?? 'quick_gelu',
+      ...(files.singleFile ? { layers_in_file: files.singleFile.textEncoder.layers } : {}),
+    },
     tokenizer: files.tokenizerDir,
-    scheduler: 'DDIM (the reference configuration)',
+    default_size: typeof u.sample_size === 'number' ? u.sample_size * 8 : null,
+    scheduler: `DDIM (the reference configuration, ${files.prediction.type})`,
   };
 }
 
-export const infoCommand: CommandModule<object, { model: string; config?: string; json?: boolean }> = {
+export const infoCommand: CommandModule<object, { model: string; config?: string; 'prediction-type'?: PredictionType; json?: boolean }> = {
   command: 'info <model>',
   describe: 'Show what indetail detects in a model folder or single-file checkpoint',
   builder: (y) =>
     y
       .positional('model', { type: 'string', demandOption: true, describe: 'diffusers folder or .safetensors' })
       .option('config', { type: 'string', describe: 'for single files: a folder of diffusers configs' })
+      .option('prediction-type', { choices: PREDICTION_TYPES, describe: 'check this prediction type against the model' })
       .option('json', { type: 'boolean' })
       .strict() as never,
   handler: async (a) => {
-    const d = describeModel(await locateModel(a.model, a.config));
+    const d = describeModel(await locateModel(a.model, a.config, { predictionType: a['prediction-type'] }));
     if (a.json) {
       process.stdout.write(`${JSON.stringify(d, null, 2)}\n`);
       return;

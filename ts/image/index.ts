@@ -1,4 +1,4 @@
-export { writeFileAtomic } from './atomic.js';
+export { removePendingTemporaryFiles, writeFileAtomic, type WriteFileAtomicOptions } from './atomic.js';
 export { floatToU8, roundHalfEven, u8ToFloatSigned, u8ToFloatUnit } from './convert.js';
 export { MAX_TARGET_SIDE, checkTargetSize, cropAndResize, loadImage, type TargetSize } from './load.js';
 export { crc32, insertPngText, readPngText } from './png-text.js';

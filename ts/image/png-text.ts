@@ -4,9 +4,10 @@
 // compression-method language-tag NUL translated-keyword NUL text (UTF-8). zTXt: keyword NUL
 // method zlib-data. Keywords: 1-79 Latin-1 printable characters, no leading, trailing or double
 // spaces.
-import { readFile } from 'node:fs/promises';
 import { inflateSync } from 'node:zlib';
 import { IndetailError } from '../errors.js';
+import { readRegularFile } from '../files/input-file.js';
+import { MAX_IMAGE_FILE_BYTES } from './read.js';
 
 export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -82,11 +83,7 @@ export async function readPngText(input: string | Uint8Array): Promise<Record<st
   const name = typeof input === 'string' ? input : '<buffer>';
   let buf: Buffer;
   if (typeof input === 'string') {
-    try {
-      buf = await readFile(input);
-    } catch (err) {
-      throw new IndetailError('ERR_INDETAIL_IO', `cannot read PNG ${name}: ${(err as Error).message}`, { cause: err });
-    }
+    buf = await readRegularFile('PNG', input, { maxBytes: MAX_IMAGE_FILE_BYTES });
   } else {
     buf = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   }

@@ -1,16 +1,17 @@
 // Decoding pictures to 8-bit sRGB RGB (HxWx3) with sharp, after cheap checks of the file and its
 // header, so that bad input fails fast with an error naming the file:
-//   missing / unreadable / directory -> ERR_INDETAIL_IO; empty, not an image, corrupt, truncated or
+//   missing / unreadable / not a regular file (folder, FIFO, device, socket, link loop) ->
+//   ERR_INDETAIL_IO; empty, not an image, corrupt, truncated or
 //   zero-sized -> ERR_INDETAIL_BAD_FILE; a known but unsupported format (GIF, SVG, HEIF, ...) ->
 //   ERR_INDETAIL_UNSUPPORTED; dimensions above the limits -> ERR_INDETAIL_INVALID_ARGUMENT.
 // Supported formats: PNG, JPEG, WebP, TIFF (first page). The EXIF orientation is applied. Alpha is
 // removed by compositing over white (transparent pixels become white; the reference code's
 // PIL `convert("RGB")` instead drops alpha and keeps whatever colour transparent pixels hold).
 // Embedded ICC profiles are converted to sRGB; 16-bit images are scaled to 8 bits.
-import { readFile, stat } from 'node:fs/promises';
 import type sharp from 'sharp';
 import { loadSharp } from './sharp.js';
 import { IndetailError } from '../errors.js';
+import { readRegularFile } from '../files/input-file.js';
 
 export interface RgbImage {
   /** Interleaved RGB, row-major: data[(y * width + x) * 3 + c]. */
@@ -48,23 +49,7 @@ function limit(v: number | undefined, fallback: number, name: string): number {
 
 async function readInput(input: string | Uint8Array, name: string): Promise<Buffer> {
   if (typeof input !== 'string') return Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  let info;
-  try {
-    info = await stat(input);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'does not exist' : (err as Error).message;
-    throw new IndetailError('ERR_INDETAIL_IO', `cannot read image ${name}: ${why}`, { cause: err });
-  }
-  if (info.isDirectory()) throw new IndetailError('ERR_INDETAIL_IO', `cannot read image ${name}: it is a directory`);
-  if (info.size > MAX_IMAGE_FILE_BYTES) {
-    throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `image ${name} is ${info.size} bytes, above the ${MAX_IMAGE_FILE_BYTES}-byte limit`);
-  }
-  try {
-    return await readFile(input);
-  } catch (err) {
-    throw new IndetailError('ERR_INDETAIL_IO', `cannot read image ${name}: ${(err as Error).message}`, { cause: err });
-  }
+  return readRegularFile('image', name, { maxBytes: MAX_IMAGE_FILE_BYTES });
 }
 
 /**

@@ -17,18 +17,21 @@ export interface ClipTextConfig {
   hidden_act: ClipTextActivation;
   /** 2 (legacy CLIP configs, SD1.5/SD2): pool at the argmax id; otherwise at the first eos id. */
   eos_token_id: number;
+  /**
+   * Width of text_projection, applied to the pooled output (CLIPTextModelWithProjection, and
+   * CLIPModel's text tower); 0 = no projection (CLIPTextModel, whose projection_dim is unused).
+   */
+  projection_dim: number;
 }
 
 /** Checks a raw text_encoder/config.json; `source` names it in messages (a path). */
 export function parseClipTextConfig(raw: RawConfig, source = 'text_encoder/config.json'): ClipTextConfig {
   const c = new ConfigChecker(raw, source);
   c.oneOf('model_type', ['clip_text_model'], 'clip_text_model');
-  if (c.has('architectures')) {
-    const arch = c.strings('architectures');
-    const known = ['CLIPTextModel', 'CLIPTextModelWithProjection'];
-    const other = arch.find((a) => !known.includes(a));
-    if (other !== undefined) unsupported(source, 'architectures', `${JSON.stringify(other)} is not supported (supported: ${known.join(', ')})`);
-  }
+  const arch = c.has('architectures') ? c.strings('architectures') : [];
+  const known = ['CLIPTextModel', 'CLIPTextModelWithProjection'];
+  const other = arch.find((a) => !known.includes(a));
+  if (other !== undefined) unsupported(source, 'architectures', `${JSON.stringify(other)} is not supported (supported: ${known.join(', ')})`);
   const cfg: ClipTextConfig = {
     hidden_size: c.positiveInt('hidden_size', 512),
     intermediate_size: c.positiveInt('intermediate_size', 2048),
@@ -39,6 +42,7 @@ export function parseClipTextConfig(raw: RawConfig, source = 'text_encoder/confi
     layer_norm_eps: c.number('layer_norm_eps', 1e-5),
     hidden_act: c.oneOf<ClipTextActivation>('hidden_act', ['quick_gelu', 'gelu'], 'quick_gelu'),
     eos_token_id: c.int('eos_token_id', 2),
+    projection_dim: arch.includes('CLIPTextModelWithProjection') ? c.positiveInt('projection_dim', 512) : 0,
   };
   if (!(cfg.layer_norm_eps > 0)) bad(source, 'layer_norm_eps', `must be positive, found ${cfg.layer_norm_eps}`);
   if (cfg.hidden_size % cfg.num_attention_heads !== 0) {

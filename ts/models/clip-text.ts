@@ -18,7 +18,7 @@ export type TextEncoderSource =
   | { config: RawConfig; weights: WeightSpec; configSource?: string };
 
 export interface TextEncodeOptions {
-  /** Also return the pooled output (the hidden state at each row's eos token). Default false. */
+  /** Also return the pooled output (the hidden state at each row's eos token) and, with a projection, textEmbeds. Default false. */
   pooled?: boolean;
 }
 
@@ -27,11 +27,13 @@ export interface TextEncoderOutput {
   lastHiddenState: Tensor;
   /** [batch, hidden_size], when asked for. */
   pooled?: Tensor;
+  /** [batch, projection_dim]: text_projection(pooled), with `pooled` when the encoder has a projection (config projection_dim > 0). */
+  textEmbeds?: Tensor;
 }
 
 interface NativeClipText {
   readonly disposed: boolean;
-  encode(ids: Int32Array, batch: number, pooled: boolean): Promise<{ lastHiddenState: NativeTensor; pooled?: NativeTensor }>;
+  encode(ids: Int32Array, batch: number, pooled: boolean): Promise<{ lastHiddenState: NativeTensor; pooled?: NativeTensor; textEmbeds?: NativeTensor }>;
   dispose(): void;
 }
 type NativeLoad = (engine: NativeEngine, config: string, weights: Record<string, unknown>) => Promise<NativeClipText>;
@@ -113,6 +115,7 @@ export class CLIPTextEncoder implements Disposable {
     return {
       lastHiddenState: new Tensor(out.lastHiddenState),
       ...(out.pooled ? { pooled: new Tensor(out.pooled) } : {}),
+      ...(out.textEmbeds ? { textEmbeds: new Tensor(out.textEmbeds) } : {}),
     };
   }
 

@@ -1,17 +1,12 @@
 // Validation of model config files (config.json of a diffusers component): each check names the
 // file, the field and what is allowed, so an unsupported checkpoint is refused before any work.
-import { readFile } from 'node:fs/promises';
 import { IndetailError } from '../errors.js';
+import { MAX_CONFIG_FILE_BYTES, readRegularTextFile } from '../files/input-file.js';
 
 export type RawConfig = Record<string, unknown>;
 
 export async function readConfigFile(file: string): Promise<RawConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new IndetailError('ERR_INDETAIL_IO', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
-  }
+  const text = await readRegularTextFile('config', file, { maxBytes: MAX_CONFIG_FILE_BYTES });
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -4,6 +4,7 @@ import { addon, type NativeEngine, type NativeTensor } from '../native/addon.js'
 import type { Engine } from '../engine.js';
 import { IndetailError, nativeAsync } from '../errors.js';
 import { Tensor } from '../tensor.js';
+import { withCancelToken } from '../cancel.js';
 import { normalizeControlNetConfig, type ControlNetConfig } from './controlnet-config.js';
 import { frameCount, resolveModelSource, timestepsPerFrame, type ModelSource } from './unet.js';
 import { nativeWeightSpec } from './weights.js';
@@ -19,6 +20,8 @@ export interface ControlNetForwardArgs {
   cond: Tensor;
   /** conditioning_scale of diffusers (default 1). */
   scale?: number;
+  /** Stops the forward between its blocks (ERR_INDETAIL_CANCELLED). */
+  signal?: AbortSignal;
 }
 
 export interface ControlNetResiduals {
@@ -76,7 +79,7 @@ export class ControlNet implements Disposable {
       timesteps: timestepsPerFrame(args.timesteps, frames),
       scale,
     };
-    const out = await nativeAsync(() => this.native.forward(a));
+    const out = await withCancelToken(args.signal, (cancel) => nativeAsync(() => this.native.forward({ ...a, ...(cancel ? { cancel } : {}) })));
     return { down: out.down.map((t) => new Tensor(t)), mid: new Tensor(out.mid) };
   }
 

@@ -7,6 +7,7 @@ import { addon, type NativeEngine, type NativeTensor } from '../native/addon.js'
 import type { Engine } from '../engine.js';
 import { IndetailError, nativeAsync, nativeSync } from '../errors.js';
 import { Tensor } from '../tensor.js';
+import { withCancelToken } from '../cancel.js';
 import { readConfigFile, type RawConfig } from './config-check.js';
 import { normalizeUNetConfig, type UNetConfig } from './unet-config.js';
 import { componentWeights, nativeWeightSpec, type WeightSpec } from './weights.js';
@@ -73,6 +74,11 @@ export interface UNetForwardArgs {
    * (the pipelines' steps: later ops are ordered after it; reading the output waits for it).
    */
   sync?: boolean;
+  /**
+   * Stops the forward before its next block (every down block, the mid block, every up block;
+   * once before a CUDA graph replay): it rejects with ERR_INDETAIL_CANCELLED and the UNet stays usable.
+   */
+  signal?: AbortSignal;
 }
 
 interface NativeKVCache {
@@ -199,8 +205,11 @@ export class ImagePromptKVCache implements Disposable {
 
 /** One decoder self-attention layer: tokens per frame and key width (= value width). */
 export interface DecoderKVLayer {
+  /** The layer's diffusers name, e.g. up_blocks.1.attentions.0.transformer_blocks.0.attn1. */
+  name: string;
   tokens: number;
   width: number;
+  heads: number;
 }
 
 function downsampled(size: number, padding: number): number {
@@ -221,8 +230,17 @@ export function decoderKVLayers(config: UNetConfig, latentHeight: number, latent
     if (type !== 'CrossAttnUpBlock2D') return;
     const level = n - 1 - i;
     const [h, w] = sizes[level]!;
-    const count = (config.layers_per_block[level]! + 1) * config.reverse_transformer_layers_per_block[i]!;
-    for (let j = 0; j < count; j++) layers.push({ tokens: h * w, width: config.block_out_channels[level]! });
+    const depth = config.reverse_transformer_layers_per_block[i]!;
+    for (let a = 0; a < config.layers_per_block[level]! + 1; a++) {
+      for (let t = 0; t < depth; t++) {
+        layers.push({
+          name: `up_blocks.${i}.attentions.${a}.transformer_blocks.${t}.attn1`,
+          tokens: h * w,
+          width: config.block_out_channels[level]!,
+          heads: config.num_attention_heads[level]!,
+        });
+      }
+    }
   });
   return layers;
 }
@@ -385,7 +403,7 @@ export class UNet implements Disposable {
     }
     if (args.attention) a.attention = nativeAttention(args.attention, frames, args.refKV?.cache.rows);
     if (args.sync === false) a.sync = false;
-    return new Tensor(await nativeAsync(() => this.native.forward(a)));
+    return new Tensor(await withCancelToken(args.signal, (cancel) => nativeAsync(() => this.native.forward(cancel ? { ...a, cancel } : a))));
   }
 
   private kvTarget(t: RecordKV | RefKV, name: string): Record<string, unknown> {

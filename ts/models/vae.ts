@@ -11,7 +11,8 @@
 import path from 'node:path';
 import type { Engine } from '../engine.js';
 import { IndetailError, nativeAsync, nativeSync } from '../errors.js';
-import { addon, type NativeTensor } from '../native/addon.js';
+import { addon, type NativeCancelToken, type NativeTensor } from '../native/addon.js';
+import { withCancelToken } from '../cancel.js';
 import { Tensor } from '../tensor.js';
 import { readConfigFile, type RawConfig } from './config-check.js';
 import { nativeVaeConfig, parseVaeConfig, type VaeConfig } from './vae-config.js';
@@ -49,6 +50,8 @@ export type VaeLoadOptions = ({ dir: string } | { config: RawConfig; weights: We
 export interface VaeCallOptions {
   /** Overrides the VAE's tiling options for this call. */
   tiling?: VaeTilingOptions;
+  /** Stops the pass before its next block or tile (ERR_INDETAIL_CANCELLED). */
+  signal?: AbortSignal;
 }
 
 export interface LatentDistribution {
@@ -61,8 +64,8 @@ export interface LatentDistribution {
 interface NativeVae {
   readonly disposed: boolean;
   readonly unusedWeights: string[];
-  encode(image: NativeTensor, tiling?: NativeTiling): Promise<{ mean: NativeTensor; logvar: NativeTensor }>;
-  decode(latents: NativeTensor, tiling?: NativeTiling): Promise<NativeTensor>;
+  encode(image: NativeTensor, tiling?: NativeTiling, cancel?: NativeCancelToken): Promise<{ mean: NativeTensor; logvar: NativeTensor }>;
+  decode(latents: NativeTensor, tiling?: NativeTiling, cancel?: NativeCancelToken): Promise<NativeTensor>;
   dispose(): void;
 }
 interface NativeTiling {
@@ -138,7 +141,7 @@ export class VAE implements Disposable {
     this.checkLive();
     const [, h, w] = this.checkShape('image', image, this.config.inChannels, 'in_channels', this.factor);
     const tiling = this.plan(h, w, options);
-    const r = await nativeAsync(() => this.native.encode(image.native, tiling));
+    const r = await withCancelToken(options.signal, (cancel) => nativeAsync(() => this.native.encode(image.native, tiling, cancel)));
     return { mean: new Tensor(r.mean), logvar: new Tensor(r.logvar) };
   }
 
@@ -158,7 +161,7 @@ export class VAE implements Disposable {
     this.checkLive();
     const [, h, w] = this.checkShape('latents', latents, this.config.latentChannels, 'latent_channels', 1);
     const tiling = this.plan(h * this.factor, w * this.factor, options);
-    return new Tensor(await nativeAsync(() => this.native.decode(latents.native, tiling)));
+    return new Tensor(await withCancelToken(options.signal, (cancel) => nativeAsync(() => this.native.decode(latents.native, tiling, cancel))));
   }
 
   /** Decodes the diffusion model's latents: divides by scalingFactor first. */

@@ -15,6 +15,7 @@ export interface NativeTensor {
   readonly disposed: boolean;
   read(): Promise<Float32Array | Int32Array>;
   readSync(): Float32Array | Int32Array;
+  firstNonFinite(): Promise<number>;
   dispose(): void;
   slice(start: number, count: number): NativeTensor;
   reshape(shape: number[]): NativeTensor;
@@ -100,8 +101,17 @@ export interface NativeDevice {
   multiprocessors: number;
 }
 
+/** A flag native work polls between blocks (engine/core/cancel.h). */
+export interface NativeCancelToken {
+  cancel(): void;
+  readonly cancelled: boolean;
+}
+
 export interface NativeAddon {
   Engine: new (backend: string, options?: string) => NativeEngine;
+  createCancelToken(): NativeCancelToken;
+  /** Check points passed by every cancel token of the process. */
+  cancelChecks(): number;
   openSafetensors(path: string): Promise<NativeSafetensors>;
   openSafetensorsSync(path: string): NativeSafetensors;
   backends(): string[];

@@ -1,5 +1,9 @@
 // Defaults of the method, from the authors' reference code and the paper (DESIGN.md §1).
 
+/**
+ * The quality suffix the reference appends to the prompt and the inversion prompt (its
+ * `use_prefix`, on in every task). The default of the `qualitySuffix` option; `false` turns it off.
+ */
 export const PROMPT_SUFFIX = ', best quality, extremely detailed.';
 export const DEFAULT_NEGATIVE_PROMPT = 'bad anatomy, bad hands, cropped, worst quality';
 
@@ -29,6 +33,6 @@ export const DEFAULT_CONTROL_SCALE = 1;
 export const MAX_SAMPLES = 64;
 export const MAX_STEPS = 1000;
 
-export function withSuffix(prompt: string): string {
-  return `${prompt}${PROMPT_SUFFIX}`;
+export function withSuffix(prompt: string, suffix: string): string {
+  return `${prompt}${suffix}`;
 }

@@ -54,25 +54,54 @@ class Clock {
   }
 }
 
-function checkAbort(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) {
-    throw new IndetailError('ERR_INDETAIL_CANCELLED', `generation cancelled${signal.reason instanceof Error ? `: ${signal.reason.message}` : ''}`, { cause: signal.reason });
-  }
+/** The call's cancellation error; `stop` is the native one when a model stopped between its blocks ("cancelled in UNet up block 1"). */
+function cancelled(signal: AbortSignal, stop?: unknown): IndetailError {
+  const reason = signal.reason instanceof Error ? `: ${signal.reason.message}` : '';
+  const where = stop instanceof Error && stop.message.startsWith('cancelled in ') ? stop.message.slice('cancelled'.length) : '';
+  return new IndetailError('ERR_INDETAIL_CANCELLED', `generation cancelled${where}${reason}`, { cause: stop ?? signal.reason });
 }
 
-/** Text embeddings for the distinct prompts, then one row per batch row. */
+function checkAbort(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw cancelled(signal);
+}
+
+/**
+ * Latents (or images) with a NaN or an infinite value stop the call, naming the stage and the
+ * frame: the result would be a black or garbage image.
+ */
+async function checkFinite(t: Tensor, stage: string): Promise<void> {
+  const bad = await t.firstNonFinite();
+  if (bad < 0) return;
+  const frame = Math.floor(bad / Math.max(1, t.shape.slice(1).reduce((a, b) => a * b, 1)));
+  throw new IndetailError(
+    'ERR_INDETAIL_NOT_FINITE',
+    `${stage} produced NaN or infinite values (frame ${frame}). The weights, or a parameter such as a very large guidance scale, overflow; ` +
+      'on CUDA, precision bf16 has the range of float32',
+  );
+}
+
+/** Text embeddings for the distinct prompts (the family's conditioning), then one row per batch row. */
 async function encodeTexts(parts: PipelineParts, prompts: string[]): Promise<{ table: Tensor; index: Map<string, number> }> {
   const distinct = [...new Set(prompts)];
   const enc = parts.tokenizer.encodeBatch(distinct);
+  const conditioning = parts.family.conditioning;
+  if (conditioning !== 'last-hidden-state') throw new IndetailError('ERR_INDETAIL_INTERNAL', `conditioning ${String(conditioning)} is not implemented`);
   const { lastHiddenState } = await parts.textEncoder.encode(enc.ids, distinct.length);
   return { table: lastHiddenState, index: new Map(distinct.map((p, i) => [p, i])) };
 }
 
+/** Every frame's prompt in each half: frame 0 (the image prompt) has '' and its inversion prompt, the samples the negative prompt and the prompt. */
+function framePrompts(o: ResolvedOptions): { uncond: string[]; cond: string[] } {
+  const frames = Array.from({ length: o.samples + 1 }, (_, f) => f);
+  return {
+    uncond: frames.map((f) => (f === 0 ? '' : o.negativePrompt)),
+    cond: frames.map((f) => withSuffix(f === 0 ? o.inversionPrompt : o.prompt, o.qualitySuffix)),
+  };
+}
+
 function rowPrompts(layout: BatchLayout, o: ResolvedOptions): string[] {
-  return layout.rows.map((r) => {
-    if (r.frame === 0) return r.branch === 'cond' ? withSuffix(o.inversionPrompt) : '';
-    return r.branch === 'cond' ? withSuffix(o.prompt) : o.negativePrompt;
-  });
+  const p = framePrompts(o);
+  return layout.rows.map((r) => p[r.branch][r.frame]!);
 }
 
 /**
@@ -83,7 +112,7 @@ function rowPrompts(layout: BatchLayout, o: ResolvedOptions): string[] {
  */
 function cacheKey(image: RgbImage, o: ResolvedOptions, controlnet: boolean): string {
   const h = createHash('sha256');
-  const fields = { inversionPrompt: withSuffix(o.inversionPrompt), steps: o.steps, width: image.width, height: image.height, rows: imagePromptCacheRows(o.guidanceMode), controlnet };
+  const fields = { inversionPrompt: withSuffix(o.inversionPrompt, o.qualitySuffix), steps: o.steps, width: image.width, height: image.height, rows: imagePromptCacheRows(o.guidanceMode), controlnet };
   h.update(JSON.stringify(fields));
   h.update(image.data);
   return h.digest('hex');
@@ -91,6 +120,9 @@ function cacheKey(image: RgbImage, o: ResolvedOptions, controlnet: boolean): str
 
 export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?: GenerationTrace, cache?: ImagePromptCache): Promise<GenerationOutput> {
   const { engine, unet, vae, scheduler } = parts;
+  // v-prediction: the model output is converted to (x0, ε) at the "from" level, in the inversion
+  // steps as in the denoising steps (the reference's InversionV, fixtures-sd21v README).
+  const vPrediction = scheduler.config.predictionType === 'v_prediction';
   const clock = new Clock();
   const timings = { encode: 0, inversion: 0, denoise: 0, decode: 0, total: 0 };
   const progress = (phase: 'encode' | 'inversion' | 'denoise' | 'decode', step: number, total: number) => {
@@ -107,6 +139,7 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
   if (o.task === 'structure' && !parts.controlnet) {
     throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', 'the structure-guided task needs a ControlNet (load the pipeline with controlnet)');
   }
+  const signal = o.signal ? { signal: o.signal } : {};
   try {
     checkAbort(o.signal);
     const { width, height } = o;
@@ -117,7 +150,8 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
     // 1. Text and image prompt.
     const layout = batchLayout(o.samples, o.guidanceMode);
     const prompts = rowPrompts(layout, o);
-    const inversionPrompt = withSuffix(o.inversionPrompt);
+    const inversionPrompt = withSuffix(o.inversionPrompt, o.qualitySuffix);
+    if (trace) trace.prompts = { inversion: inversionPrompt, ...framePrompts(o) };
     const texts = await encodeTexts(parts, [inversionPrompt, ...prompts]);
     keep(texts.table);
     const context = keep(await gatherFrames(engine, texts.table, prompts.map((p) => texts.index.get(p)!)));
@@ -130,7 +164,8 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
     if (cache) kvCache.status = entry ? 'hit' : 'miss';
     if (!entry) {
       const pixels = keep(engine.tensor(u8ToFloatSigned(image.data), [1, height, width, 3]));
-      chain.push(await vae.encodeScaled(pixels));
+      chain.push(await vae.encodeScaled(pixels, { ...signal }));
+      await checkFinite(chain[0]!, 'VAE encoding of the image prompt');
     }
     const z0 = entry ? entry.chain[o.steps]! : chain[0]!;
     if (trace) trace.z0 = await z0.readFloat32();
@@ -150,11 +185,12 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
       let z = z0;
       for (const step of scheduler.inversionSteps(o.steps)) {
         checkAbort(o.signal);
-        const eps = await unet.forward({ sample: z, timesteps: [step.timestep], context: inversionContext, sync: false });
+        const eps = await unet.forward({ sample: z, timesteps: [step.timestep], context: inversionContext, sync: false, ...signal });
         const next = engine.empty([1, h, w, c]);
         chain.push(next);
-        await engine.op('guidance_step', { eps, x: z, out: next, alphaFrom: step.alphaFrom, alphaTo: step.alphaTo, uncondRow: [-1], condRow: [0] });
+        await engine.op('guidance_step', { eps, x: z, out: next, alphaFrom: step.alphaFrom, alphaTo: step.alphaTo, vPrediction, uncondRow: [-1], condRow: [0] });
         eps.dispose();
+        await checkFinite(next, `inversion step ${step.index + 1} of ${o.steps}`);
         z = next;
         progress('inversion', step.index + 1, o.steps);
       }
@@ -202,7 +238,7 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
       const mode = stepAttentionMode(o.attention, i, o.stratifiedSteps);
       let control;
       if (parts.controlnet && cond) {
-        const res = await parts.controlnet.forward({ sample, timesteps, context: rowContext, cond, scale: o.controlScale });
+        const res = await parts.controlnet.forward({ sample, timesteps, context: rowContext, cond, scale: o.controlScale, ...signal });
         control = { ...res, frameScale: controlRowScales(L, i, o.controlGuidanceEndStep) };
       }
       const eps = await unet.forward({
@@ -216,6 +252,7 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
         // Queued only: the step's one device synchronisation is the guidance step's (below), so
         // progress and cancellation follow the device while no data comes back to the host.
         sync: false,
+        ...signal,
       });
       if (reuse) kvCache.reusedSteps++;
       if (record) kvCache.recordedSteps++;
@@ -233,7 +270,7 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
         guidanceScale: o.guidanceScale,
         alphaFrom: step.alphaFrom,
         alphaTo: step.alphaTo,
-        vPrediction: scheduler.config.predictionType === 'v_prediction',
+        vPrediction,
         uncondRow: L.uncondRow,
         // Without P's rows frame 0 has none; the op still wants one for it, though the reset overwrites it.
         condRow: L.condRow.map((r, f) => (f === 0 && r < 0 && L.uncondRow[0]! < 0 ? 0 : r)),
@@ -242,6 +279,7 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
       eps.dispose();
       latents.dispose();
       latents = next;
+      await checkFinite(latents, `denoising step ${i + 1} of ${o.steps}`);
       if (trace) trace.stepLatents!.push(await latents.readFloat32());
       progress('denoise', i + 1, o.steps);
     }
@@ -251,7 +289,8 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
     checkAbort(o.signal);
     const first = o.includeReconstruction ? 0 : 1;
     const frames = Array.from({ length: o.samples + 1 - first }, (_, k) => k + first);
-    const images = keep(await vae.decodeScaled(latents.slice(first, frames.length)));
+    const images = keep(await vae.decodeScaled(latents.slice(first, frames.length), { ...signal }));
+    await checkFinite(images, 'VAE decoding');
     const decoded = await images.readFloat32();
     if (trace) trace.decoded = decoded;
     timings.decode = clock.lap();
@@ -260,6 +299,9 @@ export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?:
     if (entry) kvCache.entryBytes = entry.bytes;
     if (trace) trace.kvCache = { ...kvCache };
     return { decoded, frames, width, height, timings, kvCache };
+  } catch (err) {
+    // A stop inside a native call (between blocks) reads like one between steps, plus where it happened.
+    throw o.signal?.aborted && (err as IndetailError).code === 'ERR_INDETAIL_CANCELLED' ? cancelled(o.signal, err) : err;
   } finally {
     for (const t of owned) t.dispose();
     for (const t of chain) t.dispose();

@@ -12,65 +12,26 @@ import { IndetailError } from '../errors.js';
 import { encodePng, floatToU8 } from '../image/index.js';
 import { ControlNet } from '../models/controlnet.js';
 import { CLIPTextEncoder } from '../models/clip-text.js';
-import { locateControlNet, locateModel, randomModel, shippedControlNetConfigDir, type ModelFiles } from '../models/model-files.js';
+import { locateControlNet, locateModel, randomModel, shippedControlNetConfigDir, type LocateOptions, type ModelFiles } from '../models/model-files.js';
 import { UNet } from '../models/unet.js';
+import { normalizeUNetConfig, type UNetConfig } from '../models/unet-config.js';
 import { VAE } from '../models/vae.js';
-import { REFERENCE_DDIM_CONFIG, DDIMScheduler } from '../scheduler/index.js';
+import { DDIMScheduler, referenceDdimConfig, type PredictionType } from '../scheduler/index.js';
 import { probeCuda, resolveBackend } from '../backend-select.js';
 import { devices } from '../system.js';
-import { isFullSizeModel, resolvePrecision, type Precision, type PrecisionOption } from '../precision.js';
-import { normalizeUNetConfig } from '../models/unet-config.js';
+import { modelPrecision, type Precision } from '../precision.js';
 import { CLIPTokenizer } from '../text/tokenizer.js';
 import { version } from '../version.js';
 import type { Task } from './defaults.js';
 import { generate } from './generate.js';
 import { defaultKVCacheBudget, ImagePromptCache, type KVCacheStats, type KVCacheUse } from './kv-cache.js';
-import { resolveOptions, type GenerateOptions, type ResolvedOptions } from './options.js';
+import { checkCallCost } from './cost.js';
+import { validateLoadOptions, type PipelineLoadOptions } from './load-options.js';
+import { resolveOptions, validateCallOptions, type ModelLimits, type PipelineCallOptions, type ResolvedOptions } from './options.js';
 import type { PipelineParts } from './parts.js';
-import type { GenerationTrace } from './trace.js';
 
-export interface PipelineLoadOptions {
-  /** A diffusers Stable Diffusion 1.x folder, or a single-file .safetensors checkpoint. */
-  model: string;
-  /** For single-file checkpoints: a diffusers folder whose configs to use instead of the shipped SD1.5 ones. */
-  config?: string;
-  /** A ControlNet (diffusers folder or .safetensors) for the structure-guided task. */
-  controlnet?: string;
-  /**
-   * Benchmarks and memory tests: ignore checkpoint weights and use seeded random weights of the
-   * shapes in `model` (a folder of diffusers configs; the shipped SD1.5 configs when `model` is
-   * 'sd15'). The images are noise.
-   */
-  randomWeights?: number;
-  /** 'auto' (default: CUDA when a usable GPU is present, else CPU), 'cpu', 'cuda' or 'cuda:<index>'. */
-  backend?: 'auto' | BackendName;
-  /**
-   * 'auto' (default): bf16 on a CPU with AVX512-BF16 or AMX for full-size models, f32 on other
-   * CPUs and for tiny models, f16 on CUDA. CPU: 'f32' | 'bf16'; CUDA: 'f16' | 'bf16'.
-   */
-  precision?: PrecisionOption;
-  /** Called with one-line notes (which backend was chosen and why). */
-  onInfo?: (message: string) => void;
-  /**
-   * Called once when 'auto' falls back to the CPU because CUDA failed (no driver, driver too old,
-   * unsupported GPU, failed self-test), with the reason. Default: one process.emitWarning per process.
-   */
-  onWarning?: (message: string) => void;
-  /**
-   * The image-prompt cache: calls with the same image, inversion prompt, steps and size reuse the
-   * inversion and the image prompt's decoder self-attention keys/values, and leave the image
-   * prompt out of the denoising batch (same output bits, less work). `false` disables it;
-   * `{ maxBytes }` sets its budget (default: min(4 GiB, ¼ of the GPU's memory) on CUDA,
-   * min(3 GiB, ⅛ of RAM) on the CPU). One SD1.5 entry at 512×512 and 50 steps holds 2.75 GB in
-   * float32 (CPU), 1.38 GB in float16; steps are cached while the budget has room.
-   */
-  kvCache?: boolean | { maxBytes?: number };
-  /**
-   * CUDA graphs for the UNet steps (default true; see UNetLoadOptions.cudaGraphs): each step
-   * whose shapes and attention policy were seen before is one graph launch. Same output bits.
-   */
-  cudaGraphs?: boolean;
-}
+export type { PipelineCallOptions } from './options.js';
+export type { PipelineLoadOptions } from './load-options.js';
 
 export interface GeneratedImage {
   /** PNG bytes with the generation parameters in a tEXt/iTXt chunk named "parameters". */
@@ -94,12 +55,24 @@ export interface GenerationResult {
   kvCache: KVCacheUse;
 }
 
-export type PipelineCallOptions = GenerateOptions & {
-  /** Fill this object with intermediate tensors (golden tests, debugging). */
-  trace?: GenerationTrace;
-  /** false: neither read nor fill the pipeline's image-prompt cache in this call (default true). */
-  kvCache?: boolean;
-};
+/** What a call's options are checked against: the UNet's default and smallest sizes, its latent channels. */
+function modelLimits(unet: UNetConfig): ModelLimits {
+  return {
+    defaultSize: (unet.sample_size ?? 64) * 8,
+    latentChannels: unet.in_channels,
+    minLatentSide: Math.max(2, 2 ** (unet.block_out_channels.length - 1)),
+  };
+}
+
+/** The call's options resolved against the model, and refused when the size costs too much for the device. */
+function resolveForModel(task: Task, options: PipelineCallOptions, unet: UNetConfig, device: 'cpu' | 'cuda', hasControlNet: boolean): ResolvedOptions {
+  const o = resolveOptions(task, options, modelLimits(unet));
+  if (task === 'structure' && !hasControlNet) {
+    throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', 'the structure-guided task needs a ControlNet: load the pipeline with { controlnet }');
+  }
+  checkCallCost(unet, o, device);
+  return o;
+}
 
 async function chooseBackend(options: PipelineLoadOptions): Promise<BackendName> {
   const requested = options.backend ?? 'auto';
@@ -111,18 +84,24 @@ async function chooseBackend(options: PipelineLoadOptions): Promise<BackendName>
   });
 }
 
+function locate(options: PipelineLoadOptions): LocateOptions {
+  return { predictionType: options.predictionType };
+}
+
+function modelFiles(options: PipelineLoadOptions): Promise<ModelFiles> {
+  return options.randomWeights !== undefined
+    ? randomModel(options.randomWeights, options.model === 'sd15' ? undefined : options.model, locate(options))
+    : locateModel(options.model, options.config, locate(options));
+}
+
 function kvCacheBudget(option: PipelineLoadOptions['kvCache'], engine: Engine): number {
   if (option === false) return 0;
   if (option === undefined || option === true) {
     const cuda = engine.device === 'cuda' ? devices().find((d) => engine.backend === `cuda:${d.index}`) ?? devices()[0] : undefined;
     return Math.floor(defaultKVCacheBudget(engine.device, cuda ? cuda.totalMemory : totalmem()));
   }
-  const max = typeof option === 'object' && option !== null ? option.maxBytes : undefined;
-  if (max === undefined) return kvCacheBudget(true, engine);
-  if (typeof max !== 'number' || !Number.isFinite(max) || max < 0) {
-    throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a non-negative number of bytes for kvCache.maxBytes but received ${String(max)}`);
-  }
-  return Math.floor(max);
+  const max = option.maxBytes; // checked by validateLoadOptions
+  return max === undefined ? kvCacheBudget(true, engine) : Math.floor(max);
 }
 
 export class IndetailPipeline implements Disposable {
@@ -140,25 +119,29 @@ export class IndetailPipeline implements Disposable {
     this.kvCache = kvCacheBytes > 0 ? new ImagePromptCache(kvCacheBytes) : undefined;
   }
 
+  /**
+   * Checks everything a call would refuse before any work, without loading weights: the load
+   * options, the call's options, and those against the model's configs (size, injected noise)
+   * and the backend (the cost limit). Reads only the model's config files; throws the error the
+   * call would throw.
+   */
+  static async validateCall(load: PipelineLoadOptions, task: Task, options: PipelineCallOptions): Promise<void> {
+    validateLoadOptions(load);
+    validateCallOptions(task, options);
+    const files = await modelFiles(load);
+    const unet = normalizeUNetConfig(files.unet.config, `${files.path} UNet config`);
+    const requested = load.backend ?? 'auto';
+    const device = requested === 'auto' ? ((await probeCuda()) === '' ? 'cuda' : 'cpu') : requested === 'cpu' ? 'cpu' : 'cuda';
+    modelPrecision(load.precision, device, unet.block_out_channels);
+    resolveForModel(task, options, unet, device, load.controlnet !== undefined);
+  }
+
   static async load(options: PipelineLoadOptions): Promise<IndetailPipeline> {
-    if (typeof options !== 'object' || options === null) {
-      throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', 'Expected an options object with at least { model }');
-    }
+    validateLoadOptions(options);
     const kvOption = options.kvCache;
-    if (options.cudaGraphs !== undefined && typeof options.cudaGraphs !== 'boolean') {
-      throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a boolean for cudaGraphs but received ${String(options.cudaGraphs)}`);
-    }
-    if (kvOption !== undefined && typeof kvOption !== 'boolean' && (typeof kvOption !== 'object' || kvOption === null)) {
-      throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a boolean or { maxBytes } for kvCache but received ${String(kvOption)}`);
-    }
-    const files =
-      options.randomWeights !== undefined
-        ? await randomModel(options.randomWeights, options.model === 'sd15' ? undefined : options.model)
-        : await locateModel(options.model, options.config);
+    const files = await modelFiles(options);
     const backend = await chooseBackend(options);
-    const precision = resolvePrecision(options.precision ?? 'auto', backend === 'cpu' ? 'cpu' : 'cuda', {
-      fullSize: isFullSizeModel(normalizeUNetConfig(files.unet.config).block_out_channels),
-    });
+    const precision = modelPrecision(options.precision, backend === 'cpu' ? 'cpu' : 'cuda', normalizeUNetConfig(files.unet.config, `${files.path} UNet config`).block_out_channels);
     const engine = new Engine({ backend, precision });
     const loaded: Array<{ dispose(): void }> = [engine];
     try {
@@ -175,14 +158,15 @@ export class IndetailPipeline implements Disposable {
         controlnet = await ControlNet.load(engine, { config, weights: { random: options.randomWeights + 3 }, source: 'ControlNet config' });
         loaded.push(controlnet);
       } else if (options.controlnet !== undefined) {
-        const cn = await locateControlNet(options.controlnet, unet.config.layers_per_block[0]!);
+        const cn = await locateControlNet(options.controlnet, unet.config.layers_per_block[0]!, files.family.controlnetConfigDir);
         controlnet = await ControlNet.load(engine, { config: cn.config, weights: cn.weights, source: `${options.controlnet} ControlNet config` });
         loaded.push(controlnet);
       }
       // The reference hard-codes this DDIM configuration whatever the checkpoint ships.
-      const scheduler = new DDIMScheduler(REFERENCE_DDIM_CONFIG);
+      const scheduler = new DDIMScheduler(referenceDdimConfig(files.prediction.type));
       const kvCacheBytes = kvCacheBudget(kvOption, engine);
-      return new IndetailPipeline(engine, files, { engine, tokenizer, textEncoder, unet, vae, scheduler, ...(controlnet ? { controlnet } : {}) }, kvCacheBytes);
+      const parts = { engine, family: files.family, tokenizer, textEncoder, unet, vae, scheduler, ...(controlnet ? { controlnet } : {}) };
+      return new IndetailPipeline(engine, files, parts, kvCacheBytes);
     } catch (err) {
       for (const x of loaded.reverse()) x.dispose();
       throw err;
@@ -223,17 +207,9 @@ export class IndetailPipeline implements Disposable {
 
   private async run(task: Task, options: PipelineCallOptions): Promise<GenerationResult> {
     if (this.disposedFlag) throw new IndetailError('ERR_INDETAIL_DISPOSED', 'the pipeline is disposed');
-    const unetCfg = this.parts.unet.config;
-    const defaultSize = (unetCfg.sample_size ?? 64) * 8;
-    const o = resolveOptions(task, options, defaultSize, unetCfg.in_channels);
-    if (task === 'structure' && !this.parts.controlnet) {
-      throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', 'the structure-guided task needs a ControlNet: load the pipeline with { controlnet }');
-    }
-    if (options.kvCache !== undefined && typeof options.kvCache !== 'boolean') {
-      throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected a boolean for kvCache but received ${String(options.kvCache)}`);
-    }
-    const out = await generate(this.parts, o, options.trace, options.kvCache === false ? undefined : this.kvCache);
-    const parameters = describeCall(o, this.backend, this.files.path);
+    const o = resolveForModel(task, options, this.parts.unet.config, this.engine.device, this.parts.controlnet !== undefined);
+    const out = await generate(this.parts, o, o.trace, o.kvCache ? this.kvCache : undefined);
+    const parameters = describeCall(o, this.backend, this.files, this.parts.scheduler.config.predictionType);
     const text = { parameters: JSON.stringify(parameters), Software: `indetail ${version}` };
     const pixels = o.width * o.height * 3;
     const images: GeneratedImage[] = [];
@@ -263,13 +239,27 @@ export class IndetailPipeline implements Disposable {
   }
 }
 
-function describeCall(o: ResolvedOptions, backend: string, model: string): Record<string, unknown> {
+/**
+ * Longest prompt text recorded in the parameters (and so in every PNG): far more than the text
+ * encoder's 77 tokens use, so only megabyte prompts are cut, with a note of their length.
+ */
+export const MAX_RECORDED_PROMPT_CHARS = 4096;
+
+function recorded(prompt: string): string {
+  if (prompt.length <= MAX_RECORDED_PROMPT_CHARS) return prompt;
+  return `${prompt.slice(0, MAX_RECORDED_PROMPT_CHARS)}… [cut: ${prompt.length} characters in all]`;
+}
+
+function describeCall(o: ResolvedOptions, backend: string, files: ModelFiles, predictionType: PredictionType): Record<string, unknown> {
   return {
     task: o.task,
-    model,
-    prompt: o.prompt,
-    negativePrompt: o.negativePrompt,
-    inversionPrompt: o.inversionPrompt,
+    model: files.path,
+    family: files.family.id,
+    predictionType,
+    prompt: recorded(o.prompt),
+    qualitySuffix: o.qualitySuffix === '' ? false : o.qualitySuffix,
+    negativePrompt: recorded(o.negativePrompt),
+    inversionPrompt: recorded(o.inversionPrompt),
     samples: o.samples,
     steps: o.steps,
     guidanceScale: o.guidanceScale,

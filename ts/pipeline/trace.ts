@@ -3,6 +3,8 @@
 import type { KVCacheUse } from './kv-cache.js';
 
 export interface GenerationTrace {
+  /** The prompts as encoded (quality suffix applied): the inversion's, and every frame's in each half (frame 0 = the image prompt). */
+  prompts?: { inversion: string; uncond: string[]; cond: string[] };
   /** Text embeddings of the inversion prompt [1, 77, C]. */
   inversionContext?: Float32Array;
   /** z0 = VAE mean × scaling factor [1, h, w, c]. */

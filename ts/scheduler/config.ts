@@ -2,8 +2,8 @@
 // Missing keys take diffusers' DDIMScheduler defaults (as `DDIMScheduler.from_config` does); keys of
 // other scheduler classes (`skip_prk_steps`, ...) and `_`-prefixed keys are ignored. Values this
 // implementation cannot honour are refused by name rather than silently changed.
-import { readFile } from 'node:fs/promises';
 import { IndetailError } from '../errors.js';
+import { MAX_CONFIG_FILE_BYTES, readRegularTextFile } from '../files/input-file.js';
 
 export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
 export type PredictionType = 'epsilon' | 'v_prediction';
@@ -40,6 +40,15 @@ export const REFERENCE_DDIM_CONFIG: Readonly<SchedulerConfig> = Object.freeze({
   timestepSpacing: 'leading',
   rescaleBetasZeroSnr: false,
 });
+
+/**
+ * The reference DDIM configuration for a model that predicts `predictionType`: the reference code
+ * hard-codes the configuration above (epsilon), and its SD 2.x version adds the model's
+ * prediction_type and nothing else (fixtures-sd21v README), which makes it SD 2.1's own config.
+ */
+export function referenceDdimConfig(predictionType: PredictionType): SchedulerConfig {
+  return { ...REFERENCE_DDIM_CONFIG, predictionType };
+}
 
 // diffusers v0.26.2 DDIMScheduler.__init__ defaults.
 const DEFAULTS = {
@@ -158,12 +167,7 @@ export function parseSchedulerConfig(json: unknown, source = 'scheduler config')
 
 /** Reads and validates a diffusers scheduler_config.json. */
 export async function loadSchedulerConfig(path: string): Promise<SchedulerConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new IndetailError('ERR_INDETAIL_IO', `cannot read scheduler config ${path}: ${(err as Error).message}`, { cause: err });
-  }
+  const text = await readRegularTextFile('scheduler config', path, { maxBytes: MAX_CONFIG_FILE_BYTES });
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -2,6 +2,7 @@ export { computeAlphasCumprod, computeBetas, torchLinspaceF32 } from './betas.js
 export {
   REFERENCE_DDIM_CONFIG,
   loadSchedulerConfig,
+  referenceDdimConfig,
   parseSchedulerConfig,
   type BetaSchedule,
   type PredictionType,

@@ -30,7 +30,7 @@ const CLIP_PATTERN = new RegExp(
   'gu',
 );
 
-/** The regex matches of cleaned text, in order (Python's re.findall). */
-export function pretokenize(cleaned: string): string[] {
-  return cleaned.match(CLIP_PATTERN) ?? [];
+/** The regex matches of cleaned text, in order (Python's re.findall), found as they are consumed. */
+export function* pretokenize(cleaned: string): Generator<string> {
+  for (const m of cleaned.matchAll(CLIP_PATTERN)) yield m[0];
 }

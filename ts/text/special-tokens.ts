@@ -34,16 +34,20 @@ const TRAILING_WS = new RegExp(`[${PY_WS}]+$`, 'u');
 export function splitOnAddedTokens(text: string, tokens: readonly AddedToken[]): Piece[] {
   const pieces: Piece[] = [];
   let start = 0;
+  // Each token's next occurrence, searched again only once `start` has passed it: linear in the
+  // text even when it repeats one token a million times.
+  const next = tokens.map(() => -2);
   for (;;) {
     let at = -1;
     let found: AddedToken | undefined;
-    for (const t of tokens) {
-      const p = text.indexOf(t.content, start);
+    tokens.forEach((t, i) => {
+      if (next[i] !== -1 && next[i]! < start) next[i] = text.indexOf(t.content, start);
+      const p = next[i]!;
       if (p >= 0 && (found === undefined || p < at || (p === at && t.content.length > found.content.length))) {
         at = p;
         found = t;
       }
-    }
+    });
     if (found === undefined) break;
     if (at > start) pieces.push({ text: text.slice(start, at) });
     pieces.push({ text: found.content, token: found });

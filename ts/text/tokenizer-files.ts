@@ -1,8 +1,9 @@
 // Reads a CLIP tokenizer folder (vocab.json, merges.txt, tokenizer_config.json,
 // special_tokens_map.json) into validated plain data. Every error names the file and the problem.
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { IndetailError } from '../errors.js';
+import { checkFolder, MAX_TOKENIZER_FILE_BYTES, pathExists, readRegularTextFile } from '../files/input-file.js';
 import type { TokenSpec } from './special-tokens.js';
 
 /** Everything a CLIPTokenizer is built from. */
@@ -43,13 +44,14 @@ function badFile(file: string, problem: string): IndetailError {
 }
 
 async function readText(file: string, required: boolean): Promise<string | undefined> {
+  if (!required && !(await pathExists(file))) return undefined;
   try {
-    return await readFile(file, 'utf8');
+    return await readRegularTextFile('CLIP tokenizer file', file, { maxBytes: MAX_TOKENIZER_FILE_BYTES });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && !required) return undefined;
-    const what = code === 'ENOENT' ? 'is missing' : `cannot be read (${(err as Error).message})`;
-    throw new IndetailError('ERR_INDETAIL_IO', `CLIP tokenizer: ${file} ${what}`, { cause: err });
+    if ((err as IndetailError).code === 'ERR_INDETAIL_IO' && ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+      throw new IndetailError('ERR_INDETAIL_IO', `CLIP tokenizer: ${file} is missing`, { cause: err });
+    }
+    throw err;
   }
 }
 
@@ -116,16 +118,44 @@ function parseToken(file: string, key: string, value: unknown): TokenSpec | null
 async function resolveFolder(dir: string): Promise<string> {
   const isDir = async (p: string) => (await stat(p).catch(() => undefined))?.isDirectory() ?? false;
   const isFile = async (p: string) => (await stat(p).catch(() => undefined))?.isFile() ?? false;
-  if (!(await isDir(dir))) throw new IndetailError('ERR_INDETAIL_IO', `CLIP tokenizer: folder ${dir} does not exist`);
+  if (!(await isDir(dir))) await checkFolder('CLIP tokenizer folder', dir);
   if (!(await isFile(path.join(dir, 'vocab.json'))) && (await isFile(path.join(dir, 'tokenizer', 'vocab.json')))) {
     return path.join(dir, 'tokenizer');
   }
   return dir;
 }
 
+// Parsed folders, reused while their files are unchanged (same size, mtime and inode): loading a
+// model again would otherwise parse ~1.4 MB of JSON and text into ~100k objects again, garbage the
+// JavaScript heap grows with over repeated load/dispose cycles.
+const MAX_PARSED = 4;
+const parsed = new Map<string, { signature: string; files: TokenizerFiles }>();
+const FILES = ['vocab.json', 'merges.txt', 'tokenizer_config.json', 'special_tokens_map.json'];
+
+async function signature(dir: string): Promise<string> {
+  const parts = await Promise.all(
+    FILES.map(async (f) => {
+      const s = await stat(path.join(dir, f)).catch(() => undefined);
+      return s ? `${s.ino}:${s.size}:${s.mtimeMs}` : '-';
+    }),
+  );
+  return parts.join('|');
+}
+
 /** Reads and validates a tokenizer folder (or a diffusers model folder with a tokenizer/ inside). */
 export async function readTokenizerFiles(folder: string): Promise<TokenizerFiles> {
   const dir = await resolveFolder(folder);
+  const sig = await signature(dir);
+  const hit = parsed.get(dir);
+  if (hit && hit.signature === sig) return hit.files;
+  const files = await parseTokenizerFolder(dir);
+  parsed.delete(dir);
+  parsed.set(dir, { signature: sig, files });
+  if (parsed.size > MAX_PARSED) parsed.delete(parsed.keys().next().value!);
+  return files;
+}
+
+async function parseTokenizerFolder(dir: string): Promise<TokenizerFiles> {
   const vocabFile = path.join(dir, 'vocab.json');
   const mergesFile = path.join(dir, 'merges.txt');
   const configFile = path.join(dir, 'tokenizer_config.json');

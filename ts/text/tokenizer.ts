@@ -46,9 +46,12 @@ export interface Encoding {
   ids: Int32Array;
   /** [modelMaxLength]: 1 for bos, tokens and eos, 0 for padding. */
   attentionMask: Int32Array;
-  /** The BPE tokens of the whole prompt (not truncated), without bos/eos. */
+  /**
+   * The BPE tokens of the prompt, without bos/eos and not truncated to modelMaxLength; a prompt
+   * longer than MAX_COUNTED_TOKENS tokens is tokenised only that far (the rest cannot matter).
+   */
   tokens: string[];
-  /** Token count of the whole prompt with bos and eos. */
+  /** Token count of the prompt with bos and eos (of its first MAX_COUNTED_TOKENS tokens at most, see tokens). */
   numTokensUntruncated: number;
   /** Whether tokens were cut off (numTokensUntruncated > modelMaxLength). */
   truncated: boolean;
@@ -69,9 +72,46 @@ interface WordEntry {
   ids: number[];
 }
 
+/**
+ * How far encode() tokenises a prompt: enough to report what a truncation drops, bounded so that
+ * a megabyte prompt costs no more than this many tokens (and words are cut to what this many
+ * tokens can span before BPE, whose cost grows with the square of a word's length).
+ */
+export const MAX_COUNTED_TOKENS = 256;
+
 // CLIPTokenizer.bpe starts its cache with these two strings mapped to themselves, so the regex
 // matches them whole and they keep their ids even where they were not split out as added tokens.
 const SELF_ENCODED = new Set(['<|startoftext|>', '<|endoftext|>']);
+
+const SPACE = /[ \t\n\r]/;
+// A character cleaning keeps as (part of) a word: chunks without one are skipped without cleaning.
+const WORD_CHAR = /[^\t\n\r\p{Zs}\p{C}\uFFFD]/u;
+
+/**
+ * The text in pieces of about `size` characters cut at spaces, tabs or newlines (which cleaning
+ * turns into word breaks), so a long prompt is cleaned and split only as far as tokens are wanted.
+ * A run of 4 × size characters without such a break is cut anyway: the word it holds is longer
+ * than any number of tokens encode() keeps can span.
+ */
+function* chunksAtSpaces(text: string, size = 16384): Generator<string> {
+  let pos = 0;
+  while (text.length - pos > size) {
+    const at = text.slice(pos + size, pos + 4 * size).search(SPACE);
+    const end = at >= 0 ? pos + size + at : pos + 4 * size;
+    if (end >= text.length) break;
+    yield text.slice(pos, end);
+    pos = at >= 0 ? end + 1 : end;
+  }
+  if (pos < text.length) yield pos === 0 ? text : text.slice(pos);
+}
+
+// One rank table per parsed folder (readTokenizerFiles reuses unchanged folders).
+const ranksByFiles = new WeakMap<TokenizerFiles, MergeRanks>();
+function ranksOf(files: TokenizerFiles): MergeRanks {
+  let r = ranksByFiles.get(files);
+  if (!r) ranksByFiles.set(files, (r = mergeRanks(files.merges)));
+  return r;
+}
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -104,11 +144,16 @@ export class CLIPTokenizer {
   private readonly unkTokenId: number | undefined;
   private readonly cache: WordCache<WordEntry>;
   private readonly onWarning: WarningHandler | undefined;
+  /** Longest vocabulary token, in byte-level characters: a word of n characters has at least n / this tokens. */
+  private readonly maxTokenChars: number;
 
   private constructor(files: TokenizerFiles, options: CLIPTokenizerOptions) {
     this.dir = files.dir;
     this.vocab = files.vocab;
-    this.ranks = mergeRanks(files.merges);
+    let longest = 1;
+    for (const token of files.vocab.keys()) longest = Math.max(longest, token.length);
+    this.maxTokenChars = longest;
+    this.ranks = ranksOf(files);
     this.onWarning = options.onWarning;
 
     const maxLength = options.modelMaxLength ?? files.modelMaxLength;
@@ -261,8 +306,8 @@ export class CLIPTokenizer {
   }
 
   private encodeChecked(prompt: string, options: EncodeOptions): Encoding {
-    const { tokens, ids: tokenIds } = this.tokenizeToIds(prompt);
     const L = this.modelMaxLength;
+    const { tokens, ids: tokenIds } = this.tokenizeToIds(prompt, Math.max(L - 1, MAX_COUNTED_TOKENS));
     const keep = Math.min(tokenIds.length, L - 2);
     const ids = new Int32Array(L).fill(this.padTokenId);
     const attentionMask = new Int32Array(L);
@@ -278,7 +323,7 @@ export class CLIPTokenizer {
         const droppedText = this.decode(tokenIds.slice(keep));
         handler({
           code: 'PROMPT_TRUNCATED',
-          message: `prompt truncated to ${L} tokens (it has ${numTokensUntruncated}); dropped: ${JSON.stringify(droppedText)}`,
+          message: `prompt truncated to ${L} tokens (it has ${numTokensUntruncated >= MAX_COUNTED_TOKENS ? `more than ${MAX_COUNTED_TOKENS}` : numTokensUntruncated}); dropped: ${JSON.stringify(droppedText.length > 200 ? `${droppedText.slice(0, 200)}…` : droppedText)}`,
           prompt,
           numTokens: numTokensUntruncated,
           maxLength: L,
@@ -289,24 +334,43 @@ export class CLIPTokenizer {
     return { ids, attentionMask, tokens, numTokensUntruncated, truncated };
   }
 
-  private tokenizeToIds(prompt: string): WordEntry {
+  /** The tokens of `prompt`; with a limit, the first `limit` at least (the last word is kept whole) and not many more. */
+  private tokenizeToIds(prompt: string, limit = Infinity): WordEntry {
     const tokens: string[] = [];
     const ids: number[] = [];
     for (const piece of splitOnAddedTokens(prompt, this.addedTokens)) {
+      if (ids.length >= limit) break;
       if (piece.token) {
         tokens.push(piece.token.content);
         ids.push(piece.token.id);
         continue;
       }
-      for (const word of pretokenize(cleanText(piece.text))) {
-        const entry = this.encodeWord(word);
-        for (let i = 0; i < entry.tokens.length; i++) {
-          tokens.push(entry.tokens[i]!);
-          ids.push(entry.ids[i]!);
-        }
+      for (const chunk of chunksAtSpaces(piece.text)) {
+        if (ids.length >= limit) break;
+        if (WORD_CHAR.test(chunk)) this.appendWords(cleanText(chunk), limit, tokens, ids);
       }
     }
+    if (tokens.length > limit) {
+      tokens.length = limit;
+      ids.length = limit;
+    }
     return { tokens, ids };
+  }
+
+  /** The BPE tokens of cleaned text's words, appended until `limit`. */
+  private appendWords(cleaned: string, limit: number, tokens: string[], ids: number[]): void {
+    for (const word of pretokenize(cleaned)) {
+      if (ids.length >= limit) break;
+      // A word longer than the tokens still wanted can span is cut first (a few tokens' margin:
+      // BPE merges only change the cut's neighbourhood).
+      const span = (limit - ids.length + 8) * this.maxTokenChars;
+      const cut = word.length > span && /[\uD800-\uDBFF]/.test(word[span - 1]!) ? span - 1 : span;
+      const entry = this.encodeWord(word.length > span ? word.slice(0, cut) : word);
+      for (let i = 0; i < entry.tokens.length; i++) {
+        tokens.push(entry.tokens[i]!);
+        ids.push(entry.ids[i]!);
+      }
+    }
   }
 
   private encodeWord(word: string): WordEntry {

@@ -1,24 +1,29 @@
-// Golden kind `tokenizer`: every prompt of golden/tokenizer.json through CLIPTokenizer, loaded from
-// the manifest's diffusers model folder; ids, attention mask, BPE tokens, untruncated length and
-// the truncation flag must all match exactly.
+// Golden kind `tokenizer`: every prompt of the case's tokenizer.json through CLIPTokenizer, loaded
+// from the case's tokenizer_dir (default: the manifest's diffusers folder's tokenizer/); ids,
+// attention mask, BPE tokens, untruncated length and the truncation flag must all match exactly.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CLIPTokenizer } from '../../../dist/index.js';
+import { modelDir } from '../../helpers/fixtures.mjs';
 
 export const kind = 'tokenizer';
 
 export async function run(caseSpec, ctx) {
   assert.equal(caseSpec.tolerance?.exact, true, 'the tokenizer case must be compared exactly');
   const golden = JSON.parse(readFileSync(ctx.file, 'utf8'));
-  const dir = path.join(ctx.root, ctx.manifest.model_dirs.diffusers, 'tokenizer');
+  const params = caseSpec.parameters ?? {};
+  if (params.tokenizer_dir && golden.tokenizer) assert.equal(params.tokenizer_dir, golden.tokenizer, 'tokenizer folder: case parameters vs golden file');
+  const named = params.tokenizer_dir ?? golden.tokenizer;
+  const dir = named ? path.join(ctx.root, named) : modelDir(ctx, 'diffusers', 'tokenizer');
   const warnings = [];
   const tok = await CLIPTokenizer.fromFolder(dir, { onWarning: (w) => warnings.push(w) });
 
-  const params = caseSpec.parameters ?? {};
   assert.equal(tok.modelMaxLength, params.max_length ?? 77, 'model_max_length');
   assert.equal(tok.padToken, golden.pad_token, 'pad token');
   assert.equal(tok.padTokenId, golden.pad_token_id, 'pad token id');
+  if (params.pad_token !== undefined) assert.equal(tok.padToken, params.pad_token, 'pad token (case parameters)');
+  if (params.pad_token_id !== undefined) assert.equal(tok.padTokenId, params.pad_token_id, 'pad token id (case parameters)');
   assert.equal(tok.bosTokenId, golden.bos_token_id, 'bos token id');
   assert.equal(tok.eosTokenId, golden.eos_token_id, 'eos token id');
   assert.equal(golden.cases.length, params.num_prompts ?? golden.cases.length, 'number of prompts');

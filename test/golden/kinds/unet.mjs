@@ -1,9 +1,9 @@
 // Golden cases of kind 'unet': UNet2DConditionModel(sample, timestep, encoder_hidden_states).sample
-// on the tiny SD1.5 UNet (scalar and per-sample timesteps, non-square and odd latent sizes).
+// on the manifest's tiny UNet (scalar and per-sample timesteps, non-square and odd latent sizes).
 // Also exports the helpers the controlnet handlers share (model cache, NCHW <-> NHWC I/O, inputs).
-import path from 'node:path';
 import { Engine, UNet, ControlNet, openSafetensors } from '../../../dist/index.js';
 import { assertClose } from '../../helpers/compare.mjs';
+import { assertCaseTensors, modelDir } from '../../helpers/fixtures.mjs';
 import { nchwToNhwc, nhwcToNchw } from '../../helpers/layout.mjs';
 
 export const kind = 'unet';
@@ -14,12 +14,11 @@ const models = new Map();
 export function tinyModels(ctx) {
   if (!models.has(ctx.root)) {
     const engine = new Engine();
-    const dirs = ctx.manifest.model_dirs;
     let unet, controlnet;
     models.set(ctx.root, {
       engine,
-      unet: () => (unet ??= UNet.load(engine, { dir: path.join(ctx.root, dirs.diffusers, 'unet') })),
-      controlnet: () => (controlnet ??= ControlNet.load(engine, { dir: path.join(ctx.root, dirs.controlnet) })),
+      unet: () => (unet ??= UNet.load(engine, { dir: modelDir(ctx, 'diffusers', 'unet') })),
+      controlnet: () => (controlnet ??= ControlNet.load(engine, { dir: modelDir(ctx, 'controlnet') })),
     });
   }
   return models.get(ctx.root);
@@ -81,6 +80,7 @@ export async function withControlNetInputs(ctx, fn) {
 }
 
 export async function run(c, ctx) {
+  assertCaseTensors(c, { inputs: ['sample', 'timestep', 'encoder_hidden_states'], outputs: ['noise_pred'] });
   const { engine, unet } = tinyModels(ctx);
   const model = await unet();
   const g = await openGolden(ctx.file);

@@ -3,6 +3,7 @@
 // zeroed per row: while the step index is below gm_end_tsidx, every uncond row and the cond P
 // row; afterwards only the two P rows. Here the rule becomes the UNet's per-frame control scale.
 import assert from 'node:assert/strict';
+import { assertCaseTensors } from '../../helpers/fixtures.mjs';
 import { expectNchw, withControlNetInputs } from './unet.mjs';
 
 export const kind = 'unet_official_controlnet_masking';
@@ -19,10 +20,17 @@ export function controlMask(framesPerHalf, stepIndex, gmEndTsidx) {
 
 export async function run(c, ctx) {
   const p = c.parameters;
+  const phases = ['early', 'late'];
+  assertCaseTensors(c, {
+    inputs: ['sample', 'encoder_hidden_states', 'controlnet_cond', 'timesteps'],
+    outputs: phases.flatMap((ph) => [`${ph}_noise_pred`, `${ph}_mid_residual_unmasked`]),
+  });
+  assert.ok(p.guidance_scale > 1, `${c.name}: the masking rule is for a CFG batch (guidance_scale ${p.guidance_scale})`);
   await withControlNetInputs(ctx, async ({ unet: u, controlnet: cn, g, sample, context, cond, keep }) => {
     const schedule = Array.from(g.read('timesteps').data);
+    assert.equal(schedule.length, p.num_inference_steps, 'timesteps: one per inference step');
     assert.equal(sample.shape[0], 2 * p.frames_per_half);
-    for (const phase of ['early', 'late']) {
+    for (const phase of phases) {
       const t = p[`${phase}_timestep`];
       const stepIndex = schedule.indexOf(t);
       assert.equal(stepIndex, p[`${phase}_cur_tsidx`], `${phase}: step index of t=${t} in ${schedule}`);

@@ -1,8 +1,8 @@
 // vae_encode: AutoencoderKL.encode(image).latent_dist -> mean, logvar; latents_scaled = mean × scaling_factor.
 // The fixture image is NCHW; the engine is NHWC. Tiling is off: the goldens are single passes.
-import path from 'node:path';
 import { Engine, VAE, openSafetensors } from '../../../dist/index.js';
 import { assertClose } from '../../helpers/compare.mjs';
+import { assertCaseTensors, modelDir } from '../../helpers/fixtures.mjs';
 import { nchwToNhwc, nhwcToNchw } from '../../helpers/layout.mjs';
 
 export const kind = 'vae_encode';
@@ -11,7 +11,7 @@ const loaded = new Map();
 
 // One engine and one VAE per fixture model directory, shared by the vae_* handlers.
 export function tinyVae(ctx) {
-  const dir = path.join(ctx.root, ctx.manifest.model_dirs.diffusers, 'vae');
+  const dir = modelDir(ctx, 'diffusers', 'vae');
   if (!loaded.has(dir)) {
     const engine = new Engine({ backend: 'cpu' });
     loaded.set(dir, VAE.load(engine, { dir, tiling: { mode: 'never' } }).then((vae) => ({ engine, vae })));
@@ -43,13 +43,20 @@ export async function compareNchw(t, tensor, golden, tolerance, label) {
   return s.maxAbs;
 }
 
+// The case's scaling factor must be the model's (the handlers scale with the model's).
+export function checkScalingFactor(c, vae) {
+  const want = c.parameters?.scaling_factor;
+  if (want !== undefined && Math.abs(vae.scalingFactor - want) > 1e-9) {
+    throw new Error(`${c.name}: the model's scaling_factor ${vae.scalingFactor} differs from the case's ${want}`);
+  }
+}
+
 export async function run(c, ctx) {
+  assertCaseTensors(c, { inputs: ['image'], outputs: ['latent_mean', 'latent_logvar', 'latents_scaled'] });
   const { engine, vae } = await tinyVae(ctx);
+  checkScalingFactor(c, vae);
   const g = await readGolden(ctx.file, ['image', 'latent_mean', 'latent_logvar', 'latents_scaled']);
   const [n, ch, h, w] = g.image.shape;
-  if (c.parameters?.scaling_factor !== undefined && Math.abs(vae.scalingFactor - c.parameters.scaling_factor) > 1e-9) {
-    throw new Error(`${c.name}: the model's scaling_factor ${vae.scalingFactor} differs from the case's ${c.parameters.scaling_factor}`);
-  }
   const image = engine.tensor(nchwToNhwc(g.image.data, [n, ch, h, w]), [n, h, w, ch]);
   const { mean, logvar } = await vae.encode(image);
   await compareNchw(ctx.t, mean, g.latent_mean, c.tolerance, `${c.name} latent_mean`);

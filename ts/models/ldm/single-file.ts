@@ -1,16 +1,18 @@
-// Reads a single-file SD1.x checkpoint (.safetensors in the original LDM naming): detects what it
-// is from its keys and shapes, and builds, per component, the name map from diffusers names to
-// the file's keys plus the shape facts that must agree with the config used to load it.
+// Reads a single-file Stable Diffusion checkpoint (.safetensors in the original LDM naming):
+// recognises its family from the key prefix of its text encoder (family/index.ts), and builds,
+// per component, the name map from diffusers names to the file's keys plus the shape facts that
+// must agree with the config used to load it. UNet and VAE names are shared by the families; the
+// text encoder's are the family's.
 import { IndetailError } from '../../errors.js';
 import type { SafetensorsFile } from '../../safetensors.js';
-import { clipNameFromLdm } from './clip-names.js';
+import { detectSingleFileFamily, FAMILIES, type ModelFamily, type SingleFileTextEncoder } from '../family/index.js';
 import { controlnetNameFromLdm, ldmHintConvs } from './controlnet-names.js';
+import { buildMap } from './map-utils.js';
 import { ldmLayersPerBlock, unetNameFromLdm } from './unet-names.js';
 import { ldmVaeUpBlocks, vaeNameFromLdm } from './vae-names.js';
 
 export const UNET_PREFIX = 'model.diffusion_model.';
 export const VAE_PREFIX = 'first_stage_model.';
-export const CLIP_PREFIX = 'cond_stage_model.transformer.';
 
 export interface ComponentMap {
   /** diffusers name -> full key in the file */
@@ -18,54 +20,53 @@ export interface ComponentMap {
 }
 
 export interface SingleFileSD {
-  family: 'sd1';
+  family: ModelFamily;
+  /** Why the file is of that family (for `indetail info`). */
+  familyReason: string;
   unet: ComponentMap & { layersPerBlock: number; inChannels: number; modelChannels: number; crossAttentionDim: number };
   vae: ComponentMap & { upBlocks: number; latentChannels: number };
-  textEncoder: ComponentMap & { hiddenSize: number; layers: number };
+  /** Every layer the file holds; fitted to the config by ldm/text-encoder-fit.ts. */
+  textEncoder: SingleFileTextEncoder;
 }
 
 function unsupported(file: string, what: string): never {
   throw new IndetailError('ERR_INDETAIL_UNSUPPORTED', `${file}: ${what}`);
 }
 
-function buildMap(names: string[], prefix: string, rename: (key: string) => string | undefined): Record<string, string> {
-  const map: Record<string, string> = {};
-  for (const full of names) {
-    if (!full.startsWith(prefix)) continue;
-    const d = rename(full.slice(prefix.length));
-    if (d !== undefined) map[d] = full;
-  }
-  return map;
-}
-
 function shapeOf(file: SafetensorsFile, key: string): number[] | undefined {
   return file.entry(key)?.shape;
 }
+
+const supported = FAMILIES.map((f) => f.name).join(' and ');
 
 export function inspectSingleFile(file: SafetensorsFile): SingleFileSD {
   const path = file.path;
   const names = file.names();
   const has = (prefix: string) => names.some((n) => n.startsWith(prefix));
-  if (has('conditioner.embedders.')) unsupported(path, 'this is an SDXL checkpoint; indetail supports Stable Diffusion 1.x');
+  if (has('conditioner.embedders.')) unsupported(path, `this is an SDXL checkpoint; indetail supports ${supported}`);
   if (!has(UNET_PREFIX)) {
     unsupported(path, `no UNet found (no '${UNET_PREFIX}*' tensors): not a single-file Stable Diffusion checkpoint` +
       (has('input_hint_block.') || has('control_model.') ? ' (it looks like a ControlNet: pass it as the controlnet)' : ''));
   }
   if (!has(VAE_PREFIX)) unsupported(path, `no VAE found (no '${VAE_PREFIX}*' tensors)`);
-  if (!has(CLIP_PREFIX)) {
-    unsupported(path, has('cond_stage_model.model.') ? 'this checkpoint uses an OpenCLIP text encoder (SD 2.x), which indetail does not support' : `no text encoder found (no '${CLIP_PREFIX}*' tensors)`);
-  }
+  const match = detectSingleFileFamily(names);
+  if (!match) unsupported(path, `no text encoder found (no ${FAMILIES.map((f) => `'${f.singleFile.textEncoderPrefix}*'`).join(' or ')} tensors)`);
+  const { family, reason } = match;
 
   const convIn = shapeOf(file, `${UNET_PREFIX}input_blocks.0.0.weight`);
   if (!convIn || convIn.length !== 4) unsupported(path, 'the UNet has no input convolution input_blocks.0.0.weight');
   const [modelChannels, inChannels] = convIn as [number, number];
   if (inChannels !== 4) {
-    unsupported(path, `the UNet takes ${inChannels} input channels (${inChannels === 9 ? 'an inpainting model' : inChannels === 8 ? 'an instruct-pix2pix model' : 'not a text-to-image model'}); indetail needs a 4-channel text-to-image SD1.x UNet`);
+    unsupported(path, `the UNet takes ${inChannels} input channels (${inChannels === 9 ? 'an inpainting model' : inChannels === 8 ? 'an instruct-pix2pix model' : 'not a text-to-image model'}); indetail needs a 4-channel text-to-image UNet`);
   }
   const toK = names.find((n) => n.startsWith(`${UNET_PREFIX}input_blocks.`) && n.endsWith('attn2.to_k.weight'));
   if (!toK) unsupported(path, 'the UNet has no cross-attention (attn2.to_k) weights');
   const crossAttentionDim = shapeOf(file, toK)![1]!;
-  if (crossAttentionDim === 1024) unsupported(path, 'this is a Stable Diffusion 2.x checkpoint (1024-wide text conditioning); indetail supports SD1.x');
+  const textEncoder = family.singleFile.inspectTextEncoder(file);
+  if (textEncoder.hiddenSize !== crossAttentionDim) {
+    unsupported(path, `the UNet cross-attends to ${crossAttentionDim}-wide text states but its ${family.name} text encoder ` +
+      `(${family.singleFile.textEncoderPrefix}*) is ${textEncoder.hiddenSize} wide: not one ${family.name} checkpoint`);
+  }
 
   const unetKeys = names.filter((n) => n.startsWith(UNET_PREFIX)).map((n) => n.slice(UNET_PREFIX.length));
   const levels = new Set(unetKeys.filter((k) => /^input_blocks\.\d+\.0\.op\./.test(k)).map((k) => k.split('.')[1])).size + 1;
@@ -73,13 +74,10 @@ export function inspectSingleFile(file: SafetensorsFile): SingleFileSD {
   const vaeKeys = names.filter((n) => n.startsWith(VAE_PREFIX)).map((n) => n.slice(VAE_PREFIX.length));
   const upBlocks = ldmVaeUpBlocks(vaeKeys);
   const quant = shapeOf(file, `${VAE_PREFIX}quant_conv.weight`);
-  const clipMap = buildMap(names, CLIP_PREFIX, clipNameFromLdm);
-  const tok = clipMap['text_model.embeddings.token_embedding.weight'];
-  if (!tok) unsupported(path, 'the text encoder has no token embedding');
-  const clipLayers = new Set(Object.keys(clipMap).map((n) => /^text_model\.encoder\.layers\.(\d+)\./.exec(n)?.[1]).filter(Boolean)).size;
 
   return {
-    family: 'sd1',
+    family,
+    familyReason: reason,
     unet: {
       map: buildMap(names, UNET_PREFIX, (k) => unetNameFromLdm(k, layersPerBlock)),
       layersPerBlock,
@@ -92,7 +90,7 @@ export function inspectSingleFile(file: SafetensorsFile): SingleFileSD {
       upBlocks,
       latentChannels: quant ? quant[0]! / 2 : 4,
     },
-    textEncoder: { map: clipMap, hiddenSize: shapeOf(file, tok)![1]!, layers: clipLayers },
+    textEncoder,
   };
 }
 
