@@ -5,10 +5,10 @@
 // process so its peak RSS (process.resourceUsage().maxRSS) is its own; one timed run per case
 // after loading (these take minutes on a small machine). --quick: 256×256 and a tiled 512×512.
 // Run it by name: node bench/run.mjs vae-cpu
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { benchPrecisions, runCaseInChild } from '../lib/precision-runs.mjs';
 
 export const name = 'vae-cpu';
 export const description = 'full-size SD1.5 VAE (random weights) encode/decode on the CPU, f32 and bf16: seconds and peak RSS';
@@ -61,13 +61,9 @@ export async function run({ quick = false } = {}) {
   const cases = quick
     ? [['encode', 256, 0], ['decode', 256, 0], ['decode', 512, 256]]
     : [['encode', 512, 0], ['decode', 512, 0], ['decode', 1024, 512]];
-  const { cpuHasBf16 } = await import(pathToFileURL(path.join(root, 'dist', 'index.js')).href);
-  const precisions = (process.env.INDETAIL_BENCH_PRECISION ?? 'f32,bf16').split(',').filter((p) => p !== 'bf16' || cpuHasBf16());
   const rows = [];
-  for (const precision of precisions) for (const [kind, size, tile] of cases) {
-    const p = spawnSync(process.execPath, [here, '--case', kind, String(size), String(tile), precision], { encoding: 'utf8' });
-    if (p.status !== 0) throw new Error(`vae-cpu ${kind} ${size} ${precision}: child failed (${p.status}): ${p.stderr}`);
-    const r = JSON.parse(p.stdout.trim().split('\n').pop());
+  for (const precision of benchPrecisions()) for (const [kind, size, tile] of cases) {
+    const r = runCaseInChild(here, [kind, size, tile, precision], `vae-cpu ${kind} ${size} ${precision}`);
     rows.push({
       case: `${kind} ${size}x${size}${tile ? ` tiled (${tile} px tiles)` : ''}`,
       precision,

@@ -9,9 +9,9 @@
 // AVX512-BF16 or AMX). INDETAIL_BENCH_STEPS (default 50; --quick: 2). INDETAIL_BENCH_KVCACHE=0
 // turns the image-prompt cache off (it records the image prompt's K/V of every step: 2.75 GB in
 // fp32 at 50 steps). Takes minutes per precision: run it by name, node bench/run.mjs variation-cpu.
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
+import { PRECISION_NOTE, benchPrecisions, runCaseInChild } from '../lib/precision-runs.mjs';
 
 export const name = 'variation-cpu';
 export const description = 'full-size SD1.5 image variation 512x512 on the CPU per precision: time by phase, peak RSS';
@@ -68,18 +68,13 @@ if (process.argv[1] === here && process.argv[2] === '--case') {
 }
 
 export async function run({ quick = false } = {}) {
-  const { cpuHasBf16 } = await import(pathToFileURL(path.join(root, 'dist', 'index.js')).href);
   const model = process.env.INDETAIL_BENCH_MODEL ?? 'f16-file';
   const steps = Number(process.env.INDETAIL_BENCH_STEPS ?? (quick ? 2 : 50));
   const kvCache = process.env.INDETAIL_BENCH_KVCACHE !== '0';
-  const wanted = (process.env.INDETAIL_BENCH_PRECISION ?? 'f32,bf16').split(',');
-  const precisions = wanted.filter((p) => p !== 'bf16' || cpuHasBf16());
   const rows = [];
   let kernels = '';
-  for (const precision of precisions) {
-    const p = spawnSync(process.execPath, [here, '--case', model, precision, String(steps), kvCache ? '1' : '0'], { encoding: 'utf8', maxBuffer: 1 << 24 });
-    if (p.status !== 0) throw new Error(`variation-cpu ${precision}: child failed (${p.status}): ${p.stderr}`);
-    const r = JSON.parse(p.stdout.trim().split('\n').pop());
+  for (const precision of benchPrecisions()) {
+    const r = runCaseInChild(here, [model, precision, steps, kvCache ? '1' : '0'], `variation-cpu ${precision}`);
     const t = r.timings;
     kernels = `${r.kernels}, ${r.threads} threads`;
     rows.push({
@@ -104,8 +99,8 @@ export async function run({ quick = false } = {}) {
     rows,
     notes: [
       `model: ${model}; one sample, 512x512, seed 1; image-prompt cache ${kvCache ? 'on (the default: the first call records the image prompt\'s K/V of every step)' : 'off'}; CPU kernels ${kernels}`,
-      'each precision runs in its own process: peak RSS = that process\'s maxRSS (load included); CPU s = user + system time of the variation call (all threads): on a busy machine CPU s / threads approximates the wall time of an idle one',
-      'bf16 runs only where the CPU multiplies bf16 natively (AVX512-BF16 or AMX)',
+      PRECISION_NOTE,
+      'peak RSS = the process\'s maxRSS (load included); CPU s = user + system time of the variation call (all threads): on a busy machine CPU s / threads approximates the wall time of an idle one',
     ],
   };
 }
