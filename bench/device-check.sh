@@ -2,7 +2,9 @@
 # One pass on a lent GPU machine: the CUDA parity tests (every op and attention mode against the
 # CPU backend), the golden fixtures on the CUDA backend, CPU/CUDA agreement on the full-size
 # model, the quality-metric encoders against the CPU, and the benchmarks (ops, attention
-# variants, UNet step, end to end, metric time vs generation time). Leaves a compact
+# variants, UNet step, end to end, metric time vs generation time; SDXL's UNet step and end to end,
+# and diffusers' own SDXL UNet on the same card when the packed reference folder .gpu-ref/ is
+# there: a copy of ../shared/gpu-ref, carried). Leaves a compact
 # summary, the full log and the JSON results under $OUT; every step has its own time limit and a
 # failing step does not stop the others.
 #
@@ -74,6 +76,13 @@ step bench-attention "${STEP_ATTN:-45}" node bench/run.mjs attention --backend c
 step bench-unet "${STEP_UNET:-45}" node bench/run.mjs unet-gpu --json "$OUT/unet-gpu.json"
 step bench-e2e "${STEP_E2E:-75}" node bench/run.mjs e2e-gpu --json "$OUT/e2e-gpu.json"
 step bench-metrics "${STEP_BENCH_METRICS:-150}" node bench/run.mjs quality-metrics --backend cuda --json "$OUT/quality-metrics.json"
+step bench-unet-sdxl "${STEP_UNET_SDXL:-150}" node bench/run.mjs unet-gpu-sdxl --json "$OUT/unet-gpu-sdxl.json"
+if [ -f .gpu-ref/bench_reference.py ]; then
+  step ref-unet-sdxl "${STEP_REF_SDXL:-150}" python3 bench/gpu-ref/sdxl_unet_reference.py --gpu-ref .gpu-ref --out "$OUT/reference_sdxl_unet.json"
+else
+  note "[ref-unet-sdxl] skipped: no .gpu-ref/ (copy ../shared/gpu-ref there and carry it)"
+fi
+step bench-e2e-sdxl "${STEP_E2E_SDXL:-240}" node bench/run.mjs e2e-gpu-sdxl --json "$OUT/e2e-gpu-sdxl.json"
 
 {
   echo ""
@@ -82,7 +91,7 @@ step bench-metrics "${STEP_BENCH_METRICS:-150}" node bench/run.mjs quality-metri
   echo ""
   echo "--- parity cases (compact)"
   cut -c1-150 "$OUT/parity-cases.txt" 2>/dev/null | head -150
-  for s in bench-ops bench-attention bench-unet bench-e2e bench-metrics; do
+  for s in bench-ops bench-attention bench-unet bench-e2e bench-metrics bench-unet-sdxl ref-unet-sdxl bench-e2e-sdxl; do
     echo ""
     echo "--- $s"
     grep -vE "^machine:|^results written" "$OUT/step-$s.log" 2>/dev/null | head -70

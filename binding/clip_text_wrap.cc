@@ -1,6 +1,7 @@
 // JavaScript ClipTextModel: the CLIP text encoder on one Engine.
 //   loadClipTextModel(engine, configJson, weightSpec) -> Promise<ClipTextModel>
-//   model.encode(ids: Int32Array, batch, pooled: boolean) -> Promise<{ lastHiddenState, pooled?, textEmbeds? }>
+//   model.encode(ids: Int32Array, batch, pooled: boolean, penultimate?: boolean)
+//     -> Promise<{ lastHiddenState, penultimateHiddenState?, pooled?, textEmbeds? }>
 //     (textEmbeds: the projected pooled output, when the config has a projection_dim)
 //   model.dispose(); model.disposed
 #include <napi.h>
@@ -74,7 +75,9 @@ class ClipTextWrap : public Napi::ObjectWrap<ClipTextWrap> {
       expected(env, "an Int32Array", "ids", info[0]);
     Napi::Int32Array a = info[0].As<Napi::Int32Array>();
     int64_t batch = to_int(info[1], "batch");
-    bool pooled = to_bool(info[2], "pooled");
+    ClipTextModel::Want want;
+    want.pooled = to_bool(info[2], "pooled");
+    if (info.Length() > 3 && !info[3].IsUndefined()) want.penultimate = to_bool(info[3], "penultimate");
     int64_t n = (int64_t)a.ElementLength();
     if (batch <= 0 || n == 0 || n % batch != 0)
       throw_type_error(env, "Expected a positive batch that divides the " + std::to_string(n) + " ids but received " +
@@ -83,14 +86,16 @@ class ClipTextWrap : public Napi::ObjectWrap<ClipTextWrap> {
     std::memcpy(ids.raw(), a.Data(), (size_t)n * 4);
     auto st = state_;
     auto model = model_;
-    return run_async(env, "indetail.clip_text.encode", [st, model, ids, pooled]() -> Finish {
+    return run_async(env, "indetail.clip_text.encode", [st, model, ids, want]() -> Finish {
       std::lock_guard<std::mutex> lk(st->mutex);
-      ClipTextModel::Output out = model->encode(ids, pooled);
+      ClipTextModel::Output out = model->encode(ids, want);
       st->backend->synchronize();
       auto backend = model->backend();
       return [out, backend](Napi::Env env) -> Napi::Value {
         Napi::Object o = Napi::Object::New(env);
         o.Set("lastHiddenState", TensorWrap::New(env, out.last_hidden_state, backend));
+        if (out.penultimate_hidden_state.defined())
+          o.Set("penultimateHiddenState", TensorWrap::New(env, out.penultimate_hidden_state, backend));
         if (out.pooled.defined()) o.Set("pooled", TensorWrap::New(env, out.pooled, backend));
         if (out.text_embeds.defined()) o.Set("textEmbeds", TensorWrap::New(env, out.text_embeds, backend));
         return o;

@@ -186,7 +186,7 @@ Napi::Value EngineWrap::Op(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto st = live(env);
   std::string name = to_string(info[0], "op name");
-  PreparedOp op = guard(env, [&] { return prepare_op(name, to_object(info[1], "op arguments")); });
+  PreparedOp op = guard(env, [&] { return prepare_op(name, info[1]); });
   bool sync = true;
   if (info.Length() > 2 && !info[2].IsUndefined()) sync = opt_bool(to_object(info[2], "op options"), "sync", true);
   return run_async(env, "indetail.engine.op", [st, op, sync]() -> Finish {
@@ -201,7 +201,7 @@ Napi::Value EngineWrap::OpSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto st = live(env);
   std::string name = to_string(info[0], "op name");
-  PreparedOp op = guard(env, [&] { return prepare_op(name, to_object(info[1], "op arguments")); });
+  PreparedOp op = guard(env, [&] { return prepare_op(name, info[1]); });
   std::lock_guard<std::mutex> lk(st->mutex);
   guard(env, [&] {
     op(*st->backend);
@@ -219,7 +219,7 @@ Napi::Value EngineWrap::TimeOp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto st = live(env);
   std::string name = to_string(info[0], "op name");
-  PreparedOp op = guard(env, [&] { return prepare_op(name, to_object(info[1], "op arguments")); });
+  PreparedOp op = guard(env, [&] { return prepare_op(name, info[1]); });
   Napi::Object opts = info.Length() > 2 && !info[2].IsUndefined() ? to_object(info[2], "options") : Napi::Object::New(env);
   int warmup = (int)opt_int(opts, "warmup", 2);
   int iterations = (int)opt_int(opts, "iterations", 10);

@@ -14,8 +14,9 @@ namespace binding {
 
 using PreparedOp = std::function<void(Backend&)>;
 
-// Throws a TypeError for an unknown op or bad arguments.
-PreparedOp prepare_op(const std::string& name, const Napi::Object& args);
+// Throws a TypeError for an unknown op, an argument the op does not take (naming the op and the
+// key), or a bad argument value.
+PreparedOp prepare_op(const std::string& name, const Napi::Value& args);
 std::vector<std::string> op_names();
 
 }  // namespace binding

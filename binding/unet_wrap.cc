@@ -1,5 +1,6 @@
 // JavaScript UNet: loadUNet(engine, configJson, weights, {cudaGraphs?}) -> Promise<UNet>;
-// unet.forward({sample, timesteps, context, control?, attention?, recordKV?, refKV?}) -> Promise<Tensor>;
+// unet.forward({sample, timesteps, context, added?, control?, attention?, recordKV?, refKV?, cancel?, sync?})
+//   -> Promise<Tensor> (the arguments: unet_inputs_js.h);
 // unet.createKVCache(steps, rows) -> ImagePromptKVCache (kv_cache_wrap.cc);
 // unet.cudaGraphs (get/set), unet.graphStats(); unetGraphTotals() (every UNet of the process).
 // Forwards go through UNetGraphs (engine/models/unet_graphs.h): CUDA graph replays where the
@@ -13,52 +14,19 @@
 #include "../engine/models/unet_graphs.h"
 #include "addon_data.h"
 #include "async.h"
-#include "cancel_wrap.h"
 #include "convert.h"
 #include "engine_wrap.h"
 #include "kv_cache_wrap.h"
 #include "model_common.h"
 #include "registry.h"
 #include "tensor_wrap.h"
+#include "unet_inputs_js.h"
 
 namespace indetail {
 namespace binding {
 
 namespace {
 
-
-RefAttention attention_from_js(const Napi::Value& v, const std::string& name) {
-  Napi::Object o = to_object(v, name);
-  RefAttention a;
-  std::string mode = opt_string(o, "mode", "none");
-  if (mode == "none") a.mode = RefMode::None;
-  else if (mode == "concat") a.mode = RefMode::Concat;
-  else if (mode == "stratified") a.mode = RefMode::Stratified;
-  else if (mode == "replace") a.mode = RefMode::Replace;
-  else expected(v.Env(), "one of 'none', 'concat', 'stratified', 'replace'", name + ".mode", o.Get("mode"));
-  if (!o.Get("ref").IsUndefined()) a.ref = to_int_array(o.Get("ref"), name + ".ref");
-  a.lambda_ref = (float)opt_number(o, "lambdaRef", 1.0);
-  a.lambda_self = (float)opt_number(o, "lambdaSelf", 1.0);
-  return a;
-}
-
-// {cache, step} of recordKV / refKV, checked against the model.
-struct KVTarget {
-  std::shared_ptr<ImagePromptKVCache> cache;
-  int64_t step = -1;
-};
-
-KVTarget kv_target_from_js(const Napi::Value& v, const std::string& name, const UNetModel& model) {
-  Napi::Object o = to_object(v, name);
-  KVTarget t;
-  t.cache = KVCacheWrap::FromJs(o.Get("cache"), name + ".cache");
-  if (t.cache->model_id() != model.id()) throw_type_error(v.Env(), name + ".cache was created by another UNet");
-  t.step = to_int(o.Get("step"), name + ".step");
-  if (t.step < 0 || t.step >= t.cache->steps())
-    throw_type_error(v.Env(), name + ".step must be in [0, " + std::to_string(t.cache->steps()) + "), got " +
-                                  std::to_string(t.step));
-  return t;
-}
 
 Napi::Object graph_stats_to_js(Napi::Env env, const UNetGraphStats& s, bool per_model) {
   Napi::Object o = Napi::Object::New(env);
@@ -178,64 +146,29 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
     return KVCacheWrap::New(env, cache);
   }
 
-  // forward({sample, timesteps: number[], context, control?: {down: Tensor[], mid, frameScale?: number[]},
-  //          attention?: {mode, ref, lambdaRef, lambdaSelf},
-  //          recordKV?: {cache, step, rows: number[]},  // store these rows' decoder attn1 K/V at step
-  //          refKV?: {cache, step},                     // reference K/V from the cache; ref indexes its rows
-//          cancel?: CancelToken})                     // polled between blocks (cancel_wrap.h)
+  // forward(args): see unet_inputs_js.h.
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     check_live(env);
-    Napi::Object a = to_object(info[0], "forward arguments");
-    const EngineState& st = *state_;
-    Tensor sample = engine_tensor(a.Get("sample"), "sample", st);
-    Tensor context = engine_tensor(a.Get("context"), "context", st);
-    std::vector<float> timesteps = to_float_array(a.Get("timesteps"), "timesteps");
-    auto control = std::make_shared<UNetControl>();
-    bool has_control = !a.Get("control").IsUndefined() && !a.Get("control").IsNull();
-    if (has_control) {
-      Napi::Object c = to_object(a.Get("control"), "control");
-      Napi::Value down = c.Get("down");
-      if (!down.IsArray()) expected(env, "an array of Tensors", "control.down", down);
-      Napi::Array d = down.As<Napi::Array>();
-      for (uint32_t i = 0; i < d.Length(); ++i)
-        control->down.push_back(engine_tensor(d.Get(i), "control.down[" + std::to_string(i) + "]", st));
-      control->mid = engine_tensor(c.Get("mid"), "control.mid", st);
-      if (!c.Get("frameScale").IsUndefined()) control->frame_scale = to_float_array(c.Get("frameScale"), "control.frameScale");
-    }
-    auto policy = std::make_shared<RefAttention>();
-    if (!a.Get("attention").IsUndefined() && !a.Get("attention").IsNull()) *policy = attention_from_js(a.Get("attention"), "attention");
-    KVTarget record, ref;
-    if (!a.Get("recordKV").IsUndefined()) {
-      record = kv_target_from_js(a.Get("recordKV"), "recordKV", *model_);
-      policy->record_rows = to_int_array(a.Get("recordKV").As<Napi::Object>().Get("rows"), "recordKV.rows");
-      if ((int64_t)policy->record_rows.size() != record.cache->rows())
-        throw_type_error(env, "recordKV.rows must name " + std::to_string(record.cache->rows()) +
-                                  " rows (the cache's row count), got " + std::to_string(policy->record_rows.size()));
-    }
-    if (!a.Get("refKV").IsUndefined()) ref = kv_target_from_js(a.Get("refKV"), "refKV", *model_);
-    // sync false: resolve once the step is queued on the stream (see EngineWrap::Op).
-    const bool sync = opt_bool(a, "sync", true);
-    if (record.cache && record.cache == ref.cache) throw_type_error(env, "recordKV and refKV must be different caches");
-    auto cancel = CancelTokenWrap::Optional(a.Get("cancel"), "cancel");
-
+    auto call = std::make_shared<UNetForwardCall>(unet_forward_from_js(info[0], *state_, *model_));
     auto state = state_;
     auto graphs = graphs_;
-    return run_async(env, "indetail.unet.forward", [state, graphs, sample, context, timesteps, control, has_control, policy, record, ref, sync, cancel]() -> Finish {
+    return run_async(env, "indetail.unet.forward", [state, graphs, call]() -> Finish {
       Tensor out;
       {
         std::lock_guard<std::mutex> lk(state->mutex);
+        UNetInputs& in = call->inputs;
         DecoderKV cached, recorded;
-        if (ref.cache) {
-          cached = ref.cache->at(ref.step);
-          policy->ref_kv = &cached;
+        if (call->ref.cache) {
+          cached = call->ref.cache->at(call->ref.step);
+          in.attention.ref_kv = &cached;
         }
-        if (record.cache) policy->record = &recorded;
-        out = graphs->forward(sample, timesteps, context, has_control ? control.get() : nullptr, policy.get(), cancel.get());
-        policy->ref_kv = nullptr;
-        policy->record = nullptr;
-        if (record.cache) record.cache->put(record.step, std::move(recorded));
-        if (sync) state->backend->synchronize();
+        if (call->record.cache) in.attention.record = &recorded;
+        out = graphs->forward(in);
+        in.attention.ref_kv = nullptr;
+        in.attention.record = nullptr;
+        if (call->record.cache) call->record.cache->put(call->record.step, std::move(recorded));
+        if (call->sync) state->backend->synchronize();
       }
       return [state, out](Napi::Env env) -> Napi::Value { return TensorWrap::New(env, out, state->backend); };
     }, info.This().As<Napi::Object>());

@@ -67,6 +67,31 @@ test('bad arguments are refused with messages naming them', () => {
   assert.ok(opNames().includes('attention'));
 });
 
+test('a misspelt op argument is an error naming the op and the key, never a silent default', async () => {
+  const engine = new Engine();
+  const x = engine.tensor(new Float32Array(2 * 4 * 4 * 3).fill(1), [2, 4, 4, 3]);
+  const w = engine.prepareWeight(engine.tensor(new Float32Array(5 * 3 * 3 * 3).fill(0.5), [5, 3, 3, 3]), 'conv');
+  const out = engine.tensor(new Float32Array(2 * 2 * 2 * 5).fill(-7), [2, 2, 2, 5]);
+  const unknown = (op, key) => (err) => {
+    assert.ok(err instanceof IndetailError, String(err));
+    assert.match(err.message, new RegExp(`op '${op}': unknown argument '${key}' \\(accepted: `));
+    return true;
+  };
+  // 'strid' instead of 'stride': refused, where a default of 1 would have given another result (and shape error).
+  assert.throws(() => engine.opSync('conv2d', { x, w, out, strid: 2, pad: 1 }), unknown('conv2d', 'strid'));
+  await assert.rejects(engine.op('conv2d', { x, w, out, strid: 2, pad: 1 }), unknown('conv2d', 'strid'));
+  await assert.rejects(engine.timeOp('conv2d', { x, w, out, strid: 2, pad: 1 }), unknown('conv2d', 'strid'));
+  assert.ok((await out.readFloat32()).every((v) => v === -7), 'nothing ran');
+  engine.opSync('conv2d', { x, w, out, stride: 2, pad: 1 });
+  assert.ok((await out.readFloat32()).every((v) => v !== -7), 'the spelt-out call runs');
+  // The unknown key is reported even where a required argument is missing because of it.
+  const eps = engine.empty([1, 2, 2, 3]);
+  assert.throws(() => engine.opSync('guidance_step', { eps, x: eps, out: eps, alphaFrom: 0.5, alpha_to: 0.6, uncondRow: [-1], condRow: [0] }), unknown('guidance_step', 'alpha_to'));
+  assert.throws(() => engine.opSync('fill', { y: out, value: 1, valeu: 2 }), /accepted: y, value\)/);
+  for (const t of [x, w, out, eps]) t.dispose();
+  engine.dispose();
+});
+
 test('memory statistics track the allocator', () => {
   const engine = new Engine();
   const before = engine.memoryStats();

@@ -1,7 +1,8 @@
-// The golden pipeline cases of every fixture root (SD1.5, SD2.1 v-prediction, ...: inversion,
-// guided denoising with the image-prompt attention, ControlNet, decoding: every model and op of
-// the method) in the CPU's bf16 precision, held to the rule of the CUDA parity tests: "twice the
-// error of a reduced-precision re-implementation of the reference, plus one ulp".
+// The golden pipeline cases of every fixture root (SD1.5, SD2.1 v-prediction, SDXL, ...:
+// inversion, guided denoising with the image-prompt attention, ControlNet, decoding: every model
+// and op of the method) in the CPU's bf16 precision (the VAE too, by precision.ts's rule), held to
+// the rule of the CUDA parity tests: "twice the error of a reduced-precision re-implementation of
+// the reference, plus one ulp".
 //
 //   reference:                  the fixtures (the authors' code in fp32)
 //   bf16 re-implementation:     the same pipeline with every convolution, linear and attention
@@ -9,12 +10,12 @@
 //                               kernels (INDETAIL_CPU_LEVEL=avx512, in a child process)
 //   bound, per stage:           |bf16 tier - fixture| <= 2 · |re-implementation - fixture|
 //                                                      + 2^-7 · max(1, max |fixture|)
-// Stages: the inversion prompt's embedding, the inversion chain, the initial latents, the
-// latents of every step, the final latents, the decoded images and the 8-bit images. The tier
-// under test runs at this CPU's own level (vdpbf16ps, or AMX tiles); where the CPU has neither,
-// it would be the re-implementation itself and the test skips with that reason. A wrong operand,
-// pairing or policy moves latents by O(1)-O(10), far outside the bound. (The fp32 golden suite
-// keeps the fixture tolerances.)
+// Stages: the prompt embeddings of every row (SDXL: also the pooled embeddings and the time ids),
+// the inversion chain, the initial latents, the latents of every step, the final latents, the
+// decoded images and the 8-bit images. The tier under test runs at this CPU's own level
+// (vdpbf16ps, or AMX tiles); where the CPU has neither, it would be the re-implementation itself
+// and the test skips with that reason. A wrong operand, pairing or policy moves latents by
+// O(1)-O(10), far outside the bound. (The fp32 golden suite keeps the fixture tolerances.)
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';

@@ -1,7 +1,7 @@
-// Single-file checkpoints in the original LDM naming: the name maps must reproduce the diffusers
-// folder bit for bit (the fixtures' single files hold the same tensors as their folders: SD1.5,
-// and SD2.1 with its OpenCLIP text encoder), and checkpoints that are not SD 1.x / 2.x are refused
-// with a reason.
+// Single-file checkpoints in the original LDM / sgm naming: the name maps must reproduce the
+// diffusers folder bit for bit (the fixtures' single files hold the same tensors as their folders:
+// SD1.5, SD2.1 with its OpenCLIP text encoder, SDXL with both text encoders and the added
+// embedding), and checkpoints that are not a Stable Diffusion model are refused with a reason.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,27 +10,45 @@ import { after, test } from 'node:test';
 import { openSafetensorsSync } from '../dist/index.js';
 import { inspectControlNetFile, inspectSingleFile } from '../dist/models/ldm/single-file.js';
 import { fitTextEncoder } from '../dist/models/ldm/text-encoder-fit.js';
-import { fixturePath, sd21Root } from './helpers/fixtures.mjs';
+import { fixturePath, repoRoot, sd21Root } from './helpers/fixtures.mjs';
 import { readSafetensorsJs, writeRawSafetensors } from './helpers/safetensors-js.mjs';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'indetail-ldm-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 // Tensor nameA of file a holds the same stored values as nameB of file b, or as the rows
-// [begin, begin + count) that a view { key, rows } of b names.
+// [begin, begin + count) of b that a view { key, rows } names, or as b's 2-D tensor transposed
+// for a view { key, transpose: true }.
 function sameBytes(a, nameA, b, nameB) {
   const x = a.tensorRaw(nameA).readSync();
   let y;
   if (typeof nameB === 'string') {
     y = b.tensorRaw(nameB).readSync();
+  } else if (nameB.transpose) {
+    const t = b.tensorRaw(nameB.key);
+    const [r, c] = t.shape;
+    const all = t.readSync();
+    y = new all.constructor(r * c);
+    for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) y[j * r + i] = all[i * c + j];
   } else {
-    assert.ok(!nameB.transpose, 'no transposed views here');
     const t = b.tensorRaw(nameB.key);
     const all = t.readSync();
     const per = all.length / t.shape[0];
     y = all.subarray(nameB.rows[0] * per, (nameB.rows[0] + nameB.rows[1]) * per);
   }
   return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+// Every tensor of each folder file (relative to `root`) comes bit-exactly from the single file through its map.
+function assertMapsFolder(single, root, maps) {
+  for (const [file, map] of Object.entries(maps)) {
+    const folder = openSafetensorsSync(path.join(root, file));
+    for (const name of folder.names()) {
+      assert.ok(map[name], `${file}: no single-file key for ${name}`);
+      assert.ok(sameBytes(folder, name, single, map[name]), `${file}: ${name} <- ${JSON.stringify(map[name])} differs`);
+    }
+    assert.equal(Object.keys(map).length, folder.names().length, `${file}: every mapped key is a folder tensor`);
+  }
 }
 
 test('the single-file fixture maps onto every tensor of the diffusers folder, bit-exactly', () => {
@@ -41,20 +59,12 @@ test('the single-file fixture maps onto every tensor of the diffusers folder, bi
   assert.equal(info.unet.modelChannels, 32);
   assert.equal(info.unet.crossAttentionDim, 32);
   assert.equal(info.vae.upBlocks, 4);
-  assert.equal(info.textEncoder.layers, 3);
-  for (const [component, file] of [
-    ['unet', 'unet/diffusion_pytorch_model.safetensors'],
-    ['vae', 'vae/diffusion_pytorch_model.safetensors'],
-    ['textEncoder', 'text_encoder/model.safetensors'],
-  ]) {
-    const folder = openSafetensorsSync(fixturePath('tiny-sd15', file));
-    const map = info[component].map;
-    for (const name of folder.names()) {
-      assert.ok(map[name], `${component}: no single-file key for ${name}`);
-      assert.ok(sameBytes(folder, name, single, map[name]), `${component}: ${name} <- ${map[name]} differs`);
-    }
-    assert.equal(Object.keys(map).length, folder.names().length, `${component}: every mapped key is a folder tensor`);
-  }
+  assert.equal(info.textEncoders[0].layers, 3);
+  assertMapsFolder(single, fixturePath('tiny-sd15'), {
+    'unet/diffusion_pytorch_model.safetensors': info.unet.map,
+    'vae/diffusion_pytorch_model.safetensors': info.vae.map,
+    'text_encoder/model.safetensors': info.textEncoders[0].map,
+  });
 });
 
 test('the SD2.1 single file maps onto its diffusers folder: packed q/k/v split in rows, unused last layer and projection dropped', async () => {
@@ -62,30 +72,21 @@ test('the SD2.1 single file maps onto its diffusers folder: packed q/k/v split i
   const info = inspectSingleFile(single);
   assert.equal(info.family.id, 'sd2');
   assert.match(info.familyReason, /cond_stage_model\.model\./);
-  assert.equal(info.textEncoder.layers, 3, 'the file holds the checkpoint\'s 3 OpenCLIP layers');
-  assert.deepEqual(info.textEncoder.projection, { key: 'cond_stage_model.model.text_projection', transpose: true });
-  const q = info.textEncoder.map['text_model.encoder.layers.1.self_attn.k_proj.weight'];
+  assert.equal(info.textEncoders[0].layers, 3, 'the file holds the checkpoint\'s 3 OpenCLIP layers');
+  assert.deepEqual(info.textEncoders[0].projection, { key: 'cond_stage_model.model.text_projection', transpose: true });
+  const q = info.textEncoders[0].map['text_model.encoder.layers.1.self_attn.k_proj.weight'];
   assert.deepEqual(q, { key: 'cond_stage_model.model.transformer.resblocks.1.attn.in_proj_weight', rows: [32, 32] }, 'k is the second third of in_proj');
   const textDir = path.join(sd21Root, 'tiny-sd21v', 'text_encoder');
   const config = JSON.parse(readFileSync(path.join(textDir, 'config.json'), 'utf8'));
-  const fitted = fitTextEncoder(single.path, info.family, info.textEncoder, config, 'its config');
-  const maps = { unet: info.unet.map, vae: info.vae.map, textEncoder: fitted };
-  for (const [component, file] of [
-    ['unet', 'unet/diffusion_pytorch_model.safetensors'],
-    ['vae', 'vae/diffusion_pytorch_model.safetensors'],
-    ['textEncoder', 'text_encoder/model.safetensors'],
-  ]) {
-    const folder = openSafetensorsSync(path.join(sd21Root, 'tiny-sd21v', file));
-    const map = maps[component];
-    for (const name of folder.names()) {
-      assert.ok(map[name], `${component}: no single-file key for ${name}`);
-      assert.ok(sameBytes(folder, name, single, map[name]), `${component}: ${name} <- ${JSON.stringify(map[name])} differs`);
-    }
-    assert.equal(Object.keys(map).length, folder.names().length, `${component}: every mapped key is a folder tensor`);
-  }
+  const fitted = fitTextEncoder(single.path, info.family, info.textEncoders[0], config, 'its config');
+  assertMapsFolder(single, path.join(sd21Root, 'tiny-sd21v'), {
+    'unet/diffusion_pytorch_model.safetensors': info.unet.map,
+    'vae/diffusion_pytorch_model.safetensors': info.vae.map,
+    'text_encoder/model.safetensors': fitted,
+  });
   // The same file against configs that do not fit it.
   const refuse = (patch, re) =>
-    assert.throws(() => fitTextEncoder(single.path, info.family, info.textEncoder, { ...config, ...patch }, 'its config'), (err) => {
+    assert.throws(() => fitTextEncoder(single.path, info.family, info.textEncoders[0], { ...config, ...patch }, 'its config'), (err) => {
       assert.equal(err.code, 'ERR_INDETAIL_UNSUPPORTED');
       assert.match(err.message, re);
       assert.ok(err.message.includes(single.path), 'the message names the file');
@@ -94,9 +95,9 @@ test('the SD2.1 single file maps onto its diffusers folder: packed q/k/v split i
   refuse({ num_hidden_layers: 1 }, /3 layers but its config says num_hidden_layers 1 \(the file must hold 1 or 2/);
   refuse({ hidden_size: 64 }, /32 wide but its config says hidden_size 64/);
   refuse({ num_hidden_layers: 2, architectures: ['CLIPTextModelWithProjection'] }, /CLIPTextModelWithProjection of 2 layers, whose projection cannot follow a file of 3 layers/);
-  const withProjection = fitTextEncoder(single.path, info.family, info.textEncoder, { ...config, num_hidden_layers: 3, architectures: ['CLIPTextModelWithProjection'] }, 'its config');
+  const withProjection = fitTextEncoder(single.path, info.family, info.textEncoders[0], { ...config, num_hidden_layers: 3, architectures: ['CLIPTextModelWithProjection'] }, 'its config');
   assert.deepEqual(withProjection['text_projection.weight'], { key: 'cond_stage_model.model.text_projection', transpose: true });
-  const noProjection = { ...info.textEncoder };
+  const noProjection = { ...info.textEncoders[0] };
   delete noProjection.projection;
   assert.throws(
     () => fitTextEncoder(single.path, info.family, noProjection, { ...config, num_hidden_layers: 3, architectures: ['CLIPTextModelWithProjection'] }, 'its config'),
@@ -125,10 +126,32 @@ const sd1Shapes = (inCh, ctx) => ({
   'cond_stage_model.transformer.text_model.embeddings.token_embedding.weight': [10, 8],
 });
 
-test('SDXL, inpainting, inconsistent and partial checkpoints are refused with the reason', () => {
+test('the SDXL single file maps onto its diffusers folder: both text encoders (packed q/k/v, transposed projection) and the added embedding (label_emb)', () => {
+  const root = path.join(repoRoot, 'test', 'fixtures-sdxl');
+  const single = openSafetensorsSync(path.join(root, 'tiny-sdxl.safetensors'));
+  const info = inspectSingleFile(single);
+  assert.equal(info.family.id, 'sdxl');
+  assert.match(info.familyReason, /conditioner\.embedders\./);
+  assert.deepEqual(info.textEncoders.map((t) => [t.hiddenSize, t.layers]), [[16, 3], [24, 3]]);
+  assert.equal(info.unet.crossAttentionDim, 40, '16 + 24');
+  assert.equal(info.unet.addedEmbeddingInputs, 64);
+  assert.equal(info.unet.map['add_embedding.linear_1.weight'], 'model.diffusion_model.label_emb.0.0.weight');
+  const fit = (i, folder) => {
+    const config = JSON.parse(readFileSync(path.join(root, 'tiny-sdxl', folder, 'config.json'), 'utf8'));
+    return fitTextEncoder(single.path, info.family, info.textEncoders[i], config, 'its config');
+  };
+  assertMapsFolder(single, path.join(root, 'tiny-sdxl'), {
+    'unet/diffusion_pytorch_model.safetensors': info.unet.map,
+    'vae/diffusion_pytorch_model.safetensors': info.vae.map,
+    'text_encoder/model.safetensors': fit(0, 'text_encoder'),
+    'text_encoder_2/model.safetensors': fit(1, 'text_encoder_2'),
+  });
+});
+
+test('inpainting, inconsistent and partial checkpoints are refused with the reason', () => {
   const cases = [
-    ['sdxl.safetensors', { 'conditioner.embedders.0.x': [1], ...sd1Shapes(4, 768) }, /SDXL checkpoint/],
-    ['mixed.safetensors', sd1Shapes(4, 1024), /cross-attends to 1024-wide text states but its Stable Diffusion 1\.x text encoder .* is 8 wide/],
+    ['sdxl-no-text.safetensors', { 'conditioner.embedders.0.x': [1], ...sd1Shapes(4, 768) }, /the text encoder under 'conditioner\.embedders\.0\.transformer\.' has no token embedding/],
+    ['mixed.safetensors', sd1Shapes(4, 1024), /cross-attends to 1024-wide text states but its Stable Diffusion 1\.x text encoders .* give 8/],
     ['no-text.safetensors', { 'model.diffusion_model.input_blocks.0.0.weight': [8, 4, 3, 3], 'first_stage_model.quant_conv.weight': [8, 8, 1, 1] }, /no text encoder found/],
     ['inpaint.safetensors', sd1Shapes(9, 768), /9 input channels \(an inpainting model\)/],
     ['unet-only.safetensors', { 'model.diffusion_model.input_blocks.0.0.weight': [8, 4, 3, 3] }, /no VAE found/],

@@ -139,8 +139,9 @@ test('timestep_embedding follows diffusers get_timestep_embedding in float32', (
   ];
   for (const o of cases) {
     const { dim, flipSinToCos, freqShift, scale = 1, maxPeriod = 10000 } = o;
-    const out = engine.empty([t.length, dim]);
-    engine.opSync('timestep_embedding', { t: engine.tensor(t, [t.length]), out, ...o });
+    const out = engine.empty([t.length, dim]); // the op takes the embedding width from out
+    const { dim: _width, ...args } = o;
+    engine.opSync('timestep_embedding', { t: engine.tensor(t, [t.length]), out, ...args });
     const half = dim >> 1;
     const want = new Float32Array(t.length * dim);
     for (let r = 0; r < t.length; r++)

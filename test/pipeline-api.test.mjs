@@ -134,7 +134,7 @@ test('the single-file checkpoint gives the same images as the diffusers folder',
   }
 });
 
-test('loading refuses what is not an SD 1.x / 2.x model, and pickles, with a reason', async () => {
+test('loading refuses what is not an SD 1.x / 2.x / XL model, and pickles, with a reason', async () => {
   await assert.rejects(IndetailPipeline.load({ model: fixturePath('no-such-model') }), (err) => err.code === 'ERR_INDETAIL_IO' && /model not found/.test(err.message));
   await assert.rejects(IndetailPipeline.load({ model: fixturePath('golden') }), (err) => err.code === 'ERR_INDETAIL_IO' && /model_index\.json not found/.test(err.message));
   const dir = mkdtempSync(path.join(tmpdir(), 'indetail-pickle-'));
@@ -145,7 +145,7 @@ test('loading refuses what is not an SD 1.x / 2.x model, and pickles, with a rea
     writeFileSync(path.join(dir, 'model_index.json'), JSON.stringify({ _class_name: 'KandinskyPipeline' }));
     await assert.rejects(
       IndetailPipeline.load({ model: dir }),
-      (err) => err.code === 'ERR_INDETAIL_UNSUPPORTED' && /describes a KandinskyPipeline; indetail loads StableDiffusionPipeline, StableDiffusionControlNetPipeline \(Stable Diffusion 2\.x, Stable Diffusion 1\.x\)/.test(err.message),
+      (err) => err.code === 'ERR_INDETAIL_UNSUPPORTED' && /describes a KandinskyPipeline; indetail loads StableDiffusionXLPipeline, StableDiffusionPipeline, StableDiffusionControlNetPipeline \(Stable Diffusion XL, Stable Diffusion 2\.x, Stable Diffusion 1\.x\)/.test(err.message),
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });

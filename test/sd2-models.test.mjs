@@ -5,7 +5,7 @@
 // both sides. Full-size SD 2.1 files are imitated by sparse files with the real key layout and
 // shapes (only headers are read).
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync, ftruncateSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -14,6 +14,7 @@ import { locateModel } from '../dist/models/model-files.js';
 import { reportRows, runPipelineCase } from './golden/kinds/pipeline.mjs';
 import { assertClose } from './helpers/compare.mjs';
 import { findCase, loadManifest, sd21Root } from './helpers/fixtures.mjs';
+import { sparseCheckpoint as sparseCheckpointIn, writeCheckpoint as writeCheckpointIn } from './helpers/sparse-checkpoint.mjs';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'indetail-sd2-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,31 +23,8 @@ const folder = path.join(sd21Root, 'tiny-sd21v');
 const single = path.join(sd21Root, 'tiny-sd21v.safetensors');
 const manifest = loadManifest(sd21Root);
 
-/** Writes dir/name: the header (padded to 8 bytes), then `data`, then zeros up to `dataLength` (a hole: a sparse file). */
-function writeCheckpoint(name, header, data, dataLength = data.length) {
-  let h = Buffer.from(JSON.stringify(header), 'utf8');
-  h = Buffer.concat([h, Buffer.alloc((8 - (h.length % 8)) % 8, 0x20)]);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(h.length));
-  const file = path.join(dir, name);
-  const fd = openSync(file, 'w');
-  writeSync(fd, Buffer.concat([len, h, data]));
-  ftruncateSync(fd, 8 + h.length + dataLength);
-  closeSync(fd);
-  return file;
-}
-
-/** A safetensors file of F16 tensors with these shapes whose data is a hole. */
-function sparseCheckpoint(name, shapes, metadata) {
-  const header = metadata ? { __metadata__: metadata } : {};
-  let off = 0;
-  for (const [k, shape] of Object.entries(shapes)) {
-    const bytes = 2 * shape.reduce((a, b) => a * b, 1);
-    header[k] = { dtype: 'F16', shape, data_offsets: [off, off + bytes] };
-    off += bytes;
-  }
-  return writeCheckpoint(name, header, Buffer.alloc(0), off);
-}
+const writeCheckpoint = (name, header, data, dataLength) => writeCheckpointIn(dir, name, header, data, dataLength);
+const sparseCheckpoint = (name, shapes, metadata) => sparseCheckpointIn(dir, name, shapes, metadata);
 
 /** The key layout of a full-size SD 2.1 single file (what detection and shape adoption read). */
 function sd21Shapes({ textLayers = 24, projection = true, extra = {} } = {}) {
@@ -92,7 +70,7 @@ test('the SD 2.1 single file gives the reference text encoder output (q/k/v read
   const engine = new Engine({ backend: 'cpu' });
   const golden = await openSafetensors(path.join(sd21Root, c.file));
   try {
-    const encoder = await CLIPTextEncoder.load(engine, { config: files.textEncoder.config, weights: files.textEncoder.weights });
+    const encoder = await CLIPTextEncoder.load(engine, { config: files.textEncoders[0].config, weights: files.textEncoders[0].weights });
     const [batch] = c.inputs.input_ids.shape;
     const { lastHiddenState } = await encoder.encode(Int32Array.from(golden.tensor('input_ids').readSync()), batch);
     assertClose(await lastHiddenState.readFloat32(), golden.tensor('last_hidden_state').readSync(), { atol: c.tolerance.abs }, 'last_hidden_state');
@@ -119,11 +97,11 @@ test('a full-size SD 2.1 single file: SD 2.x by its keys, v_prediction and 768 p
   assert.equal(files.unet.config.sample_size * 8, 768);
   assert.deepEqual(files.unet.config.attention_head_dim, [5, 10, 20, 20]);
   assert.equal(files.unet.config.cross_attention_dim, 1024);
-  assert.equal(files.textEncoder.config.num_hidden_layers, 23);
-  const names = Object.keys(files.textEncoder.weights.map);
+  assert.equal(files.textEncoders[0].config.num_hidden_layers, 23);
+  const names = Object.keys(files.textEncoders[0].weights.map);
   assert.ok(names.includes('text_model.encoder.layers.22.layer_norm1.weight'));
   assert.ok(!names.some((n) => n.startsWith('text_model.encoder.layers.23.') || n.startsWith('text_projection')), 'layer 23 and the projection are unused');
-  assert.match(files.tokenizerDir, /configs[/\\]sd21[/\\]tokenizer$/);
+  assert.match(files.textEncoders[0].tokenizerDir, /configs[/\\]sd21[/\\]tokenizer$/);
   const epsilon = await locateModel(sparseCheckpoint('sd21-base.safetensors', sd21Shapes()), undefined, { predictionType: 'epsilon' });
   assert.equal(epsilon.prediction.type, 'epsilon');
   assert.equal(epsilon.prediction.reason, 'the predictionType option');

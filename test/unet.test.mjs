@@ -52,7 +52,7 @@ test('UNet configs with features the engine does not implement are refused by fi
   const cases = [
     [{ class_embed_type: 'timestep' }, 'class_embed_type', '"timestep"'],
     [{ num_class_embeds: 10 }, 'num_class_embeds', '10'],
-    [{ addition_embed_type: 'text_time' }, 'addition_embed_type', '"text_time"'],
+    [{ addition_embed_type: 'text_image' }, 'addition_embed_type', '"text_image"'],
     [{ encoder_hid_dim: 768, encoder_hid_dim_type: 'text_proj' }, 'encoder_hid_dim', '768'],
     [{ time_cond_proj_dim: 256 }, 'time_cond_proj_dim', '256'],
     [{ resnet_time_scale_shift: 'scale_shift' }, 'resnet_time_scale_shift', '"scale_shift"'],
@@ -81,6 +81,7 @@ test('ControlNet configs: bgr conditioning and pooled conditions are refused by 
     [{ controlnet_conditioning_channel_order: 'bgr' }, 'controlnet_conditioning_channel_order'],
     [{ global_pool_conditions: true }, 'global_pool_conditions'],
     [{ class_embed_type: 'projection' }, 'class_embed_type'],
+    [{ addition_embed_type: 'text_time', addition_time_embed_dim: 8, projection_class_embeddings_input_dim: 64 }, 'addition_embed_type'],
   ]) {
     await assert.rejects(
       ControlNet.load(engine, { config: { ...tinyControlNetConfig(), ...patch }, weights: { random: 1 } }),
@@ -279,6 +280,12 @@ test('UNet arguments are validated and a disposed UNet says so', async () => {
   await assert.rejects(unet.forward({ ...args, context: tensor([2, 6, 16], 54) }), invalid('cross_attention_dim'));
   const other = new Engine();
   await assert.rejects(unet.forward({ ...args, sample: other.tensor(new Float32Array(2 * 8 * 8 * 4), [2, 8, 8, 4]) }), invalid("model's engine"));
+  // Added conditions are refused by a UNet without addition_embed_type.
+  await assert.rejects(unet.forward({ ...args, added: { textEmbeds: tensor([2, 16], 55), timeIds: [8, 8, 0, 0, 8, 8] } }), invalid('added', 'addition_embed_type'));
+  // The native inputs object takes declared keys only, at every level (the TypeScript layer builds it).
+  const native = { sample: sample.native, context: context.native, timesteps: [1, 1] };
+  await assert.rejects(async () => unet.native.forward({ ...native, attention: { mode: 'concat', ref: [0, 0], lamdaRef: 2 } }), /unet\.forward: unknown argument 'attention\.lamdaRef' \(accepted: mode, ref, lambdaRef, lambdaSelf\)/);
+  await assert.rejects(async () => unet.native.forward({ ...native, timestep: [1, 1] }), /unet\.forward: unknown argument 'timestep'/);
   other.dispose();
   unet.dispose();
   assert.equal(unet.disposed, true);

@@ -6,6 +6,9 @@ import { IndetailError, nativeAsync, nativeSync } from './errors.js';
 import { Tensor, type DType } from './tensor.js';
 import { resolveBackend } from './backend-select.js';
 import { resolvePrecision, type Precision } from './precision.js';
+import type { OpArguments, OpName } from './engine-ops.js';
+
+export type { OpActivation, OpArguments, OpAttentionMode, OpName } from './engine-ops.js';
 
 export type BackendName = 'cpu' | 'cuda' | `cuda:${number}`;
 export type WeightUse = 'linear' | 'conv' | 'vector' | 'table';
@@ -28,10 +31,8 @@ export interface EngineOptions {
   precision?: Precision | 'auto';
 }
 
-type OpArgs = Record<string, unknown>;
-
-function toNativeArgs(args: OpArgs): OpArgs {
-  const out: OpArgs = {};
+function toNativeArgs<N extends OpName>(args: OpArguments[N]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(args)) out[k] = v instanceof Tensor ? v.native : v;
   return out;
 }
@@ -96,18 +97,19 @@ export class Engine implements Disposable {
 
   /**
    * Runs one op of the native op interface off the main thread. `sync: false` resolves once the
-   * op is queued on the backend's stream (later ops and reads are ordered after it).
+   * op is queued on the backend's stream (later ops and reads are ordered after it). An argument
+   * the op does not take is an error naming the op and the key (never a silent default).
    */
-  op(name: string, args: OpArgs, options?: { sync?: boolean }): Promise<void> {
+  op<N extends OpName>(name: N, args: OpArguments[N], options?: { sync?: boolean }): Promise<void> {
     const a = toNativeArgs(args);
     return nativeAsync(() => this.native.op(name, a, options));
   }
-  opSync(name: string, args: OpArgs): void {
+  opSync<N extends OpName>(name: N, args: OpArguments[N]): void {
     const a = toNativeArgs(args);
     nativeSync(() => this.native.opSync(name, a));
   }
   /** Times an op natively (median over `iterations` after `warmup` runs). */
-  timeOp(name: string, args: OpArgs, options?: { warmup?: number; iterations?: number; flushL2?: boolean }): Promise<OpTiming> {
+  timeOp<N extends OpName>(name: N, args: OpArguments[N], options?: { warmup?: number; iterations?: number; flushL2?: boolean }): Promise<OpTiming> {
     const a = toNativeArgs(args);
     return nativeAsync(() => this.native.timeOp(name, a, options));
   }

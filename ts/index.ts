@@ -1,7 +1,7 @@
 // indetail: fine details of an image prompt in Stable Diffusion images, training-free
 // ("Devil is in the Detail", CVPR 2025), on a native CPU / CUDA engine.
-export { cpuHasBf16, isFullSizeModel, resolvePrecision, type Precision, type PrecisionOption } from './precision.js';
-export { Engine, opNames, type BackendName, type EngineOptions, type MemoryStats, type OpTiming, type WeightUse } from './engine.js';
+export { cpuHasBf16, isFullSizeModel, pipelinePrecisions, resolvePrecision, type PipelinePrecisions, type Precision, type PrecisionOption } from './precision.js';
+export { Engine, opNames, type BackendName, type EngineOptions, type MemoryStats, type OpActivation, type OpArguments, type OpAttentionMode, type OpName, type OpTiming, type WeightUse } from './engine.js';
 export { IndetailError, isUserError, type ErrorCode } from './errors.js';
 export { SafetensorsFile, openSafetensors, openSafetensorsSync, type SafetensorsEntry } from './safetensors.js';
 export { backends, buildInfo, devices, setThreads, type BuildInfo, type DeviceInfo } from './system.js';
@@ -14,7 +14,10 @@ export { philox4x32, randn, type RandnOptions, type Seed } from './random/index.
 export { DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, floatToU8, loadImage, readImage, readPngText, resizeBicubicPillow, u8ToFloatSigned, u8ToFloatUnit, writePng, type ReadImageOptions, type RgbImage, type TargetSize, type WritePngOptions } from './image/index.js';
 export { CLIPTextEncoder, type TextEncodeOptions, type TextEncoderOutput, type TextEncoderSource } from './models/clip-text.js';
 export { parseClipTextConfig, type ClipTextActivation, type ClipTextConfig } from './models/clip-text-config.js';
-export { UNet, ImagePromptKVCache, decoderKVBytesPerStep, decoderKVLayers, type AttentionMode, type AttentionPolicy, type DecoderKVLayer, type ModelSource, type RecordKV, type RefKV, type UNetControl, type UNetForwardArgs, type UNetGraphStats, type UNetLoadOptions } from './models/unet.js';
+export { UNet, ImagePromptKVCache, decoderKVBytesPerStep, decoderKVLayers, type AttentionMode, type AttentionPolicy, type DecoderKVLayer, type ModelSource, type RecordKV, type RefKV, type UNetAddedConditions, type UNetControl, type UNetForwardArgs, type UNetGraphStats, type UNetLoadOptions, type UNetTextInputs } from './models/unet.js';
+export { locateModel, locateVae, randomModel, type ModelFiles } from './models/model-files.js';
+export { PromptTable, sdxlTimeIds, type Conditioner, type Conditioning, type ImageSize, type TextEncoderFiles } from './models/conditioning/index.js';
+export { FAMILIES, type FamilyId, type ModelFamily } from './models/family/index.js';
 export { normalizeUNetConfig, type UNetConfig, type UNetEncoderConfig } from './models/unet-config.js';
 export { unetFlops, type UNetFlopsShape } from './models/unet-flops.js';
 export { ControlNet, type ControlNetForwardArgs, type ControlNetResiduals } from './models/controlnet.js';

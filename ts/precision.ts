@@ -1,5 +1,5 @@
-// Numeric precision of an engine: the one place that says which precisions each backend offers,
-// what 'auto' picks, and how the choice is described.
+// Numeric precision: the one place that says which precisions each backend offers, what 'auto'
+// picks, and which precision each model of a pipeline runs in.
 //
 //   cpu:  'f32'  fp32 everywhere (the reference; weights of a half-precision checkpoint stay half
 //                and are widened per tile, exactly)
@@ -9,6 +9,12 @@
 //   cuda: 'f16' (default) or 'bf16' storage, fp32 accumulation
 //   'auto' (pipelines): bf16 on a CPU with native bf16 dot products for full-size models, f32 on
 //   other CPUs and for tiny models (the golden fixtures), f16 on CUDA.
+//
+// A pipeline's models (pipelinePrecisions): the text encoders, the UNet and a ControlNet run in
+// `precision`; the VAE runs in `vaePrecision` when given, else in the same precision, except that
+// a VAE that overflows in fp16 (its family says so: SDXL's force_upcast) never runs in f16 but in
+// bf16 (fp32's range). bf16 and f32 never overflow where f16 does, so on the CPU the VAE follows
+// `precision`.
 import { IndetailError } from './errors.js';
 import { addon } from './native/addon.js';
 import { invalid, show } from './validate.js';
@@ -41,19 +47,20 @@ function describe(device: 'cpu' | 'cuda'): string {
 
 /**
  * Checks a precision option before the backend is known (load options): one of PRECISION_OPTIONS.
- * Whether the backend takes it is checked when it is resolved.
+ * Whether the backend takes it is checked when it is resolved. `name`: the option's name.
  */
-export function checkPrecisionOption(v: unknown): void {
+export function checkPrecisionOption(v: unknown, name = 'precision'): void {
   if (!(PRECISION_OPTIONS as readonly unknown[]).includes(v)) {
-    invalid(`Expected 'auto', ${describe('cpu')} (CPU) or ${describe('cuda')} (CUDA) for precision but received ${show(v)}`);
+    invalid(`Expected 'auto', ${describe('cpu')} (CPU) or ${describe('cuda')} (CUDA) for ${name} but received ${show(v)}`);
   }
 }
 
 /**
  * The precision an engine on `device` runs with. `requested` undefined = the device's default;
- * 'auto' also looks at the model (fullSize) and, on the CPU, at bf16 support.
+ * 'auto' also looks at the model (fullSize) and, on the CPU, at bf16 support. `name`: the
+ * option's name in the error.
  */
-export function resolvePrecision(requested: unknown, device: 'cpu' | 'cuda', model: { fullSize: boolean } = { fullSize: false }): Precision {
+export function resolvePrecision(requested: unknown, device: 'cpu' | 'cuda', model: { fullSize: boolean } = { fullSize: false }, name = 'precision'): Precision {
   if (requested === undefined) return DEVICE_DEFAULT[device];
   if (requested === 'auto') {
     if (device === 'cpu') return model.fullSize && cpuHasBf16() ? 'bf16' : 'f32';
@@ -62,11 +69,29 @@ export function resolvePrecision(requested: unknown, device: 'cpu' | 'cuda', mod
   if (typeof requested === 'string' && (ALLOWED[device] as readonly string[]).includes(requested)) return requested as Precision;
   throw new IndetailError(
     'ERR_INDETAIL_INVALID_ARGUMENT',
-    `Expected ${describe(device)} (or 'auto') for precision on the ${device} backend but received ${JSON.stringify(requested)}`,
+    `Expected ${describe(device)} (or 'auto') for ${name} on the ${device} backend but received ${JSON.stringify(requested)}`,
   );
 }
 
-/** The precision a pipeline's models run with on `device`: 'auto' (the default) weighs the UNet's size. */
-export function modelPrecision(requested: PrecisionOption | undefined, device: 'cpu' | 'cuda', unetBlockOutChannels: readonly number[]): Precision {
-  return resolvePrecision(requested ?? 'auto', device, { fullSize: isFullSizeModel(unetBlockOutChannels) });
+/** The precisions of a pipeline's models: `models` for the text encoders, UNet and ControlNet; `vae` for the VAE. */
+export interface PipelinePrecisions {
+  models: Precision;
+  vae: Precision;
+}
+
+/**
+ * The precisions a pipeline's models run with on `device` (the rule at the top of this file):
+ * 'auto' (the default) weighs the UNet's size; `vaeNeedsUpcast` says the VAE overflows in fp16.
+ */
+export function pipelinePrecisions(
+  requested: { precision?: PrecisionOption | undefined; vaePrecision?: PrecisionOption | undefined },
+  device: 'cpu' | 'cuda',
+  model: { unetBlockOutChannels: readonly number[]; vaeNeedsUpcast: boolean },
+): PipelinePrecisions {
+  const size = { fullSize: isFullSizeModel(model.unetBlockOutChannels) };
+  const models = resolvePrecision(requested.precision ?? 'auto', device, size);
+  if (requested.vaePrecision !== undefined && requested.vaePrecision !== 'auto') {
+    return { models, vae: resolvePrecision(requested.vaePrecision, device, size, 'vaePrecision') };
+  }
+  return { models, vae: models === 'f16' && model.vaeNeedsUpcast ? 'bf16' : models };
 }

@@ -13,6 +13,17 @@ import { lcgNoise } from './random.mjs';
 const here = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(here), '..', '..');
 
+/**
+ * SDXL's added conditions for `frames` rows of size × size latents (a pooled text embedding and
+ * the time ids of a size·8 image), on `engine`; undefined for a UNet without them.
+ */
+export function addedConditions(engine, cfg, frames, size) {
+  if (cfg.addition_embed_type !== 'text_time') return undefined;
+  const timeIds = [8 * size, 8 * size, 0, 0, 8 * size, 8 * size];
+  const pooled = cfg.projection_class_embeddings_input_dim - timeIds.length * cfg.addition_time_embed_dim;
+  return { textEmbeds: engine.tensor(lcgNoise(frames * pooled, 3), [frames, pooled]), timeIds };
+}
+
 /** Times one forward per batch size at size × size latents in `precision`, in this process. */
 async function forwardRows(precision, { configName, size, batches, quick }) {
   const engine = new Engine({ backend: 'cpu', precision });
@@ -28,13 +39,14 @@ async function forwardRows(precision, { configName, size, batches, quick }) {
     const sample = engine.tensor(lcgNoise(frames * size * size * 4, 1), [frames, size, size, 4]);
     const context = engine.tensor(lcgNoise(frames * contextLength * ctxDim, 2), [frames, contextLength, ctxDim]);
     const timesteps = Array.from({ length: frames }, (_, i) => 901 - 100 * i);
+    const added = addedConditions(engine, unet.config, frames, size);
     const iterations = quick || frames > 1 ? 1 : 2;
     const times = [];
     const cpuTimes = [];
     for (let i = 0; i < iterations; i++) {
       const c0 = process.cpuUsage();
       t0 = performance.now();
-      const out = await unet.forward({ sample, context, timesteps });
+      const out = await unet.forward({ sample, context, timesteps, ...(added ? { added } : {}) });
       times.push((performance.now() - t0) / 1000);
       const c = process.cpuUsage(c0);
       cpuTimes.push((c.user + c.system) / 1e6);
@@ -59,6 +71,7 @@ async function forwardRows(precision, { configName, size, batches, quick }) {
     });
     sample.dispose();
     context.dispose();
+    added?.textEmbeds.dispose();
   }
   unet.dispose();
   engine.dispose();

@@ -1,58 +1,13 @@
 // End-to-end image variation on the GPU: full-size SD1.5 (random weights), 512×512, 50 inversion
-// + 50 generation steps, n = 1 and 4, by phase; the second call with the same image prompt hits
-// the image-prompt cache (no encode/inversion, batch 2n). Peak device memory per configuration.
-import { IndetailPipeline, backends, devices, openSafetensors } from '../../dist/index.js';
-import { fixturesRootImage } from '../lib/inputs.mjs';
+// + 50 generation steps, n = 1 and 4, by phase, with the image-prompt cache
+// (bench/lib/e2e-gpu-variation.mjs).
+import { backends } from '../../dist/index.js';
+import { e2eGpuVariation } from '../lib/e2e-gpu-variation.mjs';
 
 export const name = 'e2e-gpu';
 export const description = 'image variation 512x512, 50+50 steps, n=1 and 4, CUDA, phases, cache, peak memory';
 
-async function promptImage() {
-  // Raw RGB from the fixtures (no image decoder needed on the device).
-  const f = await openSafetensors(fixturesRootImage('images.safetensors'));
-  const t = f.tensor('input_image_u8');
-  const [h, w] = t.shape;
-  return { data: Uint8Array.from(t.readSync()), width: w, height: h };
-}
-
-// Memory in use on the device after the call: the caching allocator keeps its blocks, so this is
-// the process's footprint so far (weights, activations, caches, CUDA graph pools, the CUDA context).
-function deviceUsedGiB() {
-  const d = devices()[0];
-  return d ? (d.totalMemory - d.freeMemory) / 2 ** 30 : null;
-}
-
-export async function run({ quick = false } = {}) {
+export function run({ quick = false } = {}) {
   if (!backends().includes('cuda')) return { skipped: 'no CUDA device' };
-  const steps = quick ? 10 : 50;
-  const image = await promptImage();
-  const rows = [];
-  for (const samples of [1, 4]) {
-    const t0 = performance.now();
-    const pipe = await IndetailPipeline.load({ model: 'sd15', randomWeights: 1, backend: 'cuda' });
-    const load = (performance.now() - t0) / 1000;
-    try {
-      for (const call of ['first call', 'cached prompt']) {
-        const r = await pipe.variation({ image, prompt: 'a photograph of a cat', steps, samples, seed: 1, size: 512 });
-        const t = r.timings;
-        rows.push({
-          samples,
-          call,
-          'total s': t.total,
-          'encode s': t.encode,
-          'inversion s': t.inversion,
-          'denoise s': t.denoise,
-          'decode s': t.decode,
-          'ms/denoise step': (1e3 * t.denoise) / steps,
-          'peak GiB': pipe.engine.memoryStats().peak / 2 ** 30,
-          'weights GiB': pipe.engine.memoryStats().weights / 2 ** 30,
-          'device used GiB': deviceUsedGiB(),
-          'load s': call === 'first call' ? load : null,
-        });
-      }
-    } finally {
-      pipe.dispose();
-    }
-  }
-  return { rows, notes: [`${steps} inversion + ${steps} generation steps; peak = the engine allocator's high-water mark (weights excluded); device used = total - free device memory after the call (everything this process holds, CUDA graph pools and context included)`] };
+  return e2eGpuVariation({ model: 'sd15', size: 512, quick });
 }

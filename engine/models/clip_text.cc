@@ -136,7 +136,7 @@ void ClipTextModel::check_ids(const Tensor& ids) const {
   }
 }
 
-ClipTextModel::Output ClipTextModel::encode(const Tensor& ids, bool want_pooled) const {
+ClipTextModel::Output ClipTextModel::encode(const Tensor& ids, Want want) const {
   check_ids(ids);
   Backend& b = *backend_;
   const int64_t N = ids.size(0), L = ids.size(1), C = config_.hidden_size, I = config_.intermediate_size;
@@ -161,7 +161,13 @@ ClipTextModel::Output ClipTextModel::encode(const Tensor& ids, bool want_pooled)
   LinearParams plain, mlp;
   mlp.act = config_.hidden_act;
 
-  for (const Layer& l : layers_) {
+  Output out;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& l = layers_[i];
+    if (want.penultimate && i + 1 == layers_.size()) {  // the last layer writes x in place: keep its input
+      out.penultimate_hidden_state = b.empty({N, L, C});
+      b.copy(x, out.penultimate_hidden_state);
+    }
     Tensor h = b.empty({N, L, C});
     b.layer_norm(x, l.ln1_w, l.ln1_b, h, config_.layer_norm_eps);
     Tensor qkv = b.empty({N, L, 3 * C});
@@ -177,10 +183,9 @@ ClipTextModel::Output ClipTextModel::encode(const Tensor& ids, bool want_pooled)
     b.linear(f, l.fc2_w, &l.fc2_b, &x1, x, plain);  // x = x1 + fc2(act(fc1(h)))
   }
 
-  Output out;
   out.last_hidden_state = b.empty({N, L, C});
   b.layer_norm(x, final_ln_w_, final_ln_b_, out.last_hidden_state, config_.layer_norm_eps);
-  if (want_pooled) {
+  if (want.pooled) {
     out.pooled = b.empty({N, C});
     Tensor rows = out.last_hidden_state.reshape({N * L, C});
     const int32_t* d = ids.data<int32_t>();

@@ -5,6 +5,7 @@
 //   x = token_embedding[ids] + position_embedding[0..L)
 //   per layer (pre-LN):  x += out_proj(causal_self_attention(layer_norm1(x)))
 //                        x += fc2(act(fc1(layer_norm2(x))))
+//   penultimate_hidden_state = x before the last layer (no final layer norm; what SDXL uses)
 //   last_hidden_state = final_layer_norm(x)                      [N, L, hidden]
 //   pooled[n] = last_hidden_state[n, eos position of row n]      [N, hidden]
 //   text_embeds = text_projection(pooled)                         [N, projection_dim]
@@ -49,12 +50,17 @@ class ClipTextModel {
   ClipTextModel(const ClipTextConfig& config, const WeightSource& weights, std::shared_ptr<Backend> backend);
 
   struct Output {
-    Tensor last_hidden_state;  // [N, L, hidden]
-    Tensor pooled;             // [N, hidden], undefined unless asked for
-    Tensor text_embeds;        // [N, projection_dim]: with the pooled output when there is a projection
+    Tensor last_hidden_state;         // [N, L, hidden]
+    Tensor penultimate_hidden_state;  // [N, L, hidden] (transformers' hidden_states[-2]), undefined unless asked for
+    Tensor pooled;                    // [N, hidden], undefined unless asked for
+    Tensor text_embeds;               // [N, projection_dim]: with the pooled output when there is a projection
+  };
+  struct Want {
+    bool pooled = false;
+    bool penultimate = false;
   };
   // ids: host I32 [N, L] with 1 <= L <= max_position_embeddings and every id in [0, vocab_size).
-  Output encode(const Tensor& ids, bool want_pooled) const;
+  Output encode(const Tensor& ids, Want want) const;
 
   const ClipTextConfig& config() const { return config_; }
   const std::shared_ptr<Backend>& backend() const { return backend_; }

@@ -9,6 +9,8 @@ ControlNetModel::ControlNetModel(std::shared_ptr<Backend> backend, const std::st
     : backend_(std::move(backend)) {
   ConfigReader r(config_json, "ControlNet config");
   UNetConfig c = read_unet_config(r, false, "ControlNet config");
+  if (c.text_time)
+    fail(ErrorKind::Unsupported, "ControlNet config: addition_embed_type \"text_time\" (an SDXL ControlNet) is not supported");
   cond_channels_ = r.integer("conditioning_channels");
   std::vector<int64_t> ce = r.integers("conditioning_embedding_out_channels");
   check_arg(cond_channels_ > 0 && !ce.empty(), "ControlNet config: invalid conditioning_channels or conditioning_embedding_out_channels");
@@ -50,13 +52,13 @@ ControlNetOutput ControlNetModel::forward(const Tensor& sample, const std::vecto
                                           const Tensor& context, const Tensor& cond, float scale,
                                           const CancelToken* cancel) const {
   Backend& be = *backend_;
-  enc_.check_inputs(be, "ControlNet", sample, timesteps, context);
+  enc_.check_inputs(be, "ControlNet", sample, (int64_t)timesteps.size(), context, TextTimeConditions{});
   check_activation(be, "ControlNet", "cond", cond);
   int64_t n = sample.size(0);
   check_arg(cond.dim() == 4 && (cond.size(0) == n || cond.size(0) == 1) && cond.size(3) == cond_channels_,
             "ControlNet: cond must be NHWC [", n, " or 1, H, W, ", cond_channels_, "], got ", shape_str(cond.shape()));
 
-  Tensor temb = enc_.time_embedding(be, timesteps);
+  Tensor temb = enc_.time_embedding(be, UNetEncoder::upload_scalars(be, timesteps), Tensor());
   Tensor h = enc_.conv_in(be, sample);
   Tensor emb = embed_condition(cond);
   check_arg(emb.size(1) == h.size(1) && emb.size(2) == h.size(2), "ControlNet: the conditioning image (",

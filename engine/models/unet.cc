@@ -55,64 +55,75 @@ void UNetModel::add_residual(const Tensor& skip, const Tensor& residual, const s
   be.add(skip, scaled, out);
 }
 
-Tensor UNetModel::forward(const Tensor& sample, const std::vector<float>& timesteps, const Tensor& context,
-                          const UNetControl* control, const RefAttention* policy, const CancelToken* cancel) const {
-  enc_.check_inputs(*backend_, "UNet", sample, timesteps, context);
-  return run(sample, UNetEncoder::upload_timesteps(*backend_, timesteps), context, control, policy, cancel);
+Tensor UNetModel::forward(const UNetInputs& in) const {
+  check(in);
+  return run(in, UNetEncoder::upload_scalars(*backend_, in.timesteps, in.added.time_ids));
 }
 
-Tensor UNetModel::forward_with_device_timesteps(const Tensor& sample, const Tensor& timesteps, const Tensor& context,
-                                                const UNetControl* control, const RefAttention* policy,
-                                                const CancelToken* cancel) const {
+Tensor UNetModel::forward(const UNetInputs& in, const UNetScalars& s) const {
   Backend& be = *backend_;
-  check_arg(timesteps.defined() && timesteps.dim() == 1 && timesteps.device() == be.device() &&
-                timesteps.dtype() == be.compute_dtype(),
-            "UNet: device timesteps must be a [N] ", dtype_name(be.compute_dtype()), " tensor on ", be.name(),
-            ", got ", timesteps.defined() ? timesteps.describe() : std::string("nothing"));
-  enc_.check_inputs(be, "UNet", sample, timesteps.size(0), context);
-  return run(sample, timesteps, context, control, policy, cancel);
+  check(in);
+  auto on_backend = [&](const Tensor& t, size_t n) {
+    return t.defined() && t.dim() == 1 && t.size(0) == (int64_t)n && t.device() == be.device() &&
+           t.dtype() == be.compute_dtype();
+  };
+  check_arg(on_backend(s.timesteps, in.timesteps.size()), "UNet: device timesteps must be a [",
+            in.timesteps.size(), "] ", dtype_name(be.compute_dtype()), " tensor on ", be.name(), ", got ",
+            s.timesteps.defined() ? s.timesteps.describe() : std::string("nothing"));
+  check_arg(in.added.time_ids.empty() || on_backend(s.time_ids, in.added.time_ids.size()), "UNet: device time ids must be a [",
+            in.added.time_ids.size(), "] ", dtype_name(be.compute_dtype()), " tensor on ", be.name());
+  return run(in, s);
 }
 
-Tensor UNetModel::run(const Tensor& sample, const Tensor& timesteps, const Tensor& context, const UNetControl* control,
-                      const RefAttention* policy, const CancelToken* cancel) const {
+void UNetModel::check(const UNetInputs& in) const {
   Backend& be = *backend_;
-  const UNetConfig& c = enc_.cfg;
-  int64_t n = sample.size(0);
-  if (control) {
-    check_arg(control->down.size() == enc_.skip_channels.size(), "UNet: control.down must hold ",
-              enc_.skip_channels.size(), " residuals (one per skip connection), got ", control->down.size());
-    check_arg(control->frame_scale.empty() || (int64_t)control->frame_scale.size() == n,
-              "UNet: control frame scale must have one value per frame (", n, "), got ", control->frame_scale.size());
-    for (size_t i = 0; i < control->down.size(); ++i)
-      check_activation(be, "UNet", "control.down[" + std::to_string(i) + "]", control->down[i]);
-    check_activation(be, "UNet", "control.mid", control->mid);
+  enc_.check_inputs(be, "UNet", in.sample, (int64_t)in.timesteps.size(), in.context, in.added);
+  int64_t n = in.sample.size(0);
+  if (in.control) {
+    const UNetControl& control = *in.control;
+    check_arg(control.down.size() == enc_.skip_channels.size(), "UNet: control.down must hold ",
+              enc_.skip_channels.size(), " residuals (one per skip connection), got ", control.down.size());
+    check_arg(control.frame_scale.empty() || (int64_t)control.frame_scale.size() == n,
+              "UNet: control frame scale must have one value per frame (", n, "), got ", control.frame_scale.size());
+    for (size_t i = 0; i < control.down.size(); ++i)
+      check_activation(be, "UNet", "control.down[" + std::to_string(i) + "]", control.down[i]);
+    check_activation(be, "UNet", "control.mid", control.mid);
   }
-  if (policy && (policy->ref_kv || policy->record))
+  const RefAttention& policy = in.attention;
+  if (policy.ref_kv || policy.record)
     check_arg(kv_layers_ > 0, "UNet: the decoder has no self-attention layers whose keys/values could be cached");
-  if (policy && policy->ref_kv) {
-    check_arg((int64_t)policy->ref_kv->size() == kv_layers_, "UNet: the cached keys/values hold ", policy->ref_kv->size(),
+  if (policy.ref_kv) {
+    check_arg((int64_t)policy.ref_kv->size() == kv_layers_, "UNet: the cached keys/values hold ", policy.ref_kv->size(),
               " layers but the decoder has ", kv_layers_, " self-attention layers");
   }
-  if (policy && policy->mode != RefMode::None) {
+  if (policy.mode != RefMode::None) {
     // ref indexes the cached rows when reference keys/values are given, else the batch's frames.
-    int64_t refs = policy->ref_kv ? (*policy->ref_kv)[0].k.size(0) : n;
-    const char* what = policy->ref_kv ? "a cached row index below " : "a frame index below ";
-    check_arg(policy->ref.empty() || (int64_t)policy->ref.size() == n, "UNet: attention.ref must have one entry per frame (",
-              n, "), got ", policy->ref.size());
-    for (int32_t r : policy->ref)
+    int64_t refs = policy.ref_kv ? (*policy.ref_kv)[0].k.size(0) : n;
+    const char* what = policy.ref_kv ? "a cached row index below " : "a frame index below ";
+    check_arg(policy.ref.empty() || (int64_t)policy.ref.size() == n, "UNet: attention.ref must have one entry per frame (",
+              n, "), got ", policy.ref.size());
+    for (int32_t r : policy.ref)
       check_arg(r >= -1 && r < refs, "UNet: attention.ref entries must be -1 or ", what, refs, ", got ", r);
   }
-  if (policy && policy->record) {
-    check_arg(!policy->record_rows.empty(), "UNet: recording keys/values needs at least one row");
-    for (int32_t r : policy->record_rows)
+  if (policy.record) {
+    check_arg(!policy.record_rows.empty(), "UNet: recording keys/values needs at least one row");
+    for (int32_t r : policy.record_rows)
       check_arg(r >= 0 && r < n, "UNet: rows to record must be frame indices below ", n, ", got ", r);
-    policy->record->assign((size_t)kv_layers_, AttnKV{});
   }
+}
 
-  Tensor temb = enc_.time_embedding(be, timesteps);
-  Tensor h = enc_.conv_in(be, sample);
+Tensor UNetModel::run(const UNetInputs& in, const UNetScalars& scalars) const {
+  Backend& be = *backend_;
+  const UNetConfig& c = enc_.cfg;
+  const Tensor& context = in.context;
+  const UNetControl* control = in.control ? &*in.control : nullptr;
+  const RefAttention* policy = &in.attention;
+  if (policy->record) policy->record->assign((size_t)kv_layers_, AttnKV{});
+
+  Tensor temb = enc_.time_embedding(be, scalars, in.added.text_embeds);
+  Tensor h = enc_.conv_in(be, in.sample);
   std::vector<Tensor> skips{h};
-  h = enc_.down_and_mid(be, h, temb, context, skips, cancel, "UNet");
+  h = enc_.down_and_mid(be, h, temb, context, skips, in.cancel, "UNet");
 
   if (control) {
     for (size_t i = 0; i < skips.size(); ++i) {
@@ -130,7 +141,7 @@ Tensor UNetModel::run(const Tensor& sample, const Tensor& timesteps, const Tenso
   }
 
   for (size_t i = 0; i < up_.size(); ++i) {
-    check_cancel(cancel, "UNet up block ", i);
+    check_cancel(in.cancel, "UNet up block ", i);
     h = up_[i](be, h, temb, context, skips, policy);
   }
   return conv_out_.after_norm(be, norm_out_, NormLayer::group_norm_params(c.groups, c.norm_eps, true), h);

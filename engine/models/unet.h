@@ -1,40 +1,33 @@
-// diffusers' UNet2DConditionModel (Stable Diffusion 1.x/2.x family) built from its config, with
-// weights resident on one backend. Forward: noisy latents NHWC [N, H, W, Cin], one timestep per
-// frame, text context [N, L, C]; optional ControlNet residuals (one per skip connection plus the
-// mid block, in diffusers' order) with an optional per-frame scale; and the image-prompt
-// attention policy, applied to the self-attention (attn1) of the up blocks only. Those layers can
-// also record the keys/values of chosen rows, or read the reference keys/values from such a
-// record instead of the batch (RefAttention::record / ref_kv; the image-prompt K/V cache).
+// diffusers' UNet2DConditionModel (Stable Diffusion 1.x/2.x and XL) built from its config, with
+// weights resident on one backend. A forward takes one UNetInputs (unet_inputs.h): noisy latents
+// NHWC [N, H, W, Cin], one timestep per frame, text context [N, L, C], SDXL's added conditions
+// (pooled text embedding and time ids, addition_embed_type "text_time"), optional ControlNet
+// residuals (one per skip connection plus the mid block, in diffusers' order) with an optional
+// per-frame scale, and the image-prompt attention policy, applied to the self-attention (attn1) of
+// the up blocks only. Those layers can also record the keys/values of chosen rows, or read the
+// reference keys/values from such a record instead of the batch (RefAttention::record / ref_kv;
+// the image-prompt K/V cache).
 #pragma once
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "../core/cancel.h"
 #include "unet_encoder.h"
+#include "unet_inputs.h"
 
 namespace indetail {
-
-struct UNetControl {
-  std::vector<Tensor> down;  // [N, h, w, c] per skip connection
-  Tensor mid;
-  std::vector<float> frame_scale;  // per frame (empty = 1): multiplies the residuals of each frame
-};
 
 class UNetModel {
  public:
   // config_json: the normalised config (ts/models/unet-config.ts).
   UNetModel(std::shared_ptr<Backend> backend, const std::string& config_json, const WeightSource& weights);
 
-  // cancel (optional): polled before every down block, the mid block and every up block.
-  Tensor forward(const Tensor& sample, const std::vector<float>& timesteps, const Tensor& context,
-                 const UNetControl* control, const RefAttention* decoder_self_attention,
-                 const CancelToken* cancel = nullptr) const;
-  // The same with the timesteps already on the backend: [N] in its compute dtype, as
-  // UNetEncoder::upload_timesteps makes them (what a CUDA graph records: no upload inside).
-  Tensor forward_with_device_timesteps(const Tensor& sample, const Tensor& timesteps, const Tensor& context,
-                                       const UNetControl* control, const RefAttention* decoder_self_attention,
-                                       const CancelToken* cancel = nullptr) const;
+  Tensor forward(const UNetInputs& in) const;
+  // The same with the per-frame numbers already on the backend (UNetEncoder::upload_scalars): what
+  // a CUDA graph records (no upload inside); in.timesteps / in.added.time_ids give only the counts.
+  Tensor forward(const UNetInputs& in, const UNetScalars& scalars) const;
+  // Checks everything a forward checks before any work is queued (throws naming the input).
+  void check(const UNetInputs& in) const;
 
   const UNetConfig& config() const { return enc_.cfg; }
   // Number of decoder self-attention layers (the length of a DecoderKV of this model).
@@ -45,8 +38,7 @@ class UNetModel {
   const std::shared_ptr<Backend>& backend() const { return backend_; }
 
  private:
-  Tensor run(const Tensor& sample, const Tensor& timesteps, const Tensor& context, const UNetControl* control,
-             const RefAttention* policy, const CancelToken* cancel) const;
+  Tensor run(const UNetInputs& in, const UNetScalars& scalars) const;
   void add_residual(const Tensor& skip, const Tensor& residual, const std::vector<float>& scale, Tensor& out) const;
 
   std::shared_ptr<Backend> backend_;

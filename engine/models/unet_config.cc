@@ -62,6 +62,17 @@ UNetConfig read_unet_config(const ConfigReader& r, bool with_decoder, const std:
   check_arg(c.conv_in_kernel > 0 && c.conv_in_kernel % 2 == 1, what, ": conv_in_kernel must be odd");
   c.resnet_out_scale_factor = (float)r.number("resnet_out_scale_factor", 1.0);
   c.mid_block_scale_factor = (float)r.number("mid_block_scale_factor", 1.0);
+  if (r.has("addition_embed_type")) {
+    std::string type = r.string("addition_embed_type");
+    if (type != "text_time") fail(ErrorKind::Unsupported, what, ": addition_embed_type = \"", type, "\" is not supported");
+    c.text_time = true;
+    c.addition_time_embed_dim = r.integer("addition_time_embed_dim");
+    c.projection_class_embeddings_input_dim = r.integer("projection_class_embeddings_input_dim");
+    check_arg(c.addition_time_embed_dim > 0 && c.addition_time_embed_dim % 2 == 0, what,
+              ": addition_time_embed_dim must be a positive even number, found ", c.addition_time_embed_dim);
+    check_arg(c.projection_class_embeddings_input_dim > 0, what,
+              ": projection_class_embeddings_input_dim must be positive, found ", c.projection_class_embeddings_input_dim);
+  }
   c.has_decoder = with_decoder;
   if (with_decoder) {
     c.out_channels = r.integer("out_channels");

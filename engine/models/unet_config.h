@@ -34,6 +34,11 @@ struct UNetConfig {
   int conv_out_kernel = 3;
   float resnet_out_scale_factor = 1.0f;
   float mid_block_scale_factor = 1.0f;
+  // addition_embed_type "text_time" (SDXL): add_embedding(concat(text_embeds, sinusoid(time_ids)))
+  // joins the time embedding; its input width is projection_class_embeddings_input_dim.
+  bool text_time = false;
+  int64_t addition_time_embed_dim = 0;
+  int64_t projection_class_embeddings_input_dim = 0;
   bool has_decoder = true;
 
   size_t levels() const { return block_out_channels.size(); }

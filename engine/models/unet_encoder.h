@@ -1,11 +1,13 @@
-// The part of the SD UNet that the ControlNet shares: time embedding, conv_in, the down blocks
-// and the mid block, built from the config with diffusers' weight names.
+// The part of the SD UNet that the ControlNet shares: time embedding (with SDXL's added
+// text/time embedding), conv_in, the down blocks and the mid block, built from the config with
+// diffusers' weight names.
 #pragma once
 #include <vector>
 
 #include "../core/cancel.h"
 #include "unet_blocks.h"
 #include "unet_config.h"
+#include "unet_inputs.h"
 
 namespace indetail {
 
@@ -13,6 +15,7 @@ struct UNetEncoder {
   UNetConfig cfg;
   BlockSettings settings;
   LinearLayer time_linear_1, time_linear_2;
+  LinearLayer add_linear_1, add_linear_2;  // add_embedding (cfg.text_time only)
   ConvLayer conv_in;
   std::vector<DownBlock> down;
   MidBlock mid;
@@ -20,22 +23,19 @@ struct UNetEncoder {
 
   static UNetEncoder load(WeightLoader& L, const UNetConfig& cfg);
 
-  // One timestep per frame -> act(time embedding) [N, temb], the input of every resnet.
-  Tensor time_embedding(Backend& be, const std::vector<float>& timesteps) const;
-  // The same from timesteps already on the backend (upload_timesteps; CUDA graphs refill such a
-  // tensor before each replay instead of uploading, which synchronises).
-  Tensor time_embedding(Backend& be, const Tensor& timesteps) const;
-  // Timesteps as time_embedding takes them: [N] in the backend's compute dtype.
-  static Tensor upload_timesteps(Backend& be, const std::vector<float>& timesteps);
+  // The per-frame numbers on the backend -> act(time embedding) [N, temb], the input of every
+  // resnet. text_embeds: [N, P] with cfg.text_time (then s.time_ids holds N × T ids), else undefined.
+  Tensor time_embedding(Backend& be, const UNetScalars& s, const Tensor& text_embeds) const;
+  // Timesteps (and time ids) as time_embedding takes them: in the backend's compute dtype.
+  static UNetScalars upload_scalars(Backend& be, const std::vector<float>& timesteps,
+                                    const std::vector<float>& time_ids = {});
   // The down blocks then the mid block on conv_in's output `h` (its skip connections appended to
   // `skips`), polling `cancel` before each block; `what` ("UNet", "ControlNet") names the check points.
   Tensor down_and_mid(Backend& be, Tensor h, const Tensor& temb, const Tensor& context, std::vector<Tensor>& skips,
                       const CancelToken* cancel, const char* what) const;
   // Checks the inputs every forward takes; `what` names the model in messages.
-  void check_inputs(const Backend& be, const char* what, const Tensor& sample, const std::vector<float>& timesteps,
-                    const Tensor& context) const;
   void check_inputs(const Backend& be, const char* what, const Tensor& sample, int64_t timestep_count,
-                    const Tensor& context) const;
+                    const Tensor& context, const TextTimeConditions& added) const;
 };
 
 // Checks that `t` lives on `be` in its compute dtype; `name` says which argument it is.

@@ -21,18 +21,18 @@ bool on_backend(const Backend& be, const Tensor& t) {
 }
 
 // Inputs a graph can take (anything else runs eagerly, which reports what is wrong).
-bool recordable_inputs(const Backend& be, const Tensor& sample, const std::vector<float>& timesteps,
-                       const Tensor& context, const UNetControl* control, const RefAttention* policy) {
-  if (!on_backend(be, sample) || !on_backend(be, context) || sample.dim() != 4) return false;
-  if ((int64_t)timesteps.size() != sample.size(0)) return false;
-  if (control) {
-    for (const Tensor& d : control->down)
+bool recordable_inputs(const Backend& be, const UNetInputs& in) {
+  if (!on_backend(be, in.sample) || !on_backend(be, in.context) || in.sample.dim() != 4) return false;
+  if ((int64_t)in.timesteps.size() != in.sample.size(0)) return false;
+  if (in.added.present() && !on_backend(be, in.added.text_embeds)) return false;
+  if (in.control) {
+    for (const Tensor& d : in.control->down)
       if (!on_backend(be, d)) return false;
-    if (!on_backend(be, control->mid)) return false;
+    if (!on_backend(be, in.control->mid)) return false;
   }
-  if (policy && policy->ref_kv) {
-    if (policy->ref_kv->empty()) return false;
-    for (const AttnKV& l : *policy->ref_kv)
+  if (const DecoderKV* kv = in.attention.ref_kv) {
+    if (kv->empty()) return false;
+    for (const AttnKV& l : *kv)
       if (!on_backend(be, l.k) || !on_backend(be, l.v)) return false;
   }
   return true;
@@ -44,31 +44,33 @@ void put_float(std::ostringstream& os, float v) {
   os << std::hex << bits << std::dec << ',';
 }
 
-// Everything a recorded forward bakes into its kernels' arguments and launch shapes.
-std::string graph_key(const Tensor& sample, const Tensor& context, const UNetControl* control,
-                      const RefAttention* policy) {
+// Everything of the inputs a recorded forward bakes into its kernels' arguments and launch shapes
+// (the values of the sample, context, text embeddings, residuals, timesteps and time ids are refilled).
+std::string graph_key(const UNetInputs& in) {
   std::ostringstream os;
-  os << dtype_name(sample.dtype()) << " sample" << shape_str(sample.shape()) << " context" << shape_str(context.shape());
-  if (control) {
+  os << dtype_name(in.sample.dtype()) << " sample" << shape_str(in.sample.shape()) << " context"
+     << shape_str(in.context.shape());
+  if (in.added.present())
+    os << " text_embeds" << shape_str(in.added.text_embeds.shape()) << " time_ids" << in.added.time_ids.size();
+  if (in.control) {
     os << " control";
-    for (const Tensor& d : control->down) os << shape_str(d.shape());
-    os << " mid" << shape_str(control->mid.shape()) << " scale";
-    for (float f : control->frame_scale) put_float(os, f);
+    for (const Tensor& d : in.control->down) os << shape_str(d.shape());
+    os << " mid" << shape_str(in.control->mid.shape()) << " scale";
+    for (float f : in.control->frame_scale) put_float(os, f);
   }
-  if (policy) {
-    os << " mode" << (int)policy->mode << " ref";
-    for (int32_t r : policy->ref) os << r << ',';
-    os << " lambda";
-    put_float(os, policy->lambda_ref);
-    put_float(os, policy->lambda_self);
-    if (policy->ref_kv) {
-      os << " refkv";
-      for (const AttnKV& l : *policy->ref_kv) os << shape_str(l.k.shape()) << shape_str(l.v.shape());
-    }
-    if (policy->record) {
-      os << " record";
-      for (int32_t r : policy->record_rows) os << r << ',';
-    }
+  const RefAttention& policy = in.attention;
+  os << " mode" << (int)policy.mode << " ref";
+  for (int32_t r : policy.ref) os << r << ',';
+  os << " lambda";
+  put_float(os, policy.lambda_ref);
+  put_float(os, policy.lambda_self);
+  if (policy.ref_kv) {
+    os << " refkv";
+    for (const AttnKV& l : *policy.ref_kv) os << shape_str(l.k.shape()) << shape_str(l.v.shape());
+  }
+  if (policy.record) {
+    os << " record";
+    for (int32_t r : policy.record_rows) os << r << ',';
   }
   return os.str();
 }
@@ -100,49 +102,76 @@ bool emulating(const Backend& be) {
 
 std::string unsupported_reason(const Backend& be) { return emulating(be) ? "" : be.recording_unsupported_reason(); }
 
+Tensor empty_like(Backend& be, const Tensor& t) { return be.empty(t.dtype(), t.shape()); }
+
+void upload_floats_into(Backend& be, const std::vector<float>& v, Tensor& dst) {
+  Tensor host = Tensor::host_uninitialized(DType::F32, {(int64_t)v.size()});
+  std::memcpy(host.raw(), v.data(), v.size() * sizeof(float));
+  be.upload_into(host, dst);
+}
+
 }  // namespace
 
-// Graph-owned buffers: the inputs, refilled before each replay; the output and the recorded
-// K/V, allocated while recording (in its pool).
+// Graph-owned buffers: `inputs` are the caller's UNetInputs over buffers of the same shapes (what
+// the recorded body reads), refilled before each replay; the output and the recorded K/V are
+// allocated while recording (in its pool).
 struct UNetGraphs::Entry {
   std::unique_ptr<RecordedWork> work;
-  Tensor sample, timesteps, context;
-  std::vector<Tensor> control_down;
-  Tensor control_mid;
+  UNetInputs inputs;
+  UNetScalars scalars;
   DecoderKV ref_kv;
-  // The forward's arguments over the buffers above (what the recorded body reads).
-  UNetControl control;
-  RefAttention policy;
-  bool has_control = false, has_policy = false;
   Tensor out;
   DecoderKV recorded;
   uint64_t last_use = 0;
 
+  // Buffers shaped like `in`, and the policy pointing at this entry's K/V.
+  void allocate(Backend& be, const UNetInputs& in) {
+    inputs = in;
+    inputs.cancel = nullptr;  // the caller's token lives only as long as its call; a recording runs to the end
+    inputs.sample = empty_like(be, in.sample);
+    inputs.context = empty_like(be, in.context);
+    scalars.timesteps = be.empty(be.compute_dtype(), {(int64_t)in.timesteps.size()});
+    if (in.added.present()) {
+      inputs.added.text_embeds = empty_like(be, in.added.text_embeds);
+      scalars.time_ids = be.empty(be.compute_dtype(), {(int64_t)in.added.time_ids.size()});
+    }
+    if (in.control) {
+      for (Tensor& d : inputs.control->down) d = empty_like(be, d);
+      inputs.control->mid = empty_like(be, in.control->mid);
+    }
+    if (in.attention.ref_kv)
+      for (const AttnKV& l : *in.attention.ref_kv) ref_kv.push_back({empty_like(be, l.k), empty_like(be, l.v)});
+    inputs.attention.ref_kv = in.attention.ref_kv ? &ref_kv : nullptr;
+    inputs.attention.record = in.attention.record ? &recorded : nullptr;
+  }
+
   uint64_t bytes() const {
     uint64_t b = work ? work->reserved_bytes() : 0;
-    for (const Tensor* t : {&sample, &timesteps, &context, &control_mid})
+    for (const Tensor* t : {&inputs.sample, &inputs.context, &inputs.added.text_embeds, &scalars.timesteps, &scalars.time_ids})
       if (t->defined()) b += t->storage()->bytes();
-    for (const Tensor& t : control_down) b += t.storage()->bytes();
+    if (inputs.control) {
+      for (const Tensor& t : inputs.control->down) b += t.storage()->bytes();
+      b += inputs.control->mid.storage()->bytes();
+    }
     for (const AttnKV& l : ref_kv) b += l.k.storage()->bytes() + l.v.storage()->bytes();
     return b;
   }
 
-  void fill(Backend& be, const Tensor& s, const std::vector<float>& t, const Tensor& c, const UNetControl* control,
-            const RefAttention* policy) {
-    be.copy(s, sample);
-    be.copy(c, context);
-    if (control) {
-      for (size_t i = 0; i < control->down.size(); ++i) be.copy(control->down[i], control_down[i]);
-      be.copy(control->mid, control_mid);
+  void fill(Backend& be, const UNetInputs& in) {
+    be.copy(in.sample, inputs.sample);
+    be.copy(in.context, inputs.context);
+    if (in.added.present()) be.copy(in.added.text_embeds, inputs.added.text_embeds);
+    if (in.control) {
+      for (size_t i = 0; i < in.control->down.size(); ++i) be.copy(in.control->down[i], inputs.control->down[i]);
+      be.copy(in.control->mid, inputs.control->mid);
     }
-    if (policy && policy->ref_kv)
+    if (in.attention.ref_kv)
       for (size_t i = 0; i < ref_kv.size(); ++i) {
-        be.copy((*policy->ref_kv)[i].k, ref_kv[i].k);
-        be.copy((*policy->ref_kv)[i].v, ref_kv[i].v);
+        be.copy((*in.attention.ref_kv)[i].k, ref_kv[i].k);
+        be.copy((*in.attention.ref_kv)[i].v, ref_kv[i].v);
       }
-    Tensor host = Tensor::host_uninitialized(DType::F32, {(int64_t)t.size()});
-    std::memcpy(host.raw(), t.data(), t.size() * sizeof(float));
-    be.upload_into(host, timesteps);
+    upload_floats_into(be, in.timesteps, scalars.timesteps);
+    if (in.added.present()) upload_floats_into(be, in.added.time_ids, scalars.time_ids);
   }
 };
 
@@ -187,89 +216,58 @@ void UNetGraphs::note_failure(const std::string& key, const std::string& why) {
   last_failure_ = why;
 }
 
-Tensor UNetGraphs::eager(const Tensor& sample, const std::vector<float>& timesteps, const Tensor& context,
-                         const UNetControl* control, const RefAttention* policy, const CancelToken* cancel) {
-  Tensor out = model_->forward(sample, timesteps, context, control, policy, cancel);
+Tensor UNetGraphs::eager(const UNetInputs& in) {
+  Tensor out = model_->forward(in);
   eager_++;
   g_eager++;
   return out;
 }
 
-Tensor UNetGraphs::forward(const Tensor& sample, const std::vector<float>& timesteps, const Tensor& context,
-                           const UNetControl* control, const RefAttention* policy, const CancelToken* cancel) {
+Tensor UNetGraphs::forward(const UNetInputs& in) {
   std::lock_guard<std::mutex> lk(m_);
   if (!enabled_.load()) {
     if (!graphs_.empty() || !seen_.empty() || !unrecordable_.empty()) drop_all();
-    return eager(sample, timesteps, context, control, policy, cancel);
+    return eager(in);
   }
   Backend& be = *backend_;
-  if (!unsupported_reason(be).empty() || !recordable_inputs(be, sample, timesteps, context, control, policy))
-    return eager(sample, timesteps, context, control, policy, cancel);
-  const std::string key = graph_key(sample, context, control, policy);
+  if (!unsupported_reason(be).empty() || !recordable_inputs(be, in)) return eager(in);
+  const std::string key = graph_key(in);
   auto it = graphs_.find(key);
   Entry* e = it != graphs_.end() ? it->second.get() : nullptr;
   if (!e) {
-    if (unrecordable_.count(key)) return eager(sample, timesteps, context, control, policy, cancel);
+    if (unrecordable_.count(key)) return eager(in);
     if (!seen_.count(key)) {
-      Tensor out = eager(sample, timesteps, context, control, policy, cancel);
+      Tensor out = eager(in);
       if (seen_.size() >= kMaxKeys) seen_.clear();
       seen_.insert(key);
       return out;
     }
     seen_.erase(key);
-    e = record(key, sample, timesteps, context, control, policy);
-    if (!e) return eager(sample, timesteps, context, control, policy, cancel);
+    e = record(key, in);
+    if (!e) return eager(in);
   }
-  check_cancel(cancel, "UNet forward");
+  check_cancel(in.cancel, "UNet forward");
   try {
-    return replay(*e, sample, timesteps, context, control, policy);
+    return replay(*e, in);
   } catch (const std::exception& ex) {
     // Nothing of the failed replay is returned; the eager run reports an unusable backend.
     graphs_.erase(key);
     update_sizes();
     note_failure(key, std::string("replay failed: ") + ex.what());
-    return eager(sample, timesteps, context, control, policy, cancel);
+    return eager(in);
   }
 }
 
-UNetGraphs::Entry* UNetGraphs::record(const std::string& key, const Tensor& sample,
-                                      const std::vector<float>& timesteps, const Tensor& context,
-                                      const UNetControl* control, const RefAttention* policy) {
+UNetGraphs::Entry* UNetGraphs::record(const std::string& key, const UNetInputs& in) {
   Backend& be = *backend_;
   auto e = std::make_unique<Entry>();
   Entry* ep = e.get();
   std::string why;
   try {
-    e->sample = be.empty(sample.dtype(), sample.shape());
-    e->context = be.empty(context.dtype(), context.shape());
-    e->timesteps = be.empty(be.compute_dtype(), {(int64_t)timesteps.size()});
-    if (control) {
-      for (const Tensor& d : control->down) e->control_down.push_back(be.empty(d.dtype(), d.shape()));
-      e->control_mid = be.empty(control->mid.dtype(), control->mid.shape());
-    }
-    if (policy && policy->ref_kv)
-      for (const AttnKV& l : *policy->ref_kv)
-        e->ref_kv.push_back({be.empty(l.k.dtype(), l.k.shape()), be.empty(l.v.dtype(), l.v.shape())});
-    e->fill(be, sample, timesteps, context, control, policy);
-
-    if (control) {
-      e->has_control = true;
-      e->control.down = e->control_down;
-      e->control.mid = e->control_mid;
-      e->control.frame_scale = control->frame_scale;
-    }
-    if (policy) {
-      e->has_policy = true;
-      e->policy = *policy;
-      e->policy.ref_kv = policy->ref_kv ? &e->ref_kv : nullptr;
-      e->policy.record = policy->record ? &e->recorded : nullptr;
-    }
+    e->allocate(be, in);
+    e->fill(be, in);
     const UNetModel* model = model_.get();
-    auto body = [model, ep] {
-      ep->out = model->forward_with_device_timesteps(ep->sample, ep->timesteps, ep->context,
-                                                     ep->has_control ? &ep->control : nullptr,
-                                                     ep->has_policy ? &ep->policy : nullptr);
-    };
+    auto body = [model, ep] { ep->out = model->forward(ep->inputs, ep->scalars); };
     if (emulating(be)) e->work = std::make_unique<EmulatedRecording>(body);
     else e->work = be.record_work(body, why);
   } catch (const std::exception& ex) {
@@ -296,17 +294,16 @@ UNetGraphs::Entry* UNetGraphs::record(const std::string& key, const Tensor& samp
   return ep;
 }
 
-Tensor UNetGraphs::replay(Entry& e, const Tensor& sample, const std::vector<float>& timesteps, const Tensor& context,
-                          const UNetControl* control, const RefAttention* policy) {
+Tensor UNetGraphs::replay(Entry& e, const UNetInputs& in) {
   Backend& be = *backend_;
-  e.fill(be, sample, timesteps, context, control, policy);
+  e.fill(be, in);
   e.work->replay();
   Tensor out = copy_of(be, e.out);
-  if (policy && policy->record) {
+  if (in.attention.record) {
     DecoderKV kv(e.recorded.size());
     for (size_t i = 0; i < kv.size(); ++i)
       if (e.recorded[i].k.defined()) kv[i] = {copy_of(be, e.recorded[i].k), copy_of(be, e.recorded[i].v)};
-    *policy->record = std::move(kv);
+    *in.attention.record = std::move(kv);
   }
   e.last_use = ++tick_;
   replays_++;

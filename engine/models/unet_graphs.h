@@ -1,11 +1,12 @@
 // UNet forwards replayed from recorded work (CUDA graphs): one graph launch per denoising step
-// instead of ~1000 kernel launches. A graph is recorded per key (everything baked into its kernel
-// arguments and shapes: the inputs' shapes and dtype, the attention mode, ref array and lambdas,
-// the ControlNet residuals' shapes and frame scales, the cached reference K/V's shapes, the rows
-// recorded) at the second forward with that key; the first runs eagerly (it also does the
-// kernels' one-time setup outside the capture). Graph-owned buffers hold the inputs (refilled by
-// device copies before each replay; the timesteps through pinned memory), the output and the
-// recorded K/V (copied into fresh tensors after each replay, so the caller owns its results). A
+// instead of ~1000 kernel launches. A graph is recorded per key (everything of the UNetInputs baked
+// into its kernel arguments and shapes: the inputs' shapes and dtype, the added conditions'
+// shapes and time-id count, the attention mode, ref array and lambdas, the ControlNet residuals'
+// shapes and frame scales, the cached reference K/V's shapes, the rows recorded) at the second
+// forward with that key; the first runs eagerly (it also does the kernels' one-time setup outside
+// the capture). Graph-owned buffers hold the inputs (refilled by device copies before each replay;
+// the timesteps and time ids through pinned memory), the output and the recorded K/V (copied into
+// fresh tensors after each replay, so the caller owns its results). A
 // key whose recording fails runs eagerly from then on. A few graphs are kept per UNet (least
 // recently used evicted). Backends that cannot record (the CPU) always run eagerly.
 #pragma once
@@ -37,11 +38,10 @@ class UNetGraphs {
   UNetGraphs(std::shared_ptr<const UNetModel> model, bool enabled, size_t max_graphs = kDefaultMaxGraphs);
   ~UNetGraphs();
 
-  // UNetModel::forward (policy->ref_kv and policy->record included), through a graph when it can.
-  // The caller holds the engine's lock. `cancel` is polled between the blocks of an eager
+  // UNetModel::forward (in.attention.ref_kv and .record included), through a graph when it can.
+  // The caller holds the engine's lock. in.cancel is polled between the blocks of an eager
   // forward, and once before a replay (a graph runs as one launch).
-  Tensor forward(const Tensor& sample, const std::vector<float>& timesteps, const Tensor& context,
-                 const UNetControl* control, const RefAttention* policy, const CancelToken* cancel = nullptr);
+  Tensor forward(const UNetInputs& in);
 
   // Off: the next forward (or this call, when no forward runs) drops every graph.
   void set_enabled(bool on);
@@ -52,13 +52,10 @@ class UNetGraphs {
 
  private:
   struct Entry;
-  Tensor eager(const Tensor& sample, const std::vector<float>& timesteps, const Tensor& context,
-               const UNetControl* control, const RefAttention* policy, const CancelToken* cancel);
+  Tensor eager(const UNetInputs& in);
   // Records the key's graph (nullptr when recording failed: the key then stays eager).
-  Entry* record(const std::string& key, const Tensor& sample, const std::vector<float>& timesteps,
-                const Tensor& context, const UNetControl* control, const RefAttention* policy);
-  Tensor replay(Entry& e, const Tensor& sample, const std::vector<float>& timesteps, const Tensor& context,
-                const UNetControl* control, const RefAttention* policy);
+  Entry* record(const std::string& key, const UNetInputs& in);
+  Tensor replay(Entry& e, const UNetInputs& in);
   void drop_all();
   void update_sizes();
   void note_failure(const std::string& key, const std::string& why);

@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Engine, IndetailError, IndetailPipeline, UNet, floatToU8, openSafetensors } from '../../dist/index.js';
+import { cancelChecks } from '../../dist/cancel.js';
 import { unetGraphTotals } from '../../dist/models/unet.js';
 import { cudaSkipReason } from '../helpers/backends.mjs';
 import { fixturePath, goldenRoots, loadManifest, modelDir, repoRoot } from '../helpers/fixtures.mjs';
@@ -221,6 +222,41 @@ test('full-size UNet at 64×64, batch 3, stratified, recorded and cached K/V: re
   }
 });
 
+test('a signal is polled once before a replay, never inside it (a recording keeps no token); an aborted one stops the replay', { timeout: 300_000 }, () => graphsAvailable(async () => {
+  const engine = new Engine({ backend });
+  const unet = await UNet.load(engine, { dir: tinyDir });
+  const sample = engine.tensor(xorshiftNoise(2 * 16 * 16 * 4, 1), [2, 16, 16, 4]);
+  const context = engine.tensor(xorshiftNoise(2 * 77 * 32, 2), [2, 77, 32]);
+  const forward = (signal) => unet.forward({ sample, context, timesteps: [500, 300], attention: { mode: 'stratified', ref: [-1, 0] }, signal });
+  const polls = async (signal) => {
+    const before = cancelChecks();
+    const out = await read(await forward(signal));
+    return { out, polls: cancelChecks() - before };
+  };
+  try {
+    const eager = await polls(new AbortController().signal); // a new key: eager, one poll per block
+    const levels = unet.config.block_out_channels.length;
+    assert.equal(eager.polls, levels + 1 + unet.config.up_block_types.length);
+    const recorded = await polls(new AbortController().signal); // recorded, then replayed
+    const replayed = await polls(new AbortController().signal); // replayed
+    assert.equal(recorded.polls, 1, 'recording: only the check before the replay');
+    assert.equal(replayed.polls, 1, 'replay: only the check before it');
+    assertSameBits(recorded.out, eager.out, 'recorded forward');
+    assertSameBits(replayed.out, eager.out, 'replayed forward');
+    await assert.rejects(forward(AbortSignal.abort()), (err) => err.code === 'ERR_INDETAIL_CANCELLED' && /^cancelled in UNet forward$/.test(err.message));
+    const after = await polls(undefined);
+    assert.equal(after.polls, 0, 'no signal, no polling');
+    assertSameBits(after.out, eager.out, 'a replay after the aborted one');
+    const s = unet.graphStats();
+    assert.deepEqual([s.captures, s.replays, s.eager, s.failures], [1, 3, 1, 0]);
+  } finally {
+    sample.dispose();
+    context.dispose();
+    unet.dispose();
+    engine.dispose();
+  }
+}));
+
 test('turning graphs off: the cudaGraphs setter and INDETAIL_CUDA_GRAPHS=0 run every forward eagerly', { timeout: 300_000 }, () => graphsAvailable(async () => {
   const engine = new Engine({ backend });
   const unet = await UNet.load(engine, { dir: tinyDir });
@@ -265,20 +301,21 @@ async function runCase(pipe, c, g) {
   return trace;
 }
 
-// Every fixture root's model (SD1.5, SD2.1 v-prediction, ...).
+// Every fixture root's model with pipeline cases (SD1.5, SD2.1 v-prediction, SDXL, ...).
 test('pipeline cases: graphs on give the bits of graphs off (first call and cached call), and the goldens pass on CUDA', { timeout: 600_000 }, (t) => graphsAvailable(async () => {
-  for (const root of goldenRoots()) await graphPipelineCases(t, root);
+  for (const root of goldenRoots().filter((r) => loadManifest(r).cases.some((x) => x.kind === 'pipeline'))) await graphPipelineCases(t, root);
 }));
 
 async function graphPipelineCases(t, root) {
   const manifest = loadManifest(root);
   const pipelineCases = manifest.cases.filter((x) => x.kind === 'pipeline');
-  if (pipelineCases.length === 0) return; // a root of other models (the quality-metric encoders)
   const model = modelDir({ root, manifest }, 'diffusers');
-  // Without a GPU: the cases with a ControlNet (every kind of UNet input), or else the first case,
-  // on the CPU, emulated.
-  const withControl = pipelineCases.filter((x) => x.parameters.controlnet);
-  const cases = gpu ? pipelineCases : withControl.length > 0 ? withControl : pipelineCases.slice(0, 1);
+  // Without a GPU, on the CPU, emulated: the cases with a ControlNet, and the first case when there
+  // are none or when the UNet takes added conditions (SDXL), so every kind of UNet input goes
+  // through a graph's buffers.
+  const added = JSON.parse(readFileSync(path.join(model, 'unet', 'config.json'), 'utf8')).addition_embed_type != null;
+  const anyControl = pipelineCases.some((x) => x.parameters.controlnet);
+  const cases = gpu ? pipelineCases : pipelineCases.filter((x, i) => x.parameters.controlnet || (i === 0 && (added || !anyControl)));
   for (const c of cases) {
     const g = await openSafetensors(path.join(root, c.file));
     const controlnet = c.parameters.controlnet ? { controlnet: path.join(root, c.parameters.controlnet) } : {};

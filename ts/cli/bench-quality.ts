@@ -7,6 +7,7 @@ import { attentionQualityRows, decoderAttentionShapes, variantConfigurations } f
 import { readPromptManifest } from '../eval/manifest.js';
 import { runEvaluation } from '../eval/run.js';
 import { IndetailPipeline } from '../pipeline/pipeline.js';
+import { defaultImageSide } from '../models/unet-config.js';
 import { parseSize } from './generate.js';
 import { evalProgressPrinter } from './progress.js';
 
@@ -62,7 +63,7 @@ export async function attentionQuality(suite: SpeedSuite, o: SuiteOptions, a: Qu
     onWarning: (m) => o.log(`warning: ${m}`),
   });
   try {
-    const size = parseSize(a.size) ?? (pipe.parts.unet.config.sample_size ?? 64) * 8;
+    const size = parseSize(a.size) ?? defaultImageSide(pipe.parts.unet.config);
     const { width, height } = checkTargetSize(size);
     const shapes = decoderAttentionShapes(pipe.parts.unet.config, width, height);
     const n = configurations[0]!.samples;

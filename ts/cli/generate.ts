@@ -15,7 +15,7 @@ import { precisionFlag, precisionOption } from './precision-flag.js';
 import { prepareOutDir, writeImagesOrKeep, type KeptImagesError, type OutputImage } from './outputs.js';
 import { progressPrinter } from './progress.js';
 
-type Args = Record<string, unknown> & { model: string; config?: string; controlnet?: string; backend: string; out: string; overwrite?: boolean; json?: boolean };
+type Args = Record<string, unknown> & { model: string; config?: string; vae?: string; controlnet?: string; backend: string; out: string; overwrite?: boolean; json?: boolean };
 
 function userError(message: string): never {
   throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', message);
@@ -52,13 +52,13 @@ function callFlags(task: Task): Record<string, CallFlag> {
     'quality-suffix': ['qualitySuffix', { type: 'string', describe: `appended to the prompt and the inversion prompt (default "${PROMPT_SUFFIX}"); --no-quality-suffix: none` }],
     samples: ['samples', { type: 'number', describe: 'images to generate (default 1)' }],
     steps: ['steps', { type: 'number', describe: 'DDIM steps (default 50)' }],
-    guidance: ['guidanceScale', { type: 'number', describe: `guidance scale (default ${structure ? 5 : 7.5})` }],
+    guidance: ['guidanceScale', { type: 'number', describe: `guidance scale (default ${structure ? 5 : '7.5; 5 for SDXL'})` }],
     'strat-steps': ['stratifiedSteps', { type: 'number', describe: `steps with Stratified Attention, at most --steps (default ${structure ? 25 : 10}, or every step when --steps is smaller)` }],
     'lambda-image': ['lambdaImage', { type: 'number', describe: 'λ_P, weight of the image prompt in Stratified Attention (default 1)' }],
     'lambda-self': ['lambdaSelf', { type: 'number', describe: 'λ_G, weight of the generated image (default 1)' }],
     'guidance-mode': ['guidanceMode', { choices: ['conflict-free', 'conflicting'], describe: 'conflict-free (default) or the conflicting baseline' }],
     attention: ['attention', { choices: ['stratified', 'concat', 'replace', 'none'], describe: 'image-prompt attention (default stratified)' }],
-    size: ['size', { type: 'string', describe: "output size N or WxH, multiples of 8 (default: the model's: 512 for SD 1.5, 768 for SD 2.x v models)" }, parseSize],
+    size: ['size', { type: 'string', describe: "output size N or WxH, multiples of 8 (default: the model's: 512 for SD 1.5, 768 for SD 2.x v models, 1024 for SDXL)" }, parseSize],
     seed: ['seed', { type: 'string', describe: 'seed of the initial noise (default: random, printed)' }, parseSeed],
     reconstruction: ['includeReconstruction', { type: 'boolean', describe: "also write the image prompt's reconstruction" }],
     'allow-large-size': ['allowLargeSize', { type: 'boolean', describe: 'run sizes above the backend\'s cost limit (refused by default, with the estimate)' }],
@@ -86,8 +86,9 @@ const descriptions: Record<Task, string> = {
 function builder(task: Task) {
   return (y: Argv) => {
     let b = y
-      .option('model', { type: 'string', demandOption: true, describe: 'diffusers SD 1.x / 2.x folder or single-file .safetensors' })
+      .option('model', { type: 'string', demandOption: true, describe: 'diffusers SD 1.x / 2.x / XL folder or single-file .safetensors' })
       .option('config', { type: 'string', describe: 'for single-file models: a diffusers folder whose configs to use' })
+      .option('vae', { type: 'string', describe: "a VAE to use instead of the model's (folder or .safetensors), e.g. SDXL's fp16-fixed VAE" })
       .option('prediction-type', { choices: PREDICTION_TYPES, describe: "what the UNet predicts (default: what the model says, else its family's rule; see indetail info)" });
     if (task === 'structure') b = b.option('controlnet', { type: 'string', demandOption: true, describe: 'ControlNet folder or .safetensors' });
     for (const [flag, [, option]] of Object.entries(callFlags(task))) b = b.option(flag, option);
@@ -116,6 +117,7 @@ function loadOptions(a: Args): PipelineLoadOptions {
   return {
     model: a.model,
     ...(a.config !== undefined ? { config: a.config } : {}),
+    ...(a.vae !== undefined ? { vae: a.vae } : {}),
     ...(a['prediction-type'] !== undefined ? { predictionType: a['prediction-type'] as PredictionType } : {}),
     ...(a.controlnet !== undefined ? { controlnet: a.controlnet } : {}),
     backend: a.backend as 'auto' | 'cpu' | 'cuda',

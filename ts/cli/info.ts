@@ -2,34 +2,54 @@
 import type { CommandModule } from 'yargs';
 import { PREDICTION_TYPES } from '../models/family/prediction-type.js';
 import { locateModel, type ModelFiles } from '../models/model-files.js';
+import { TASK_DEFAULTS } from '../pipeline/defaults.js';
 import type { PredictionType } from '../scheduler/config.js';
 
 export function describeModel(files: ModelFiles): Record<string, unknown> {
   const u = files.unet.config;
   const v = files.vae.config;
-  const t = files.textEncoder.config;
+  const textEncoders = Object.fromEntries(
+    files.textEncoders.map((te, i) => {
+      const t = te.config;
+      const inFile = files.singleFile?.textEncoders[i];
+      return [
+        te.folder,
+        {
+          hidden_size: t.hidden_size,
+          num_hidden_layers: t.num_hidden_layers,
+          num_attention_heads: t.num_attention_heads,
+          hidden_act: t.hidden_act ?? 'quick_gelu',
+          ...(inFile ? { layers_in_file: inFile.layers } : {}),
+          tokenizer: te.tokenizerDir,
+        },
+      ];
+    }),
+  );
   return {
     path: files.path,
     kind: files.kind,
     family: `${files.family.id} (${files.family.name}): ${files.familyReason}`,
     prediction_type: `${files.prediction.type}: ${files.prediction.reason}`,
+    conditioning: files.family.conditioning.description,
     unet: {
       block_out_channels: u.block_out_channels,
       layers_per_block: u.layers_per_block,
+      transformer_layers_per_block: u.transformer_layers_per_block ?? 1,
       cross_attention_dim: u.cross_attention_dim,
       attention_head_dim: u.attention_head_dim,
+      addition_embed_type: u.addition_embed_type ?? null,
       sample_size: u.sample_size,
     },
-    vae: { block_out_channels: v.block_out_channels, latent_channels: v.latent_channels, scaling_factor: v.scaling_factor },
-    text_encoder: {
-      hidden_size: t.hidden_size,
-      num_hidden_layers: t.num_hidden_layers,
-      num_attention_heads: t.num_attention_heads,
-      hidden_act: t.hidden_act ?? 'quick_gelu',
-      ...(files.singleFile ? { layers_in_file: files.singleFile.textEncoder.layers } : {}),
+    vae: {
+      block_out_channels: v.block_out_channels,
+      latent_channels: v.latent_channels,
+      scaling_factor: v.scaling_factor,
+      ...(files.family.vaeNeedsUpcast(v) ? { precision: 'bf16 on CUDA (force_upcast: it overflows in fp16)' } : {}),
     },
-    tokenizer: files.tokenizerDir,
+    ...textEncoders,
     default_size: typeof u.sample_size === 'number' ? u.sample_size * 8 : null,
+    default_guidance_scale: files.family.defaults.guidanceScale ?? TASK_DEFAULTS.variation.guidanceScale,
+    ...(Object.keys(files.family.unsupportedTasks).length ? { unsupported_tasks: files.family.unsupportedTasks } : {}),
     scheduler: `DDIM (the reference configuration, ${files.prediction.type})`,
   };
 }

@@ -20,11 +20,15 @@ export type TextEncoderSource =
 export interface TextEncodeOptions {
   /** Also return the pooled output (the hidden state at each row's eos token) and, with a projection, textEmbeds. Default false. */
   pooled?: boolean;
+  /** Also return the input of the last layer (transformers' hidden_states[-2], no final layer norm: SDXL's conditioning). Default false. */
+  penultimate?: boolean;
 }
 
 export interface TextEncoderOutput {
-  /** [batch, length, hidden_size]: what Stable Diffusion's UNet attends to. */
+  /** [batch, length, hidden_size]: what the SD 1.x / 2.x UNet attends to. */
   lastHiddenState: Tensor;
+  /** [batch, length, hidden_size], when asked for: the output of the second-to-last layer, before the final layer norm. */
+  penultimateHiddenState?: Tensor;
   /** [batch, hidden_size], when asked for. */
   pooled?: Tensor;
   /** [batch, projection_dim]: text_projection(pooled), with `pooled` when the encoder has a projection (config projection_dim > 0). */
@@ -33,7 +37,12 @@ export interface TextEncoderOutput {
 
 interface NativeClipText {
   readonly disposed: boolean;
-  encode(ids: Int32Array, batch: number, pooled: boolean): Promise<{ lastHiddenState: NativeTensor; pooled?: NativeTensor; textEmbeds?: NativeTensor }>;
+  encode(
+    ids: Int32Array,
+    batch: number,
+    pooled: boolean,
+    penultimate: boolean,
+  ): Promise<{ lastHiddenState: NativeTensor; penultimateHiddenState?: NativeTensor; pooled?: NativeTensor; textEmbeds?: NativeTensor }>;
   dispose(): void;
 }
 type NativeLoad = (engine: NativeEngine, config: string, weights: Record<string, unknown>) => Promise<NativeClipText>;
@@ -111,9 +120,10 @@ export class CLIPTextEncoder implements Disposable {
         );
       }
     }
-    const out = await nativeAsync(() => this.native.encode(ids, batch, options.pooled === true));
+    const out = await nativeAsync(() => this.native.encode(ids, batch, options.pooled === true, options.penultimate === true));
     return {
       lastHiddenState: new Tensor(out.lastHiddenState),
+      ...(out.penultimateHiddenState ? { penultimateHiddenState: new Tensor(out.penultimateHiddenState) } : {}),
       ...(out.pooled ? { pooled: new Tensor(out.pooled) } : {}),
       ...(out.textEmbeds ? { textEmbeds: new Tensor(out.textEmbeds) } : {}),
     };

@@ -16,6 +16,9 @@ export function normalizeControlNetConfig(raw: RawConfig, source = 'ControlNet c
   if (c.has('_class_name')) c.oneOf('_class_name', ['ControlNetModel'], 'ControlNetModel');
   c.oneOf('controlnet_conditioning_channel_order', ['rgb'], 'rgb');
   const enc = normalizeUNetEncoderConfig(raw, source);
+  if (enc.addition_embed_type !== null) {
+    throw new IndetailError('ERR_INDETAIL_UNSUPPORTED', `${source}: addition_embed_type = ${JSON.stringify(enc.addition_embed_type)} (an SDXL ControlNet) is not supported`);
+  }
   const ce = c.ints('conditioning_embedding_out_channels', [16, 32, 96, 256]);
   if (ce.length === 0 || ce.some((x) => x <= 0)) {
     throw new IndetailError(

@@ -40,6 +40,15 @@ export interface UNetEncoderConfig {
   use_linear_projection: boolean;
   /** fp32 attention scores: always the case in this engine. */
   upcast_attention: boolean;
+  /**
+   * "text_time" (SDXL): add_embedding(concat(pooled text embedding, sinusoid of each time id))
+   * joins the time embedding; the forward then takes added conditions (unet-inputs.ts).
+   */
+  addition_embed_type: 'text_time' | null;
+  /** Width of each time id's sinusoidal embedding (0 without added conditions). */
+  addition_time_embed_dim: number;
+  /** Input width of add_embedding: pooled text width + time ids × addition_time_embed_dim (0 without). */
+  projection_class_embeddings_input_dim: number;
 }
 
 export interface UNetConfig extends UNetEncoderConfig {
@@ -50,6 +59,11 @@ export interface UNetConfig extends UNetEncoderConfig {
   conv_out_kernel: number;
   /** Latent size the model was trained at (informational), or null. */
   sample_size: number | null;
+}
+
+/** Output side in pixels of a call that gives no size: the latent size the model was trained at × 8 (512 when its config does not say). */
+export function defaultImageSide(cfg: UNetConfig): number {
+  return (cfg.sample_size ?? 64) * 8;
 }
 
 function unsupported(source: string, field: string, value: unknown, supported: string): never {
@@ -82,7 +96,6 @@ function refuseUnimplemented(c: ConfigChecker): void {
   const nullOnly = [
     'class_embed_type',
     'num_class_embeds',
-    'addition_embed_type',
     'encoder_hid_dim',
     'encoder_hid_dim_type',
     'time_cond_proj_dim',
@@ -150,6 +163,9 @@ export function normalizeUNetEncoderConfig(raw: RawConfig, source: string): UNet
   const eps = c.number('norm_eps', 1e-5);
   if (eps <= 0) badFile(source, `expected a positive number for 'norm_eps' but found ${eps}`);
   const inChannels = c.positiveInt('in_channels', 4);
+  const textTime = c.oneOf<string | null>('addition_embed_type', [null, 'text_time'], null) === 'text_time';
+  const timeDim = textTime ? c.positiveInt('addition_time_embed_dim') : 0;
+  if (timeDim % 2 !== 0) unsupported(source, 'addition_time_embed_dim', timeDim, 'an even number (sine and cosine halves)');
 
   return {
     in_channels: inChannels,
@@ -174,6 +190,9 @@ export function normalizeUNetEncoderConfig(raw: RawConfig, source: string): UNet
     mid_block_scale_factor: midScale,
     use_linear_projection: c.bool('use_linear_projection', false),
     upcast_attention: c.bool('upcast_attention', false),
+    addition_embed_type: textTime ? 'text_time' : null,
+    addition_time_embed_dim: timeDim,
+    projection_class_embeddings_input_dim: textTime ? c.positiveInt('projection_class_embeddings_input_dim') : 0,
   };
 }
 

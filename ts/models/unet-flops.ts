@@ -47,6 +47,10 @@ export function unetFlops(cfg: UNetConfig, shape: UNetFlopsShape): number {
   const n = boc.length;
   linear(frames, boc[0]!, temb);
   linear(frames, temb, temb);
+  if (cfg.addition_embed_type === 'text_time') {
+    linear(frames, cfg.projection_class_embeddings_input_dim, temb); // add_embedding
+    linear(frames, temb, temb);
+  }
   const sizes: Array<[number, number]> = [[height, width]];
   for (let i = 1; i < n; i++) sizes.push([Math.ceil(sizes[i - 1]![0] / 2), Math.ceil(sizes[i - 1]![1] / 2)]);
   conv(height, width, cfg.in_channels, boc[0]!, cfg.conv_in_kernel);

@@ -1,5 +1,6 @@
-// The Stable Diffusion UNet (diffusers UNet2DConditionModel) on an Engine: weights resident
-// once, one forward per denoising step, with optional ControlNet residuals and the image-prompt
+// The Stable Diffusion UNet (diffusers UNet2DConditionModel, SD 1.x/2.x and XL) on an Engine:
+// weights resident once, one forward per denoising step on one inputs object (unet-inputs.ts):
+// text states and SDXL's added conditions, optional ControlNet residuals and the image-prompt
 // attention policy on the decoder's self-attention, whose keys/values of chosen rows can be
 // recorded into an ImagePromptKVCache and read back by later forwards (DESIGN.md §5).
 import path from 'node:path';
@@ -9,90 +10,13 @@ import { IndetailError, nativeAsync, nativeSync } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { withCancelToken } from '../cancel.js';
 import { readConfigFile, type RawConfig } from './config-check.js';
+import { ImagePromptKVCache, type NativeKVCache } from './image-prompt-kv-cache.js';
 import { normalizeUNetConfig, type UNetConfig } from './unet-config.js';
+import { nativeForwardArgs, type UNetForwardArgs } from './unet-inputs.js';
 import { componentWeights, nativeWeightSpec, type WeightSpec } from './weights.js';
 
 /** Where a model comes from: a diffusers component folder, or a config plus weights. */
 export type ModelSource = { dir: string } | { config: RawConfig; weights: WeightSpec; source?: string };
-
-export type AttentionMode = 'none' | 'concat' | 'stratified' | 'replace';
-
-/**
- * How the decoder's self-attention (attn1 of the up blocks) of each frame also attends to a
- * reference frame's keys and values (DESIGN.md §1). Encoder, mid block and cross-attention are
- * never modified.
- */
-export interface AttentionPolicy {
-  /** concat: one softmax over [K_ref ; K_own]; stratified: (λref·Attn(ref) + λself·Attn(own)) / (λref + λself); replace: K_ref only. */
-  mode: AttentionMode;
-  /** Per frame: the frame whose keys/values it also attends to, or -1 (plain self-attention). */
-  ref?: number[];
-  /** λ of the reference term (stratified), default 1. */
-  lambdaRef?: number;
-  /** λ of the frame's own term (stratified), default 1. */
-  lambdaSelf?: number;
-}
-
-export interface UNetControl {
-  /** One residual per skip connection, in diffusers' order (ControlNet.forward().down). */
-  down: Tensor[];
-  mid: Tensor;
-  /** Per frame: multiplies that frame's residuals (e.g. 0 to mask the control of a frame). Default 1. */
-  frameScale?: number[];
-}
-
-/** Where a forward records the decoder self-attention keys/values of some of its rows. */
-export interface RecordKV {
-  cache: ImagePromptKVCache;
-  /** Denoising step index in [0, cache.steps). */
-  step: number;
-  /** Batch rows to record; cache row j = rows[j] (as many as cache.rows). */
-  rows: number[];
-}
-
-/** A recorded step whose keys/values the decoder self-attention reads as the reference. */
-export interface RefKV {
-  cache: ImagePromptKVCache;
-  step: number;
-}
-
-export interface UNetForwardArgs {
-  /** Noisy latents NHWC [N, H, W, in_channels]. */
-  sample: Tensor;
-  /** One timestep for every frame, or one per frame. */
-  timesteps: number | ArrayLike<number>;
-  /** Encoder hidden states [N, L, cross_attention_dim]. */
-  context: Tensor;
-  control?: UNetControl;
-  attention?: AttentionPolicy;
-  /** Record the decoder self-attention keys/values of `rows` (whatever the attention mode). */
-  recordKV?: RecordKV;
-  /** Take the reference keys/values from a recorded step: attention.ref then indexes the cache's rows (-1: none), not the batch. */
-  refKV?: RefKV;
-  /**
-   * false: resolve once the forward is queued on the backend's stream instead of after it ran
-   * (the pipelines' steps: later ops are ordered after it; reading the output waits for it).
-   */
-  sync?: boolean;
-  /**
-   * Stops the forward before its next block (every down block, the mid block, every up block;
-   * once before a CUDA graph replay): it rejects with ERR_INDETAIL_CANCELLED and the UNet stays usable.
-   */
-  signal?: AbortSignal;
-}
-
-interface NativeKVCache {
-  readonly steps: number;
-  readonly rows: number;
-  readonly layers: number;
-  readonly bytes: number;
-  readonly recordedSteps: number;
-  readonly disposed: boolean;
-  has(step: number): boolean;
-  delete(step: number): void;
-  clear(): void;
-  dispose(): void;
-}
 
 /** Options of UNet.load. */
 export interface UNetLoadOptions {
@@ -145,62 +69,6 @@ interface NativeUNet {
   forward(args: Record<string, unknown>): Promise<NativeTensor>;
   createKVCache(steps: number, rows: number): NativeKVCache;
   dispose(): void;
-}
-
-/**
- * The image prompt's decoder self-attention keys and values, per denoising step: one K and one V
- * tensor [rows, tokens, width] per attn1 layer of the up blocks, resident on the UNet's engine
- * (device memory on CUDA). Filled by `unet.forward({ recordKV })`, read by `unet.forward({ refKV })`.
- */
-export class ImagePromptKVCache implements Disposable {
-  /** @internal */
-  readonly native: NativeKVCache;
-  /** @internal */
-  readonly owner: UNet;
-
-  /** @internal */
-  constructor(owner: UNet, native: NativeKVCache) {
-    this.owner = owner;
-    this.native = native;
-  }
-  get steps(): number {
-    return nativeSync(() => this.native.steps);
-  }
-  /** Reference rows per step (the image prompt's positive row, and its negative row under conflicting guidance). */
-  get rows(): number {
-    return nativeSync(() => this.native.rows);
-  }
-  /** Decoder self-attention layers per step. */
-  get layers(): number {
-    return nativeSync(() => this.native.layers);
-  }
-  /** Bytes of every K/V tensor held (0 once disposed). */
-  get bytes(): number {
-    return this.native.bytes;
-  }
-  get recordedSteps(): number {
-    return this.native.recordedSteps;
-  }
-  get disposed(): boolean {
-    return this.native.disposed;
-  }
-  has(step: number): boolean {
-    return nativeSync(() => this.native.has(step));
-  }
-  delete(step: number): void {
-    nativeSync(() => this.native.delete(step));
-  }
-  /** Forgets every step (the memory goes back to the engine's allocator). */
-  clear(): void {
-    nativeSync(() => this.native.clear());
-  }
-  /** Releases the tensors once no running forward uses them. */
-  dispose(): void {
-    this.native.dispose();
-  }
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
 }
 
 /** One decoder self-attention layer: tokens per frame and key width (= value width). */
@@ -268,43 +136,6 @@ export async function resolveModelSource(from: ModelSource, kind: string): Promi
   return { raw: from.config, weights: from.weights, source: from.source ?? `${kind} config` };
 }
 
-/** @internal Timesteps as one number per frame. */
-export function timestepsPerFrame(t: number | ArrayLike<number>, frames: number): number[] {
-  const list = typeof t === 'number' ? Array(frames).fill(t) : Array.from(t ?? []);
-  if (list.length !== frames) invalid(`Expected one timestep or ${frames} (one per frame) for timesteps but received ${list.length}`);
-  list.forEach((x, i) => {
-    if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) invalid(`Expected a non-negative number for timesteps[${i}] but received ${x}`);
-  });
-  return list;
-}
-
-/** @internal */
-export function frameCount(sample: Tensor, name = 'sample'): number {
-  if (!(sample instanceof Tensor)) invalid(`Expected a Tensor for ${name} but received ${String(sample)}`);
-  const s = sample.shape;
-  if (s.length !== 4) invalid(`Expected an NHWC tensor [N, H, W, C] for ${name} but received shape [${s.join(', ')}]`);
-  return s[0] ?? 0;
-}
-
-function nativeAttention(a: AttentionPolicy, frames: number, refRows?: number): Record<string, unknown> {
-  const modes: AttentionMode[] = ['none', 'concat', 'stratified', 'replace'];
-  if (!modes.includes(a.mode)) invalid(`Expected one of ${modes.map((m) => `'${m}'`).join(', ')} for attention.mode but received ${JSON.stringify(a.mode)}`);
-  const ref = a.ref ?? Array(frames).fill(-1);
-  if (!Array.isArray(ref) || ref.length !== frames) invalid(`Expected ${frames} frame indices (one per frame) for attention.ref but received ${JSON.stringify(a.ref)}`);
-  const limit = refRows ?? frames;
-  const what = refRows === undefined ? 'a frame index' : 'a row of refKV.cache';
-  ref.forEach((r, i) => {
-    if (!Number.isInteger(r) || r < -1 || r >= limit) invalid(`Expected -1 or ${what} in [0, ${limit}) for attention.ref[${i}] but received ${r}`);
-  });
-  const lambdaRef = a.lambdaRef ?? 1;
-  const lambdaSelf = a.lambdaSelf ?? 1;
-  for (const [name, v] of [['lambdaRef', lambdaRef], ['lambdaSelf', lambdaSelf]] as const) {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) invalid(`Expected a non-negative number for attention.${name} but received ${v}`);
-  }
-  if (a.mode === 'stratified' && lambdaRef + lambdaSelf <= 0) invalid('Expected attention.lambdaRef + attention.lambdaSelf > 0 for stratified attention');
-  return { mode: a.mode, ref, lambdaRef, lambdaSelf };
-}
-
 export class UNet implements Disposable {
   /** The normalised configuration the graph was built from. */
   readonly config: UNetConfig;
@@ -369,50 +200,8 @@ export class UNet implements Disposable {
 
   /** Predicted noise NHWC [N, H, W, out_channels]. */
   async forward(args: UNetForwardArgs): Promise<Tensor> {
-    const frames = frameCount(args.sample);
-    if (!(args.context instanceof Tensor)) invalid(`Expected a Tensor for context but received ${String(args.context)}`);
-    const a: Record<string, unknown> = {
-      sample: args.sample.native,
-      context: args.context.native,
-      timesteps: timestepsPerFrame(args.timesteps, frames),
-    };
-    if (args.control) {
-      const { down, mid, frameScale } = args.control;
-      if (!Array.isArray(down) || !down.every((t) => t instanceof Tensor)) invalid('Expected an array of Tensors for control.down');
-      if (!(mid instanceof Tensor)) invalid(`Expected a Tensor for control.mid but received ${String(mid)}`);
-      a.control = { down: down.map((t) => t.native), mid: mid.native } as Record<string, unknown>;
-      if (frameScale !== undefined) {
-        if (!Array.isArray(frameScale) || frameScale.length !== frames || !frameScale.every((x) => typeof x === 'number' && Number.isFinite(x))) {
-          invalid(`Expected ${frames} finite numbers (one per frame) for control.frameScale but received ${JSON.stringify(frameScale)}`);
-        }
-        (a.control as Record<string, unknown>).frameScale = frameScale;
-      }
-    }
-    if (args.refKV) {
-      a.refKV = this.kvTarget(args.refKV, 'refKV');
-      if (args.recordKV?.cache === args.refKV.cache) invalid('Expected different caches for recordKV and refKV');
-    }
-    if (args.recordKV) {
-      a.recordKV = this.kvTarget(args.recordKV, 'recordKV');
-      const { rows } = args.recordKV;
-      const want = args.recordKV.cache.rows;
-      if (!Array.isArray(rows) || rows.length !== want || !rows.every((r) => Number.isInteger(r) && r >= 0 && r < frames)) {
-        invalid(`Expected ${want} row indices in [0, ${frames}) for recordKV.rows but received ${JSON.stringify(rows)}`);
-      }
-      (a.recordKV as Record<string, unknown>).rows = rows;
-    }
-    if (args.attention) a.attention = nativeAttention(args.attention, frames, args.refKV?.cache.rows);
-    if (args.sync === false) a.sync = false;
+    const a = nativeForwardArgs(this, args);
     return new Tensor(await withCancelToken(args.signal, (cancel) => nativeAsync(() => this.native.forward(cancel ? { ...a, cancel } : a))));
-  }
-
-  private kvTarget(t: RecordKV | RefKV, name: string): Record<string, unknown> {
-    if (!(t?.cache instanceof ImagePromptKVCache)) invalid(`Expected an ImagePromptKVCache for ${name}.cache but received ${String(t?.cache)}`);
-    if (t.cache.owner !== this) invalid(`Expected ${name}.cache to be created by this UNet (unet.createKVCache)`);
-    if (t.cache.disposed) throw new IndetailError('ERR_INDETAIL_DISPOSED', `${name}.cache is disposed`);
-    const steps = t.cache.steps;
-    if (!Number.isInteger(t.step) || t.step < 0 || t.step >= steps) invalid(`Expected an integer in [0, ${steps}) for ${name}.step but received ${t.step}`);
-    return { cache: t.cache.native, step: t.step };
   }
 
   dispose(): void {
@@ -422,3 +211,17 @@ export class UNet implements Disposable {
     this.dispose();
   }
 }
+
+export { ImagePromptKVCache } from './image-prompt-kv-cache.js';
+export {
+  frameCount,
+  timestepsPerFrame,
+  type AttentionMode,
+  type AttentionPolicy,
+  type RecordKV,
+  type RefKV,
+  type UNetAddedConditions,
+  type UNetControl,
+  type UNetForwardArgs,
+  type UNetTextInputs,
+} from './unet-inputs.js';

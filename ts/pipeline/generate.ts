@@ -16,12 +16,14 @@ import { randn } from '../random/index.js';
 import type { Tensor } from '../tensor.js';
 import { adain } from './adain.js';
 import { withSuffix } from './defaults.js';
-import { decoderKVBytesPerStep } from '../models/unet.js';
+import { decoderKVBytesPerStep, type UNetTextInputs } from '../models/unet.js';
 import type { CacheEntry, ImagePromptCache, KVCacheUse } from './kv-cache.js';
 import { batchLayout, cachedBatchLayout, controlRowScales, imagePromptCacheRows, stepAttentionMode, type BatchLayout } from './layout.js';
 import type { ImageInput, ResolvedOptions } from './options.js';
+import type { PromptTable } from '../models/conditioning/index.js';
 import type { PipelineParts } from './parts.js';
-import { gatherFrames } from './tensors.js';
+import { gatherFrames, moveTo } from '../tensor-ops.js';
+import type { DenoisingStep } from '../scheduler/index.js';
 import type { GenerationTrace } from './trace.js';
 
 export interface GenerationOutput {
@@ -80,16 +82,6 @@ async function checkFinite(t: Tensor, stage: string): Promise<void> {
   );
 }
 
-/** Text embeddings for the distinct prompts (the family's conditioning), then one row per batch row. */
-async function encodeTexts(parts: PipelineParts, prompts: string[]): Promise<{ table: Tensor; index: Map<string, number> }> {
-  const distinct = [...new Set(prompts)];
-  const enc = parts.tokenizer.encodeBatch(distinct);
-  const conditioning = parts.family.conditioning;
-  if (conditioning !== 'last-hidden-state') throw new IndetailError('ERR_INDETAIL_INTERNAL', `conditioning ${String(conditioning)} is not implemented`);
-  const { lastHiddenState } = await parts.textEncoder.encode(enc.ids, distinct.length);
-  return { table: lastHiddenState, index: new Map(distinct.map((p, i) => [p, i])) };
-}
-
 /** Every frame's prompt in each half: frame 0 (the image prompt) has '' and its inversion prompt, the samples the negative prompt and the prompt. */
 function framePrompts(o: ResolvedOptions): { uncond: string[]; cond: string[] } {
   const frames = Array.from({ length: o.samples + 1 }, (_, f) => f);
@@ -97,6 +89,18 @@ function framePrompts(o: ResolvedOptions): { uncond: string[]; cond: string[] } 
     uncond: frames.map((f) => (f === 0 ? '' : o.negativePrompt)),
     cond: frames.map((f) => withSuffix(f === 0 ? o.inversionPrompt : o.prompt, o.qualitySuffix)),
   };
+}
+
+/** The text inputs as the trace records them: the inversion's context and every distinct prompt's encoding. */
+async function traceText(trace: GenerationTrace, table: PromptTable, inversion: UNetTextInputs): Promise<void> {
+  trace.inversionContext = await inversion.context.readFloat32();
+  trace.promptTable = {
+    prompts: table.prompts,
+    context: await table.context.readFloat32(),
+    ...(table.pooled ? { pooled: await table.pooled.readFloat32() } : {}),
+  };
+  const ids = inversion.added?.timeIds;
+  if (ids) trace.timeIds = Array.from(ids as ArrayLike<number>);
 }
 
 function rowPrompts(layout: BatchLayout, o: ResolvedOptions): string[] {
@@ -118,196 +122,297 @@ function cacheKey(image: RgbImage, o: ResolvedOptions, controlnet: boolean): str
   return h.digest('hex');
 }
 
-export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?: GenerationTrace, cache?: ImagePromptCache): Promise<GenerationOutput> {
-  const { engine, unet, vae, scheduler } = parts;
-  // v-prediction: the model output is converted to (x0, ε) at the "from" level, in the inversion
-  // steps as in the denoising steps (the reference's InversionV, fixtures-sd21v README).
-  const vPrediction = scheduler.config.predictionType === 'v_prediction';
-  const clock = new Clock();
-  const timings = { encode: 0, inversion: 0, denoise: 0, decode: 0, total: 0 };
-  const progress = (phase: 'encode' | 'inversion' | 'denoise' | 'decode', step: number, total: number) => {
-    o.onProgress?.({ phase, step, total, elapsed: clock.elapsed() });
-  };
-  const owned: Tensor[] = [];
-  const keep = <T extends Tensor>(t: T): T => {
-    owned.push(t);
-    return t;
-  };
-  const kvCache: KVCacheUse = { status: 'off', reusedSteps: 0, recordedSteps: 0, entryBytes: 0 };
-  let entry: CacheEntry | undefined;
-  const chain: Tensor[] = []; // owned by the call unless a cache entry takes it
-  if (o.task === 'structure' && !parts.controlnet) {
-    throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', 'the structure-guided task needs a ControlNet (load the pipeline with controlnet)');
-  }
-  const signal = o.signal ? { signal: o.signal } : {};
-  try {
-    checkAbort(o.signal);
-    const { width, height } = o;
-    const h = height / 8;
-    const w = width / 8;
-    const c = unet.config.in_channels;
+type Phase = 'encode' | 'inversion' | 'denoise' | 'decode';
 
-    // 1. Text and image prompt.
+/** A call's text inputs: every distinct prompt encoded once (the table), and the rows of the batch and of the inversion. */
+interface CallText {
+  table: PromptTable;
+  layout: BatchLayout;
+  rows: UNetTextInputs;
+  inversion: UNetTextInputs;
+}
+
+/** One call's state, shared by its stages. It owns what the call allocates until finish(). */
+class Generation {
+  readonly clock = new Clock();
+  readonly timings = { encode: 0, inversion: 0, denoise: 0, decode: 0, total: 0 };
+  readonly kvCache: KVCacheUse = { status: 'off', reusedSteps: 0, recordedSteps: 0, entryBytes: 0 };
+  /** The inversion chain: owned by the call unless a cache entry takes it. */
+  readonly chain: Tensor[] = [];
+  entry: CacheEntry | undefined;
+  private key = '';
+  private readonly owned: Disposable[] = [];
+  /**
+   * v-prediction: the model output is converted to (x0, ε) at the "from" level, in the inversion
+   * steps as in the denoising steps (the reference's InversionV, fixtures-sd21v README).
+   */
+  readonly vPrediction: boolean;
+  /** The call's AbortSignal as the models take it (none: {}). */
+  readonly signal: { signal?: AbortSignal };
+  /** Latent height, width and channels. */
+  readonly h: number;
+  readonly w: number;
+  readonly c: number;
+
+  constructor(
+    readonly parts: PipelineParts,
+    readonly o: ResolvedOptions,
+    readonly trace: GenerationTrace | undefined,
+    readonly cache: ImagePromptCache | undefined,
+  ) {
+    this.vPrediction = parts.scheduler.config.predictionType === 'v_prediction';
+    this.signal = o.signal ? { signal: o.signal } : {};
+    this.h = o.height / 8;
+    this.w = o.width / 8;
+    this.c = parts.unet.config.in_channels;
+  }
+
+  keep<T extends Disposable>(t: T): T {
+    this.owned.push(t);
+    return t;
+  }
+
+  keepText(t: UNetTextInputs): UNetTextInputs {
+    this.keep(t.context);
+    if (t.added) this.keep(t.added.textEmbeds);
+    return t;
+  }
+
+  progress(phase: Phase, step: number, total: number): void {
+    this.o.onProgress?.({ phase, step, total, elapsed: this.clock.elapsed() });
+  }
+
+  /** The text rows of `layout`'s batch, gathered from the table. */
+  async textRows(table: PromptTable, layout: BatchLayout): Promise<UNetTextInputs> {
+    const { width, height } = this.o;
+    return this.keepText(await this.parts.conditioner.rows(table, rowPrompts(layout, this.o), { width, height }));
+  }
+
+  /** 1a. Text: the family's conditioning, each distinct prompt encoded once, then one row per batch row. */
+  async encodeText(): Promise<CallText> {
+    const { o, trace } = this;
     const layout = batchLayout(o.samples, o.guidanceMode);
     const prompts = rowPrompts(layout, o);
     const inversionPrompt = withSuffix(o.inversionPrompt, o.qualitySuffix);
     if (trace) trace.prompts = { inversion: inversionPrompt, ...framePrompts(o) };
-    const texts = await encodeTexts(parts, [inversionPrompt, ...prompts]);
-    keep(texts.table);
-    const context = keep(await gatherFrames(engine, texts.table, prompts.map((p) => texts.index.get(p)!)));
-    const inversionContext = texts.table.slice(texts.index.get(inversionPrompt)!, 1);
-    if (trace) trace.inversionContext = await inversionContext.readFloat32();
+    const size = { width: o.width, height: o.height };
+    const table = this.keep(await this.parts.conditioner.encode([...new Set([inversionPrompt, ...prompts])]));
+    const rows = this.keepText(await this.parts.conditioner.rows(table, prompts, size));
+    const inversion = this.keepText(await this.parts.conditioner.rows(table, [inversionPrompt], size));
+    if (trace) await traceText(trace, table, inversion);
+    return { table, layout, rows, inversion };
+  }
 
-    const image = await prepareImage(o.image, width, height);
-    const key = cache ? cacheKey(image, o, parts.controlnet !== undefined && o.task === 'structure') : '';
-    entry = cache?.acquire(key);
-    if (cache) kvCache.status = entry ? 'hit' : 'miss';
-    if (!entry) {
-      const pixels = keep(engine.tensor(u8ToFloatSigned(image.data), [1, height, width, 3]));
-      chain.push(await vae.encodeScaled(pixels, { ...signal }));
+  /** 1b. The image prompt's latent z0 (VAE-encoded, or the cache entry's), and the ControlNet's condition image. */
+  async encodeImages(): Promise<{ z0: Tensor; cond: Tensor | undefined }> {
+    const { o, parts, cache, chain } = this;
+    const { engine, vae } = parts;
+    const image = await prepareImage(o.image, o.width, o.height);
+    this.key = cache ? cacheKey(image, o, parts.controlnet !== undefined && o.task === 'structure') : '';
+    this.entry = cache?.acquire(this.key);
+    if (cache) this.kvCache.status = this.entry ? 'hit' : 'miss';
+    if (!this.entry) {
+      const pixels = this.keep(vae.engine.tensor(u8ToFloatSigned(image.data), [1, o.height, o.width, 3]));
+      chain.push(await moveTo(engine, await vae.encodeScaled(pixels, { ...this.signal }), vae.engine));
       await checkFinite(chain[0]!, 'VAE encoding of the image prompt');
     }
-    const z0 = entry ? entry.chain[o.steps]! : chain[0]!;
-    if (trace) trace.z0 = await z0.readFloat32();
+    const z0 = this.entry ? this.entry.chain[o.steps]! : chain[0]!;
+    if (this.trace) this.trace.z0 = await z0.readFloat32();
     let cond: Tensor | undefined;
     if (o.control !== undefined) {
-      const controlImage = await prepareImage(o.control, width, height);
-      cond = keep(engine.tensor(u8ToFloatUnit(controlImage.data), [1, height, width, 3]));
+      const controlImage = await prepareImage(o.control, o.width, o.height);
+      cond = this.keep(engine.tensor(u8ToFloatUnit(controlImage.data), [1, o.height, o.width, 3]));
     }
-    timings.encode = clock.lap();
-    progress('encode', 1, 1);
+    return { z0, cond };
+  }
 
-    // 2. DDIM inversion of the image prompt (no guidance, batch 1, plain attention), or the
-    //    cached chain.
-    if (entry) {
-      for (let k = 1; k <= o.steps; k++) progress('inversion', k, o.steps);
-    } else {
-      let z = z0;
-      for (const step of scheduler.inversionSteps(o.steps)) {
-        checkAbort(o.signal);
-        const eps = await unet.forward({ sample: z, timesteps: [step.timestep], context: inversionContext, sync: false, ...signal });
-        const next = engine.empty([1, h, w, c]);
-        chain.push(next);
-        await engine.op('guidance_step', { eps, x: z, out: next, alphaFrom: step.alphaFrom, alphaTo: step.alphaTo, vPrediction, uncondRow: [-1], condRow: [0] });
-        eps.dispose();
-        await checkFinite(next, `inversion step ${step.index + 1} of ${o.steps}`);
-        z = next;
-        progress('inversion', step.index + 1, o.steps);
-      }
-      chain.reverse(); // zts[0] = most noisy, zts[steps] = z0
-      if (cache) {
-        const kv = unet.createKVCache(o.steps, imagePromptCacheRows(o.guidanceMode).length);
-        entry = cache.add(key, [...chain], kv);
-        if (entry) chain.length = 0; // the entry owns the chain now
-        else kv.dispose();
-      }
+  /** 2. DDIM inversion of the image prompt (no guidance, batch 1, plain attention), or the cached chain: z_T first, z0 last. */
+  async invert(z0: Tensor, text: UNetTextInputs): Promise<Tensor[]> {
+    const { o, parts, chain } = this;
+    const { engine, unet } = parts;
+    if (this.entry) {
+      for (let k = 1; k <= o.steps; k++) this.progress('inversion', k, o.steps);
+      return this.entry.chain;
     }
-    const zts = entry ? entry.chain : chain;
-    if (trace) trace.inversionLatents = await Promise.all(zts.map((t) => t.readFloat32()));
-    timings.inversion = clock.lap();
+    let z = z0;
+    for (const step of parts.scheduler.inversionSteps(o.steps)) {
+      checkAbort(o.signal);
+      const eps = await unet.forward({ sample: z, timesteps: [step.timestep], ...text, sync: false, ...this.signal });
+      const next = engine.empty([1, this.h, this.w, this.c]);
+      chain.push(next);
+      await engine.op('guidance_step', { eps, x: z, out: next, alphaFrom: step.alphaFrom, alphaTo: step.alphaTo, vPrediction: this.vPrediction, uncondRow: [-1], condRow: [0] });
+      eps.dispose();
+      await checkFinite(next, `inversion step ${step.index + 1} of ${o.steps}`);
+      z = next;
+      this.progress('inversion', step.index + 1, o.steps);
+    }
+    chain.reverse(); // zts[0] = most noisy, zts[steps] = z0
+    if (this.cache) {
+      const kv = unet.createKVCache(o.steps, imagePromptCacheRows(o.guidanceMode).length);
+      this.entry = this.cache.add(this.key, [...chain], kv);
+      if (this.entry) chain.length = 0; // the entry owns the chain now
+      else kv.dispose();
+    }
+    return this.entry ? this.entry.chain : chain;
+  }
 
-    // 3. Initial latents: frame 0 = z_T, samples = AdaIN(noise, z_T).
+  /** 3. Initial latents: frame 0 = z_T, samples = AdaIN(noise, z_T). */
+  async initialLatents(zts: Tensor[]): Promise<Tensor> {
+    const { o, h, w, c } = this;
     const zT = await zts[0]!.readFloat32();
     const noise = o.initialNoise ?? randn(o.seed, o.samples * h * w * c);
     const adained = adain(noise, zT, { n: o.samples, h, w, c });
     const init = new Float32Array((o.samples + 1) * h * w * c);
     init.set(zT, 0);
     init.set(adained, zT.length);
-    if (trace) trace.initialLatents = init;
-    let latents = keep(engine.tensor(init, [o.samples + 1, h, w, c]));
-    if (trace) trace.stepLatents = [];
+    if (this.trace) this.trace.initialLatents = init;
+    return this.keep(this.parts.engine.tensor(init, [o.samples + 1, h, w, c]));
+  }
 
-    // With a cache entry: the batch without P's rows for the steps it holds (their contexts
-    // gathered once), recording the other steps while the budget has room.
-    const cached = entry ? cachedBatchLayout(o.samples, o.guidanceMode) : undefined;
-    const cachedContext = cached ? keep(await gatherFrames(engine, texts.table, rowPrompts(cached, o).map((p) => texts.index.get(p)!))) : undefined;
-    const bytesPerValue = engine.computeDtype === 'f32' ? 4 : 2;
-    const stepBytes = entry ? decoderKVBytesPerStep(unet.config, h, w, entry.kv.rows, bytesPerValue) : 0;
-
-    // 4. Denoising with the image prompt in the decoder self-attention.
-    for (const step of scheduler.denoisingSteps(o.steps)) {
+  /**
+   * 4. Denoising with the image prompt in the decoder self-attention. With a cache entry: the batch
+   * without P's rows for the steps it holds (their text inputs gathered once), recording the other
+   * steps while the budget has room.
+   */
+  async denoise(latents: Tensor, zts: Tensor[], cond: Tensor | undefined, text: CallText): Promise<Tensor> {
+    const { o, parts, entry } = this;
+    if (this.trace) this.trace.stepLatents = [];
+    const cachedLayout = entry ? cachedBatchLayout(o.samples, o.guidanceMode) : undefined;
+    const cached = cachedLayout ? { layout: cachedLayout, rows: await this.textRows(text.table, cachedLayout) } : undefined;
+    const bytesPerValue = parts.engine.computeDtype === 'f32' ? 4 : 2;
+    const stepBytes = entry ? decoderKVBytesPerStep(parts.unet.config, this.h, this.w, entry.kv.rows, bytesPerValue) : 0;
+    for (const step of parts.scheduler.denoisingSteps(o.steps)) {
       checkAbort(o.signal);
-      const i = step.index;
-      const reuse = entry !== undefined && entry.kv.has(i);
-      const record = entry !== undefined && !reuse && cache!.reserve(entry, stepBytes);
-      const L = reuse ? cached! : layout;
-      const rowFrames = L.rows.map((r) => r.frame);
-      const rowContext = reuse ? cachedContext! : context;
-      const sample = await gatherFrames(engine, latents, rowFrames);
-      const timesteps = rowFrames.map(() => step.timestep);
-      const mode = stepAttentionMode(o.attention, i, o.stratifiedSteps);
-      let control;
-      if (parts.controlnet && cond) {
-        const res = await parts.controlnet.forward({ sample, timesteps, context: rowContext, cond, scale: o.controlScale, ...signal });
-        control = { ...res, frameScale: controlRowScales(L, i, o.controlGuidanceEndStep) };
-      }
-      const eps = await unet.forward({
-        sample,
-        timesteps,
-        context: rowContext,
-        ...(control ? { control } : {}),
-        attention: { mode, ref: L.ref, lambdaRef: o.lambdaImage, lambdaSelf: o.lambdaSelf },
-        ...(reuse ? { refKV: { cache: entry!.kv, step: i } } : {}),
-        ...(record ? { recordKV: { cache: entry!.kv, step: i, rows: L.imagePromptRows } } : {}),
-        // Queued only: the step's one device synchronisation is the guidance step's (below), so
-        // progress and cancellation follow the device while no data comes back to the host.
-        sync: false,
-        ...signal,
-      });
-      if (reuse) kvCache.reusedSteps++;
-      if (record) kvCache.recordedSteps++;
-      sample.dispose();
-      if (control) {
-        for (const t of control.down) t.dispose();
-        control.mid.dispose();
-      }
-      const next = keep(engine.empty(latents.shape));
-      await engine.op('guidance_step', {
-        eps,
-        x: latents,
-        reset: zts[i + 1]!,
-        out: next,
-        guidanceScale: o.guidanceScale,
-        alphaFrom: step.alphaFrom,
-        alphaTo: step.alphaTo,
-        vPrediction,
-        uncondRow: L.uncondRow,
-        // Without P's rows frame 0 has none; the op still wants one for it, though the reset overwrites it.
-        condRow: L.condRow.map((r, f) => (f === 0 && r < 0 && L.uncondRow[0]! < 0 ? 0 : r)),
-        resetFrame: 0,
-      });
-      eps.dispose();
+      const reuse = entry !== undefined && entry.kv.has(step.index);
+      const record = entry !== undefined && !reuse && this.cache!.reserve(entry, stepBytes);
+      const batch = reuse ? cached! : { layout: text.layout, rows: text.rows };
+      const next = await this.denoisingStep(step, latents, zts[step.index + 1]!, cond, batch, { reuse, record });
       latents.dispose();
       latents = next;
-      await checkFinite(latents, `denoising step ${i + 1} of ${o.steps}`);
-      if (trace) trace.stepLatents!.push(await latents.readFloat32());
-      progress('denoise', i + 1, o.steps);
+      await checkFinite(latents, `denoising step ${step.index + 1} of ${o.steps}`);
+      if (this.trace) this.trace.stepLatents!.push(await latents.readFloat32());
+      this.progress('denoise', step.index + 1, o.steps);
     }
-    timings.denoise = clock.lap();
+    return latents;
+  }
 
-    // 5. Decode the samples (and the reconstruction when asked).
+  /** One denoising step of the batch `batch` (rows of latents' frames): the next latents, frame 0 reset to `reset`. */
+  private async denoisingStep(
+    step: DenoisingStep,
+    latents: Tensor,
+    reset: Tensor,
+    cond: Tensor | undefined,
+    batch: { layout: BatchLayout; rows: UNetTextInputs },
+    kv: { reuse: boolean; record: boolean },
+  ): Promise<Tensor> {
+    const { o, parts, entry } = this;
+    const { engine, unet } = parts;
+    const i = step.index;
+    const L = batch.layout;
+    const rowFrames = L.rows.map((r) => r.frame);
+    const sample = await gatherFrames(engine, latents, rowFrames);
+    const timesteps = rowFrames.map(() => step.timestep);
+    const mode = stepAttentionMode(o.attention, i, o.stratifiedSteps);
+    let control;
+    if (parts.controlnet && cond) {
+      const res = await parts.controlnet.forward({ sample, timesteps, context: batch.rows.context, cond, scale: o.controlScale, ...this.signal });
+      control = { ...res, frameScale: controlRowScales(L, i, o.controlGuidanceEndStep) };
+    }
+    const eps = await unet.forward({
+      sample,
+      timesteps,
+      ...batch.rows,
+      ...(control ? { control } : {}),
+      attention: { mode, ref: L.ref, lambdaRef: o.lambdaImage, lambdaSelf: o.lambdaSelf },
+      ...(kv.reuse ? { refKV: { cache: entry!.kv, step: i } } : {}),
+      ...(kv.record ? { recordKV: { cache: entry!.kv, step: i, rows: L.imagePromptRows } } : {}),
+      // Queued only: the step's one device synchronisation is the guidance step's (below), so
+      // progress and cancellation follow the device while no data comes back to the host.
+      sync: false,
+      ...this.signal,
+    });
+    if (kv.reuse) this.kvCache.reusedSteps++;
+    if (kv.record) this.kvCache.recordedSteps++;
+    sample.dispose();
+    if (control) {
+      for (const t of control.down) t.dispose();
+      control.mid.dispose();
+    }
+    const next = this.keep(engine.empty(latents.shape));
+    await engine.op('guidance_step', {
+      eps,
+      x: latents,
+      reset,
+      out: next,
+      guidanceScale: o.guidanceScale,
+      alphaFrom: step.alphaFrom,
+      alphaTo: step.alphaTo,
+      vPrediction: this.vPrediction,
+      uncondRow: L.uncondRow,
+      // Without P's rows frame 0 has none; the op still wants one for it, though the reset overwrites it.
+      condRow: L.condRow.map((r, f) => (f === 0 && r < 0 && L.uncondRow[0]! < 0 ? 0 : r)),
+      resetFrame: 0,
+    });
+    eps.dispose();
+    return next;
+  }
+
+  /** 5. Decode the samples (and the reconstruction when asked): the frames in [-1, 1] on the host. */
+  async decode(latents: Tensor): Promise<{ decoded: Float32Array; frames: number[] }> {
+    const { o, parts } = this;
+    const { engine, vae } = parts;
     checkAbort(o.signal);
     const first = o.includeReconstruction ? 0 : 1;
     const frames = Array.from({ length: o.samples + 1 - first }, (_, k) => k + first);
-    const images = keep(await vae.decodeScaled(latents.slice(first, frames.length), { ...signal }));
+    const images = this.keep(await vae.decodeScaled(await moveTo(vae.engine, latents.slice(first, frames.length), engine), { ...this.signal }));
     await checkFinite(images, 'VAE decoding');
     const decoded = await images.readFloat32();
-    if (trace) trace.decoded = decoded;
+    if (this.trace) this.trace.decoded = decoded;
+    return { decoded, frames };
+  }
+
+  /** Frees what the call owns and hands its cache entry back. */
+  finish(): void {
+    for (const t of this.owned) t[Symbol.dispose]();
+    for (const t of this.chain) t.dispose();
+    if (this.entry) {
+      this.cache!.countSteps(this.kvCache.reusedSteps, this.kvCache.recordedSteps);
+      this.cache!.release(this.entry);
+    }
+  }
+}
+
+export async function generate(parts: PipelineParts, o: ResolvedOptions, trace?: GenerationTrace, cache?: ImagePromptCache): Promise<GenerationOutput> {
+  if (o.task === 'structure' && !parts.controlnet) {
+    throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', 'the structure-guided task needs a ControlNet (load the pipeline with controlnet)');
+  }
+  const g = new Generation(parts, o, trace, cache);
+  const { clock, timings, kvCache } = g;
+  try {
+    checkAbort(o.signal);
+    const text = await g.encodeText();
+    const { z0, cond } = await g.encodeImages();
+    timings.encode = clock.lap();
+    g.progress('encode', 1, 1);
+
+    const zts = await g.invert(z0, text.inversion);
+    if (trace) trace.inversionLatents = await Promise.all(zts.map((t) => t.readFloat32()));
+    timings.inversion = clock.lap();
+
+    const latents = await g.denoise(await g.initialLatents(zts), zts, cond, text);
+    timings.denoise = clock.lap();
+
+    const { decoded, frames } = await g.decode(latents);
     timings.decode = clock.lap();
-    progress('decode', 1, 1);
+    g.progress('decode', 1, 1);
     timings.total = clock.elapsed();
-    if (entry) kvCache.entryBytes = entry.bytes;
+    if (g.entry) kvCache.entryBytes = g.entry.bytes;
     if (trace) trace.kvCache = { ...kvCache };
-    return { decoded, frames, width, height, timings, kvCache };
+    return { decoded, frames, width: o.width, height: o.height, timings, kvCache };
   } catch (err) {
     // A stop inside a native call (between blocks) reads like one between steps, plus where it happened.
     throw o.signal?.aborted && (err as IndetailError).code === 'ERR_INDETAIL_CANCELLED' ? cancelled(o.signal, err) : err;
   } finally {
-    for (const t of owned) t.dispose();
-    for (const t of chain) t.dispose();
-    if (entry) {
-      cache!.countSteps(kvCache.reusedSteps, kvCache.recordedSteps);
-      cache!.release(entry);
-    }
+    g.finish();
   }
 }

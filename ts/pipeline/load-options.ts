@@ -8,7 +8,7 @@ import { checkPrecisionOption, type PrecisionOption } from '../precision.js';
 import { invalid, show } from '../validate.js';
 
 export interface PipelineLoadOptions {
-  /** A diffusers Stable Diffusion 1.x / 2.x folder, or a single-file .safetensors checkpoint. */
+  /** A diffusers Stable Diffusion 1.x / 2.x / XL folder, or a single-file .safetensors checkpoint. */
   model: string;
   /** For single-file checkpoints: a diffusers folder whose configs to use instead of the shipped ones of the model's family. */
   config?: string;
@@ -33,6 +33,18 @@ export interface PipelineLoadOptions {
    * CPUs and for tiny models, f16 on CUDA. CPU: 'f32' | 'bf16'; CUDA: 'f16' | 'bf16' (see precision.ts).
    */
   precision?: PrecisionOption;
+  /**
+   * A VAE to use instead of the model's: a diffusers AutoencoderKL folder (e.g. SDXL's
+   * fp16-fixed VAE, whose config says force_upcast false), or a .safetensors VAE file (diffusers
+   * or original naming; read with the model's VAE config).
+   */
+  vae?: string;
+  /**
+   * Precision of the VAE, with the values of `precision` ('auto' = default: the models'
+   * precision, except bf16 instead of f16 for a VAE that overflows in fp16: SDXL's, whose config
+   * has force_upcast; see precision.ts).
+   */
+  vaePrecision?: PrecisionOption;
   /** Called with one-line notes (which backend was chosen and why). */
   onInfo?: (message: string) => void;
   /**
@@ -65,6 +77,8 @@ export const LOAD_OPTION_KEYS = keyTable<PipelineLoadOptions>({
   randomWeights: true,
   backend: true,
   precision: true,
+  vae: true,
+  vaePrecision: true,
   onInfo: true,
   onWarning: true,
   kvCache: true,
@@ -94,7 +108,10 @@ export function validateLoadOptions(options: PipelineLoadOptions): void {
   if (b !== undefined && !(typeof b === 'string' && /^(auto|cpu|cuda(:\d+)?)$/.test(b))) {
     invalid(`Expected 'auto', 'cpu', 'cuda' or 'cuda:<index>' for backend but received ${show(b)}`);
   }
-  if (options.precision !== undefined) checkPrecisionOption(options.precision);
+  checkPath('vae', options.vae, 'a VAE folder or .safetensors file');
+  for (const name of ['precision', 'vaePrecision'] as const) {
+    if (options[name] !== undefined) checkPrecisionOption(options[name], name);
+  }
   for (const name of ['onInfo', 'onWarning'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') invalid(`Expected a function for ${name} but received ${show(options[name])}`);
   }

@@ -17,6 +17,7 @@ import {
   TASK_DEFAULTS,
   type Task,
 } from './defaults.js';
+import type { FamilyCallDefaults } from '../models/family/index.js';
 import type { AttentionVariant, GuidanceMode } from './layout.js';
 import type { GenerationTrace } from './trace.js';
 
@@ -165,6 +166,8 @@ export interface ModelLimits {
   latentChannels: number;
   /** Smallest latent side the UNet handles: 2^(levels - 1), and at least 2 (AdaIN's unbiased variance). */
   minLatentSide: number;
+  /** The call defaults the model's family changes (SDXL: guidance 5.0). */
+  familyDefaults: FamilyCallDefaults;
 }
 
 function checkImageInput(name: string, v: unknown): ImageInput {
@@ -224,8 +227,8 @@ function checkSize(size: TargetSize): { width: number; height: number } {
 
 type CommonOptions = Omit<ResolvedOptions, 'width' | 'height'> & { size?: { width: number; height: number } };
 
-/** Everything that does not depend on the model. */
-function resolveCommon(task: Task, o: PipelineCallOptions): CommonOptions {
+/** Everything that does not depend on the model, but for the defaults its family changes (SDXL: guidance 5.0). */
+function resolveCommon(task: Task, o: PipelineCallOptions, family: FamilyCallDefaults = {}): CommonOptions {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) invalid(`Expected an options object but received ${show(o)}`);
   checkKnownKeys(o, CALL_OPTION_KEYS, `a ${task} call`);
   const d = TASK_DEFAULTS[task];
@@ -247,7 +250,7 @@ function resolveCommon(task: Task, o: PipelineCallOptions): CommonOptions {
     inversionPrompt: str('inversionPrompt', o.inversionPrompt ?? (d.invertWithPrompt ? prompt : '')),
     samples,
     steps,
-    guidanceScale: numIn('guidanceScale', o.guidanceScale ?? d.guidanceScale, 0, 100),
+    guidanceScale: numIn('guidanceScale', o.guidanceScale ?? (task === 'structure' ? d.guidanceScale : (family.guidanceScale ?? d.guidanceScale)), 0, 100),
     stratifiedSteps: stepsWithin('stratifiedSteps', o.stratifiedSteps, d.stratifiedSteps, steps),
     lambdaImage: numIn('lambdaImage', o.lambdaImage ?? DEFAULT_LAMBDA_IMAGE, 0, 100),
     lambdaSelf: numIn('lambdaSelf', o.lambdaSelf ?? DEFAULT_LAMBDA_SELF, 0, 100),
@@ -282,7 +285,7 @@ export function validateCallOptions(task: Task, options: PipelineCallOptions): v
 }
 
 export function resolveOptions(task: Task, o: PipelineCallOptions, model: ModelLimits): ResolvedOptions {
-  const { size, ...common } = resolveCommon(task, o);
+  const { size, ...common } = resolveCommon(task, o, model.familyDefaults);
   const { width, height } = size ?? checkSize(model.defaultSize);
   const min = model.minLatentSide * 8;
   if (width < min || height < min) {

@@ -11,16 +11,15 @@ import { readConfigFile } from '../models/config-check.js';
 import { IndetailError } from '../errors.js';
 import { encodePng, floatToU8 } from '../image/index.js';
 import { ControlNet } from '../models/controlnet.js';
-import { CLIPTextEncoder } from '../models/clip-text.js';
-import { locateControlNet, locateModel, randomModel, shippedControlNetConfigDir, type LocateOptions, type ModelFiles } from '../models/model-files.js';
+import { locateControlNet, locateModel, locateVae, randomModel, shippedControlNetConfigDir, type ComponentFiles, type LocateOptions, type ModelFiles } from '../models/model-files.js';
 import { UNet } from '../models/unet.js';
-import { normalizeUNetConfig, type UNetConfig } from '../models/unet-config.js';
+import { defaultImageSide, normalizeUNetConfig, type UNetConfig } from '../models/unet-config.js';
+import type { ModelFamily } from '../models/family/index.js';
 import { VAE } from '../models/vae.js';
 import { DDIMScheduler, referenceDdimConfig, type PredictionType } from '../scheduler/index.js';
 import { probeCuda, resolveBackend } from '../backend-select.js';
 import { devices } from '../system.js';
-import { modelPrecision, type Precision } from '../precision.js';
-import { CLIPTokenizer } from '../text/tokenizer.js';
+import { pipelinePrecisions, type PipelinePrecisions, type Precision } from '../precision.js';
 import { version } from '../version.js';
 import type { Task } from './defaults.js';
 import { generate } from './generate.js';
@@ -55,22 +54,41 @@ export interface GenerationResult {
   kvCache: KVCacheUse;
 }
 
-/** What a call's options are checked against: the UNet's default and smallest sizes, its latent channels. */
-function modelLimits(unet: UNetConfig): ModelLimits {
+/** What a call's options are checked against: the UNet's default and smallest sizes, its latent channels, its family's defaults. */
+function modelLimits(unet: UNetConfig, family: ModelFamily): ModelLimits {
   return {
-    defaultSize: (unet.sample_size ?? 64) * 8,
+    defaultSize: defaultImageSide(unet),
     latentChannels: unet.in_channels,
     minLatentSide: Math.max(2, 2 ** (unet.block_out_channels.length - 1)),
+    familyDefaults: family.defaults,
   };
 }
 
-/** The call's options resolved against the model, and refused when the size costs too much for the device. */
-function resolveForModel(task: Task, options: PipelineCallOptions, unet: UNetConfig, device: 'cpu' | 'cuda', hasControlNet: boolean): ResolvedOptions {
-  const o = resolveOptions(task, options, modelLimits(unet));
-  if (task === 'structure' && !hasControlNet) {
+/** What a call runs on: the model (its files and UNet config), the device, and whether a ControlNet is loaded. */
+interface CallTarget {
+  files: ModelFiles;
+  unet: UNetConfig;
+  device: 'cpu' | 'cuda';
+  hasControlNet: boolean;
+}
+
+/** Throws when the model's family cannot run `task` (SDXL: structure-guided), saying why. */
+function refuseUnsupportedTask(files: ModelFiles, task: Task): void {
+  const why = files.family.unsupportedTasks[task];
+  if (why) throw new IndetailError('ERR_INDETAIL_UNSUPPORTED', `${files.path} is ${files.family.name}: ${why}`);
+}
+
+/**
+ * The call's options resolved against the model, refused when its family cannot run the task or
+ * when the size costs too much for the device.
+ */
+function resolveForModel(task: Task, options: PipelineCallOptions, t: CallTarget): ResolvedOptions {
+  refuseUnsupportedTask(t.files, task);
+  const o = resolveOptions(task, options, modelLimits(t.unet, t.files.family));
+  if (task === 'structure' && !t.hasControlNet) {
     throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', 'the structure-guided task needs a ControlNet: load the pipeline with { controlnet }');
   }
-  checkCallCost(unet, o, device);
+  checkCallCost(t.unet, o, t.device);
   return o;
 }
 
@@ -82,6 +100,32 @@ async function chooseBackend(options: PipelineLoadOptions): Promise<BackendName>
     ...(options.onInfo ? { onInfo: options.onInfo } : {}),
     ...(options.onWarning ? { onWarning: options.onWarning } : {}),
   });
+}
+
+/** The VAE's files and the name its messages use: options.vae's (located, so a bad path fails before any weights load), else the model's. */
+async function vaeFiles(files: ModelFiles, options: PipelineLoadOptions): Promise<ComponentFiles & { name: string }> {
+  if (options.vae === undefined) return { ...files.vae, name: files.path };
+  return { ...(await locateVae(options.vae, files.vae.config)), name: options.vae };
+}
+
+/** The precisions of the pipeline's models on `device`, by the one rule of precision.ts. */
+function precisionsFor(options: PipelineLoadOptions, device: 'cpu' | 'cuda', unet: UNetConfig, family: ModelFamily, vae: ComponentFiles): PipelinePrecisions {
+  return pipelinePrecisions(options, device, { unetBlockOutChannels: unet.block_out_channels, vaeNeedsUpcast: family.vaeNeedsUpcast(vae.config) });
+}
+
+/**
+ * The VAE in `precision`: on `engine` when that is its precision, else on an engine of its own on
+ * the same device (SDXL's VAE in bf16 next to an f16 UNet). Pushes what it loads onto `loaded`.
+ */
+async function loadVae(engine: Engine, source: ComponentFiles & { name: string }, precision: Precision, loaded: Array<{ dispose(): void }>): Promise<VAE> {
+  let vaeEngine = engine;
+  if (precision !== engine.precision) {
+    vaeEngine = new Engine({ backend: engine.backend as BackendName, precision });
+    loaded.push(vaeEngine);
+  }
+  const vae = await VAE.load(vaeEngine, { config: source.config, weights: source.weights, source: `${source.name} VAE config` });
+  loaded.push(vae);
+  return vae;
 }
 
 function locate(options: PipelineLoadOptions): LocateOptions {
@@ -121,9 +165,9 @@ export class IndetailPipeline implements Disposable {
 
   /**
    * Checks everything a call would refuse before any work, without loading weights: the load
-   * options, the call's options, and those against the model's configs (size, injected noise)
-   * and the backend (the cost limit). Reads only the model's config files; throws the error the
-   * call would throw.
+   * options, the call's options, and those against the model's configs (size, injected noise),
+   * its family (tasks it cannot run) and the backend (the cost limit). Reads only the model's
+   * (and a separate VAE's) config files and headers; throws the error the call would throw.
    */
   static async validateCall(load: PipelineLoadOptions, task: Task, options: PipelineCallOptions): Promise<void> {
     validateLoadOptions(load);
@@ -132,40 +176,42 @@ export class IndetailPipeline implements Disposable {
     const unet = normalizeUNetConfig(files.unet.config, `${files.path} UNet config`);
     const requested = load.backend ?? 'auto';
     const device = requested === 'auto' ? ((await probeCuda()) === '' ? 'cuda' : 'cpu') : requested === 'cpu' ? 'cpu' : 'cuda';
-    modelPrecision(load.precision, device, unet.block_out_channels);
-    resolveForModel(task, options, unet, device, load.controlnet !== undefined);
+    if (load.controlnet !== undefined) refuseUnsupportedTask(files, 'structure');
+    precisionsFor(load, device, unet, files.family, await vaeFiles(files, load));
+    resolveForModel(task, options, { files, unet, device, hasControlNet: load.controlnet !== undefined });
   }
 
   static async load(options: PipelineLoadOptions): Promise<IndetailPipeline> {
     validateLoadOptions(options);
     const kvOption = options.kvCache;
     const files = await modelFiles(options);
+    if (options.controlnet !== undefined) refuseUnsupportedTask(files, 'structure');
+    const vaeSource = await vaeFiles(files, options);
     const backend = await chooseBackend(options);
-    const precision = modelPrecision(options.precision, backend === 'cpu' ? 'cpu' : 'cuda', normalizeUNetConfig(files.unet.config, `${files.path} UNet config`).block_out_channels);
-    const engine = new Engine({ backend, precision });
+    const unetConfig = normalizeUNetConfig(files.unet.config, `${files.path} UNet config`);
+    const precision = precisionsFor(options, backend === 'cpu' ? 'cpu' : 'cuda', unetConfig, files.family, vaeSource);
+    const engine = new Engine({ backend, precision: precision.models });
     const loaded: Array<{ dispose(): void }> = [engine];
     try {
-      const tokenizer = await CLIPTokenizer.fromFolder(files.tokenizerDir);
-      const textEncoder = await CLIPTextEncoder.load(engine, { config: files.textEncoder.config, weights: files.textEncoder.weights, configSource: `${files.path} text encoder config` });
-      loaded.push(textEncoder);
+      const conditioner = await files.family.conditioning.load(engine, files.textEncoders);
+      loaded.push(conditioner);
       const unet = await UNet.load(engine, { config: files.unet.config, weights: files.unet.weights, source: `${files.path} UNet config` }, { cudaGraphs: options.cudaGraphs ?? true });
       loaded.push(unet);
-      const vae = await VAE.load(engine, { config: files.vae.config, weights: files.vae.weights, source: `${files.path} VAE config` });
-      loaded.push(vae);
+      const vae = await loadVae(engine, vaeSource, precision.vae, loaded);
       let controlnet: ControlNet | undefined;
       if (options.controlnet !== undefined && options.randomWeights !== undefined) {
         const config = await readConfigFile(path.join(options.controlnet === 'sd15' ? shippedControlNetConfigDir : options.controlnet, 'config.json'));
         controlnet = await ControlNet.load(engine, { config, weights: { random: options.randomWeights + 3 }, source: 'ControlNet config' });
         loaded.push(controlnet);
       } else if (options.controlnet !== undefined) {
-        const cn = await locateControlNet(options.controlnet, unet.config.layers_per_block[0]!, files.family.controlnetConfigDir);
+        const cn = await locateControlNet(options.controlnet, unet.config.layers_per_block[0]!, files.family.controlnetConfigDir ?? shippedControlNetConfigDir);
         controlnet = await ControlNet.load(engine, { config: cn.config, weights: cn.weights, source: `${options.controlnet} ControlNet config` });
         loaded.push(controlnet);
       }
       // The reference hard-codes this DDIM configuration whatever the checkpoint ships.
       const scheduler = new DDIMScheduler(referenceDdimConfig(files.prediction.type));
       const kvCacheBytes = kvCacheBudget(kvOption, engine);
-      const parts = { engine, family: files.family, tokenizer, textEncoder, unet, vae, scheduler, ...(controlnet ? { controlnet } : {}) };
+      const parts = { engine, family: files.family, conditioner, unet, vae, scheduler, ...(controlnet ? { controlnet } : {}) };
       return new IndetailPipeline(engine, files, parts, kvCacheBytes);
     } catch (err) {
       for (const x of loaded.reverse()) x.dispose();
@@ -177,9 +223,14 @@ export class IndetailPipeline implements Disposable {
     return this.engine.backend;
   }
 
-  /** The precision the models compute in ('f32' / 'bf16' on the CPU, 'f16' / 'bf16' on CUDA). */
+  /** The precision the text encoders, UNet and ControlNet compute in ('f32' / 'bf16' on the CPU, 'f16' / 'bf16' on CUDA). */
   get precision(): Precision {
     return this.engine.precision;
+  }
+
+  /** The precision the VAE computes in (precision.ts: the models', or bf16 for a VAE that overflows in f16). */
+  get vaePrecision(): Precision {
+    return this.parts.vae.engine.precision;
   }
 
   /** The image-prompt cache: budget, bytes held, entries, hits, misses, evictions, steps reused. */
@@ -207,7 +258,7 @@ export class IndetailPipeline implements Disposable {
 
   private async run(task: Task, options: PipelineCallOptions): Promise<GenerationResult> {
     if (this.disposedFlag) throw new IndetailError('ERR_INDETAIL_DISPOSED', 'the pipeline is disposed');
-    const o = resolveForModel(task, options, this.parts.unet.config, this.engine.device, this.parts.controlnet !== undefined);
+    const o = resolveForModel(task, options, { files: this.files, unet: this.parts.unet.config, device: this.engine.device, hasControlNet: this.parts.controlnet !== undefined });
     const out = await generate(this.parts, o, o.trace, o.kvCache ? this.kvCache : undefined);
     const parameters = describeCall(o, this.backend, this.files, this.parts.scheduler.config.predictionType);
     const text = { parameters: JSON.stringify(parameters), Software: `indetail ${version}` };
@@ -230,8 +281,9 @@ export class IndetailPipeline implements Disposable {
     this.kvCache?.clear();
     this.parts.controlnet?.dispose();
     this.parts.vae.dispose();
+    if (this.parts.vae.engine !== this.engine) this.parts.vae.engine.dispose();
     this.parts.unet.dispose();
-    this.parts.textEncoder.dispose();
+    this.parts.conditioner.dispose();
     this.engine.dispose();
   }
   [Symbol.dispose](): void {

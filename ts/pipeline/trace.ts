@@ -7,6 +7,10 @@ export interface GenerationTrace {
   prompts?: { inversion: string; uncond: string[]; cond: string[] };
   /** Text embeddings of the inversion prompt [1, 77, C]. */
   inversionContext?: Float32Array;
+  /** Every distinct prompt of the call (its row order) with its context [P, 77, C] and, for SDXL, its pooled embedding [P, D]. */
+  promptTable?: { prompts: string[]; context: Float32Array; pooled?: Float32Array };
+  /** The time ids of every UNet call (SDXL), e.g. (H, W, 0, 0, H, W). */
+  timeIds?: number[];
   /** z0 = VAE mean × scaling factor [1, h, w, c]. */
   z0?: Float32Array;
   /** The inversion chain, most noisy first (the reference's zts): steps + 1 latents. */

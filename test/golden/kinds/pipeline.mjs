@@ -14,10 +14,15 @@ export const kind = 'pipeline';
 
 const TASKS = { imgvar: 'variation', crossprompt: 'cross', stguide: 'structure' };
 const GUIDANCE_MODES = { cond: 'conflict-free', all: 'conflicting' };
-// Outputs compared here, and those the pipeline does not trace (raw UNet outputs, token ids, the
-// full prompt-embedding table: their effect is in every compared latent).
-const COMPARED = ['inversion_prompt_embeds', 'z0', 'inversion_latents', 'inversion_timesteps', 'x_t', 'initial_latents', 'timesteps', 'step_latents', 'final_latents', 'decoded_images', 'output_images_u8'];
-const NOT_TRACED = ['prompt_embeds', 'input_ids', 'inversion_input_ids', 'inversion_noise_preds', 'step_noise_preds', 'step_latents_before_callback'];
+// Outputs compared here (the text inputs of every row, SDXL's pooled embeddings and time ids
+// included), and those the pipeline does not trace (raw UNet outputs, token ids: the tokenizer
+// cases check those, and their effect is in every compared latent).
+const COMPARED = [
+  'inversion_prompt_embeds', 'prompt_embeds', 'z0', 'inversion_latents', 'inversion_timesteps', 'x_t', 'initial_latents', 'timesteps',
+  'step_latents', 'final_latents', 'decoded_images', 'output_images_u8',
+  'inversion_pooled_prompt_embeds', 'pooled_prompt_embeds', 'inversion_add_time_ids', 'add_time_ids',
+];
+const NOT_TRACED = ['input_ids', 'input_ids_2', 'inversion_input_ids', 'inversion_input_ids_2', 'inversion_noise_preds', 'step_noise_preds', 'step_latents_before_callback'];
 const pipelines = new Map();
 
 /** The largest |x| of a golden tensor (the scale of its error bound in reduced precision). */
@@ -134,9 +139,7 @@ export async function runPipelineCase(c, ctx, { backend = 'cpu', precision, boun
     const s = closeness(got, want, bound, name);
     rows.push({ name, maxAbs: s.maxAbs, scale: maxMagnitude(want), violations: s.violations, bound });
   };
-  const embeds = g.tensor('inversion_prompt_embeds').readSync();
-  const s = closeness(trace.inversionContext, embeds, latent, 'inversion_prompt_embeds');
-  rows.push({ name: 'inversion_prompt_embeds', maxAbs: s.maxAbs, scale: maxMagnitude(embeds), violations: s.violations, bound: latent });
+  rows.push(...compareTextInputs(c, g, trace, latent));
   compare('z0', trace.z0, g.tensor('z0').readSync(), [1, ch, h, w], latent);
   const chain = g.tensor('inversion_latents').readSync();
   assert.equal(trace.inversionLatents.length, c.parameters.num_inference_steps + 1, 'inversion chain length');
@@ -154,6 +157,55 @@ export async function runPipelineCase(c, ctx, { backend = 'cpu', precision, boun
   const q = closeness(u8, g.tensor('output_images_u8').readSync(), { atol: u8Bound, rtol: 0 }, 'output_images_u8');
   rows.push({ name: 'output_images_u8', maxAbs: q.maxAbs, scale: 255, violations: q.violations, bound: { atol: u8Bound } });
   return { rows, trace };
+}
+
+/**
+ * The text inputs of the calls: the reference's rows [negative: P, G.. ; positive: P, G..] from the
+ * traced prompt table (what each row's prompt encodes to), SDXL's pooled embeddings and time ids.
+ */
+function compareTextInputs(c, g, trace, bound) {
+  const out = [];
+  const push = (name, got, want, b = bound) => {
+    const s = closeness(got, want, b, name);
+    out.push({ name, maxAbs: s.maxAbs, scale: maxMagnitude(want), violations: s.violations, bound: b });
+  };
+  const table = trace.promptTable;
+  const batch = [...trace.prompts.uncond, ...trace.prompts.cond];
+  // Under conflict-free guidance the image prompt's negative row (0) is left out of the batch (the
+  // reference computes it and throws it away), so its prompt may not be encoded at all.
+  const rows = batch.map((p, r) => r).filter((r) => r !== 0 || c.parameters.ap_kwargs.sain !== 'cond' || table.prompts.includes(batch[0]));
+  const pick = (data, prompts, which) => {
+    const width = data.length / table.prompts.length;
+    const out = new Float32Array(which.length * width);
+    which.forEach((r, k) => {
+      const i = table.prompts.indexOf(prompts[r]);
+      assert.ok(i >= 0, `${c.name}: prompt ${JSON.stringify(prompts[r])} of row ${r} was not encoded`);
+      out.set(data.subarray(i * width, (i + 1) * width), k * width);
+    });
+    return out;
+  };
+  const golden = (name) => {
+    const t = g.tensor(name);
+    const data = t.readSync();
+    const width = data.length / t.shape[0];
+    const out = new Float32Array(rows.length * width);
+    rows.forEach((r, k) => out.set(data.subarray(r * width, (r + 1) * width), k * width));
+    return out;
+  };
+  push('inversion_prompt_embeds', trace.inversionContext, g.tensor('inversion_prompt_embeds').readSync());
+  push('prompt_embeds', pick(table.context, batch, rows), golden('prompt_embeds'));
+  if ('pooled_prompt_embeds' in c.outputs || 'inversion_pooled_prompt_embeds' in c.outputs) {
+    assert.ok(table.pooled, `${c.name}: the case has pooled embeddings (SDXL) but the pipeline made none`);
+    push('pooled_prompt_embeds', pick(table.pooled, batch, rows), golden('pooled_prompt_embeds'));
+    push('inversion_pooled_prompt_embeds', pick(table.pooled, [trace.prompts.inversion], [0]), g.tensor('inversion_pooled_prompt_embeds').readSync());
+  }
+  if ('add_time_ids' in c.outputs || 'inversion_add_time_ids' in c.outputs) {
+    assert.ok(trace.timeIds, `${c.name}: the case has time ids (SDXL) but the pipeline passed none`);
+    const exact = { atol: 0, rtol: 0 };
+    push('add_time_ids', Float32Array.from(batch.flatMap(() => trace.timeIds)), g.tensor('add_time_ids').readSync(), exact);
+    push('inversion_add_time_ids', Float32Array.from(trace.timeIds), g.tensor('inversion_add_time_ids').readSync(), exact);
+  }
+  return out;
 }
 
 /** The diagnostics of a run: every row's max error, and the worst over the latent rows. */

@@ -10,7 +10,12 @@ import { modelDir } from '../../helpers/fixtures.mjs';
 export const kind = 'text_encoder';
 
 // Case output name -> the encoder output holding it.
-const OUTPUTS = { last_hidden_state: 'lastHiddenState', pooler_output: 'pooled' };
+const OUTPUTS = {
+  last_hidden_state: 'lastHiddenState',
+  penultimate_hidden_state: 'penultimateHiddenState',
+  pooler_output: 'pooled',
+  text_embeds: 'textEmbeds',
+};
 
 export async function run(caseSpec, ctx) {
   const inputs = Object.keys(caseSpec.inputs);
@@ -25,10 +30,13 @@ export async function run(caseSpec, ctx) {
   try {
     const [batch] = caseSpec.inputs.input_ids.shape;
     const ids = golden.tensor('input_ids').readSync();
-    const out = await encoder.encode(Int32Array.from(ids), batch, { pooled: 'pooler_output' in caseSpec.outputs });
+    const wants = Object.keys(caseSpec.outputs);
+    const pooled = wants.includes('pooler_output') || wants.includes('text_embeds');
+    const out = await encoder.encode(Int32Array.from(ids), batch, { pooled, penultimate: wants.includes('penultimate_hidden_state') });
     const atol = caseSpec.tolerance.abs;
     for (const [name, spec] of Object.entries(caseSpec.outputs)) {
       const tensor = out[OUTPUTS[name]];
+      assert.ok(tensor, `${caseSpec.name}.${name}: the encoder gives no ${OUTPUTS[name]} (is its config a CLIPTextModelWithProjection?)`);
       assert.deepEqual(tensor.shape, spec.shape, `${caseSpec.name}.${name} shape`);
       const s = assertClose(await tensor.readFloat32(), golden.tensor(name).readSync(), { atol }, `${caseSpec.name}.${name}`);
       ctx.t.diagnostic(`${name}: max abs error ${s.maxAbs.toExponential(2)} (tolerance ${atol})`);

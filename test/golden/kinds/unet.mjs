@@ -1,5 +1,6 @@
-// Golden cases of kind 'unet': UNet2DConditionModel(sample, timestep, encoder_hidden_states).sample
-// on the manifest's tiny UNet (scalar and per-sample timesteps, non-square and odd latent sizes).
+// Golden cases of kind 'unet': UNet2DConditionModel(sample, timestep, encoder_hidden_states,
+// added_cond_kwargs?).sample on the manifest's tiny UNet (scalar and per-sample timesteps,
+// non-square and odd latent sizes; SDXL's text_embeds and time_ids when the case has them).
 // Also exports the helpers the controlnet handlers share (model cache, NCHW <-> NHWC I/O, inputs).
 import { Engine, UNet, ControlNet, openSafetensors } from '../../../dist/index.js';
 import { assertClose } from '../../helpers/compare.mjs';
@@ -79,8 +80,19 @@ export async function withControlNetInputs(ctx, fn) {
   }
 }
 
+// SDXL's added_cond_kwargs of a case: text_embeds [N, P] and time_ids [N, T] (one list per frame).
+function addedConditions(engine, c, g) {
+  const has = ['text_embeds', 'time_ids'].filter((n) => n in c.inputs);
+  if (has.length === 0) return undefined;
+  if (has.length !== 2) throw new Error(`${c.name}: inputs ${has.join(', ')} without the other of text_embeds / time_ids`);
+  const ids = g.read('time_ids');
+  const [n, count] = ids.shape;
+  const timeIds = Array.from({ length: n }, (_, f) => Array.from(ids.data.subarray(f * count, (f + 1) * count)));
+  return { textEmbeds: upload(engine, g.read('text_embeds')), timeIds };
+}
+
 export async function run(c, ctx) {
-  assertCaseTensors(c, { inputs: ['sample', 'timestep', 'encoder_hidden_states'], outputs: ['noise_pred'] });
+  assertCaseTensors(c, { inputs: ['sample', 'timestep', 'encoder_hidden_states', 'text_embeds', 'time_ids'], outputs: ['noise_pred'] });
   const { engine, unet } = tinyModels(ctx);
   const model = await unet();
   const g = await openGolden(ctx.file);
@@ -89,10 +101,11 @@ export async function run(c, ctx) {
     const context = upload(engine, g.read('encoder_hidden_states'));
     const ts = Array.from(g.read('timestep').data);
     const frames = sample.shape[0];
-    const out = await model.forward({ sample, context, timesteps: ts.length === 1 ? ts[0] : ts });
+    const added = addedConditions(engine, c, g);
+    const out = await model.forward({ sample, context, timesteps: ts.length === 1 ? ts[0] : ts, ...(added ? { added } : {}) });
     if (ts.length !== 1 && ts.length !== frames) throw new Error(`unexpected timestep count ${ts.length}`);
     await expectNchw(ctx.t, out, g.read('noise_pred'), c.tolerance, `${c.name}.noise_pred`);
-    for (const x of [sample, context, out]) x.dispose();
+    for (const x of [sample, context, out, ...(added ? [added.textEmbeds] : [])]) x.dispose();
   } finally {
     g.close();
   }

@@ -6,11 +6,12 @@ import type { RawConfig } from '../config-check.js';
 import type { FolderConfigs, ModelFamily } from './descriptor.js';
 import { SD1 } from './sd1.js';
 import { SD2 } from './sd2.js';
+import { SDXL } from './sdxl.js';
 
-export type { Conditioning, FamilyId, FolderConfigs, ModelFamily, SingleFileTextEncoder } from './descriptor.js';
+export type { FamilyCallDefaults, FamilyId, FolderConfigs, ModelFamily, SingleFileTextEncoder } from './descriptor.js';
 
 /** Most specific first: detection takes the first family that matches. */
-export const FAMILIES: readonly ModelFamily[] = [SD2, SD1];
+export const FAMILIES: readonly ModelFamily[] = [SDXL, SD2, SD1];
 
 export interface FamilyMatch {
   family: ModelFamily;
@@ -52,4 +53,4 @@ export function shippedSchedulerConfig(family: ModelFamily): string {
   return path.join(family.configDir, 'scheduler', 'scheduler_config.json');
 }
 
-export { SD1, SD2 };
+export { SD1, SD2, SDXL };

@@ -3,30 +3,23 @@
 // 2.0/2.1 at 768 px predict v, the 512 px "base" models epsilon. Single files hold the OpenCLIP
 // text tower under cond_stage_model.model (packed q/k/v, see ldm/openclip-names.ts).
 import path from 'node:path';
-import { IndetailError } from '../../errors.js';
 import { packageRoot } from '../../native/addon.js';
-import type { SafetensorsFile } from '../../safetensors.js';
-import { countLayers } from '../ldm/map-utils.js';
-import { openClipTextMap } from '../ldm/openclip-names.js';
-import type { ModelFamily, SingleFileTextEncoder } from './descriptor.js';
+import { LAST_HIDDEN_STATE } from '../conditioning/index.js';
+import { inspectOpenClipText } from '../ldm/openclip-names.js';
+import type { ModelFamily } from './descriptor.js';
+import { headsOfWidth } from './heads.js';
 
 const PREFIX = 'cond_stage_model.model.';
-const HEAD_DIM = 64;
-
-function inspectTextEncoder(file: SafetensorsFile): SingleFileTextEncoder {
-  const tok = file.entry(`${PREFIX}token_embedding.weight`);
-  if (!tok || tok.shape.length !== 2) throw new IndetailError('ERR_INDETAIL_UNSUPPORTED', `${file.path}: the OpenCLIP text encoder has no token embedding (${PREFIX}token_embedding.weight)`);
-  const hiddenSize = tok.shape[1]!;
-  const { map, projection } = openClipTextMap(file.names(), PREFIX, hiddenSize);
-  return { map, hiddenSize, layers: countLayers(map), ...(projection ? { projection } : {}) };
-}
 
 export const SD2: ModelFamily = {
   id: 'sd2',
   name: 'Stable Diffusion 2.x',
   configDir: path.join(packageRoot, 'configs', 'sd21'),
   controlnetConfigDir: path.join(packageRoot, 'configs', 'sd21-controlnet'),
-  conditioning: 'last-hidden-state',
+  conditioning: LAST_HIDDEN_STATE,
+  defaults: {},
+  unsupportedTasks: {},
+  vaeNeedsUpcast: () => false,
   pipelineClasses: ['StableDiffusionPipeline', 'StableDiffusionControlNetPipeline'],
   detectFolder: ({ unet, textEncoder }) => {
     if (textEncoder.hidden_act === 'gelu') return 'its text encoder uses gelu (OpenCLIP, as SD 2.x)';
@@ -35,9 +28,9 @@ export const SD2: ModelFamily = {
   },
   singleFile: {
     textEncoderPrefix: PREFIX,
-    inspectTextEncoder,
+    inspectTextEncoders: (file) => [inspectOpenClipText(file, PREFIX)],
     dropsLastTextLayer: true,
-    unetHeads: (widths) => (widths.every((w) => w % HEAD_DIM === 0) ? widths.map((w) => w / HEAD_DIM) : undefined),
+    unetHeads: headsOfWidth(64),
     // The 768 px v models are the shipped configuration; epsilon SD 2.x models are the 512 px base models.
     sampleSize: (prediction, shipped) => (prediction === 'epsilon' ? 64 : shipped),
   },

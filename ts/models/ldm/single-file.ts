@@ -1,8 +1,8 @@
-// Reads a single-file Stable Diffusion checkpoint (.safetensors in the original LDM naming):
-// recognises its family from the key prefix of its text encoder (family/index.ts), and builds,
+// Reads a single-file Stable Diffusion checkpoint (.safetensors in the original LDM / sgm naming):
+// recognises its family from the key prefix of its text encoders (family/index.ts), and builds,
 // per component, the name map from diffusers names to the file's keys plus the shape facts that
 // must agree with the config used to load it. UNet and VAE names are shared by the families; the
-// text encoder's are the family's.
+// text encoders' are the family's.
 import { IndetailError } from '../../errors.js';
 import type { SafetensorsFile } from '../../safetensors.js';
 import { detectSingleFileFamily, FAMILIES, type ModelFamily, type SingleFileTextEncoder } from '../family/index.js';
@@ -23,10 +23,17 @@ export interface SingleFileSD {
   family: ModelFamily;
   /** Why the file is of that family (for `indetail info`). */
   familyReason: string;
-  unet: ComponentMap & { layersPerBlock: number; inChannels: number; modelChannels: number; crossAttentionDim: number };
+  unet: ComponentMap & {
+    layersPerBlock: number;
+    inChannels: number;
+    modelChannels: number;
+    crossAttentionDim: number;
+    /** Input width of the added embedding (SDXL's label_emb: pooled text + time ids), when the UNet has one. */
+    addedEmbeddingInputs?: number;
+  };
   vae: ComponentMap & { upBlocks: number; latentChannels: number };
-  /** Every layer the file holds; fitted to the config by ldm/text-encoder-fit.ts. */
-  textEncoder: SingleFileTextEncoder;
+  /** Every layer the file holds, per text encoder of the family; fitted to the configs by ldm/text-encoder-fit.ts. */
+  textEncoders: SingleFileTextEncoder[];
 }
 
 function unsupported(file: string, what: string): never {
@@ -37,13 +44,11 @@ function shapeOf(file: SafetensorsFile, key: string): number[] | undefined {
   return file.entry(key)?.shape;
 }
 
-const supported = FAMILIES.map((f) => f.name).join(' and ');
 
 export function inspectSingleFile(file: SafetensorsFile): SingleFileSD {
   const path = file.path;
   const names = file.names();
   const has = (prefix: string) => names.some((n) => n.startsWith(prefix));
-  if (has('conditioner.embedders.')) unsupported(path, `this is an SDXL checkpoint; indetail supports ${supported}`);
   if (!has(UNET_PREFIX)) {
     unsupported(path, `no UNet found (no '${UNET_PREFIX}*' tensors): not a single-file Stable Diffusion checkpoint` +
       (has('input_hint_block.') || has('control_model.') ? ' (it looks like a ControlNet: pass it as the controlnet)' : ''));
@@ -62,11 +67,13 @@ export function inspectSingleFile(file: SafetensorsFile): SingleFileSD {
   const toK = names.find((n) => n.startsWith(`${UNET_PREFIX}input_blocks.`) && n.endsWith('attn2.to_k.weight'));
   if (!toK) unsupported(path, 'the UNet has no cross-attention (attn2.to_k) weights');
   const crossAttentionDim = shapeOf(file, toK)![1]!;
-  const textEncoder = family.singleFile.inspectTextEncoder(file);
-  if (textEncoder.hiddenSize !== crossAttentionDim) {
-    unsupported(path, `the UNet cross-attends to ${crossAttentionDim}-wide text states but its ${family.name} text encoder ` +
-      `(${family.singleFile.textEncoderPrefix}*) is ${textEncoder.hiddenSize} wide: not one ${family.name} checkpoint`);
+  const textEncoders = family.singleFile.inspectTextEncoders(file);
+  const textWidth = textEncoders.reduce((sum, te) => sum + te.hiddenSize, 0);
+  if (textWidth !== crossAttentionDim) {
+    unsupported(path, `the UNet cross-attends to ${crossAttentionDim}-wide text states but its ${family.name} text encoders ` +
+      `(${family.singleFile.textEncoderPrefix}*) give ${textEncoders.map((te) => te.hiddenSize).join(' + ')}: not one ${family.name} checkpoint`);
   }
+  const labelEmb = shapeOf(file, `${UNET_PREFIX}label_emb.0.0.weight`);
 
   const unetKeys = names.filter((n) => n.startsWith(UNET_PREFIX)).map((n) => n.slice(UNET_PREFIX.length));
   const levels = new Set(unetKeys.filter((k) => /^input_blocks\.\d+\.0\.op\./.test(k)).map((k) => k.split('.')[1])).size + 1;
@@ -84,13 +91,14 @@ export function inspectSingleFile(file: SafetensorsFile): SingleFileSD {
       inChannels,
       modelChannels,
       crossAttentionDim,
+      ...(labelEmb?.length === 2 ? { addedEmbeddingInputs: labelEmb[1]! } : {}),
     },
     vae: {
       map: buildMap(names, VAE_PREFIX, (k) => vaeNameFromLdm(k, upBlocks)),
       upBlocks,
       latentChannels: quant ? quant[0]! / 2 : 4,
     },
-    textEncoder,
+    textEncoders,
   };
 }
 

@@ -21,6 +21,8 @@ export function unetNameFromLdm(key: string, layersPerBlock: number): string | u
   const per = layersPerBlock + 1;
   if (key.startsWith('time_embed.0.')) return `time_embedding.linear_1.${key.slice(13)}`;
   if (key.startsWith('time_embed.2.')) return `time_embedding.linear_2.${key.slice(13)}`;
+  if (key.startsWith('label_emb.0.0.')) return `add_embedding.linear_1.${key.slice(14)}`; // SDXL's added embedding
+  if (key.startsWith('label_emb.0.2.')) return `add_embedding.linear_2.${key.slice(14)}`;
   if (key.startsWith('input_blocks.0.0.')) return `conv_in.${key.slice(17)}`;
   if (key.startsWith('out.0.')) return `conv_norm_out.${key.slice(6)}`;
   if (key.startsWith('out.2.')) return `conv_out.${key.slice(6)}`;
