@@ -1,4 +1,5 @@
-// cpuPeak(seconds?): the CPU's measured fp32 FMA peak (engine/cpu/peak.h), for the benchmarks.
+// cpuPeak(seconds?): the CPU's measured fp32 FMA and bf16 dot-product peaks (engine/cpu/peak.h),
+// for the benchmarks.
 #include <napi.h>
 
 #include "../engine/cpu/peak.h"
@@ -27,6 +28,15 @@ Napi::Value CpuPeak(const Napi::CallbackInfo& info) {
       o.Set("gflopsPerCpuSecond", r.gflops_per_cpu_second);
       o.Set("gflopsAllThreads", r.gflops_all);
       o.Set("gflopsPerCpuSecondAllThreads", r.gflops_per_cpu_second_all);
+      if (r.has_bf16) {  // vdpbf16ps: 64 flops an instruction
+        Napi::Object b = Napi::Object::New(env);
+        b.Set("dpPerCycle", r.bf16.per_cycle);
+        b.Set("gflopsOneThread", r.bf16.gflops_1);
+        b.Set("gflopsPerCpuSecond", r.bf16.gflops_per_cpu_second);
+        b.Set("gflopsAllThreads", r.bf16.gflops_all);
+        b.Set("gflopsPerCpuSecondAllThreads", r.bf16.gflops_per_cpu_second_all);
+        o.Set("bf16", b);
+      }
       return o;
     };
   });

@@ -148,7 +148,10 @@ Napi::Value EngineWrap::PrepareWeight(const Napi::CallbackInfo& info) {
   else expected(env, "one of 'linear', 'conv', 'vector', 'table'", "use", info[1]);
   std::lock_guard<std::mutex> lk(st->mutex);
   Tensor t = guard(env, [&] {
-    Tensor host = src.device() == Device::CPU ? to_f32_host(src) : st->backend->download(src);
+    // Host float tensors keep their dtype (a half-precision weight may stay half on the CPU).
+    Tensor host = src.device() != Device::CPU                        ? st->backend->download(src)
+                  : is_float(src.dtype()) && src.layout() == 0 ? src
+                                                                 : to_f32_host(src);
     return st->backend->prepare_weight(host, use);
   });
   return TensorWrap::New(env, t, st->backend);

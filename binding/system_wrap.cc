@@ -4,6 +4,7 @@
 #include "../engine/backend.h"
 #include "../engine/core/threadpool.h"
 #include "../engine/cpu/cpu_features.h"
+#include "../engine/cpu/gemm.h"
 #include "convert.h"
 #include "registry.h"
 
@@ -57,6 +58,10 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
 #endif
   o.Set("cudaUnavailableReason", cuda_unavailable_reason());
   o.Set("cpuFeatures", cpu_features_string());
+  o.Set("cpuLevelDetected", cpu_level_name(cpu_level_detected()));
+  const cpu::GemmBf16Kernels* bf16 = cpu::gemm_bf16_kernels();
+  o.Set("cpuBf16Kernels", bf16 ? bf16->isa : "");
+  if (!cpu_level_env_problem().empty()) o.Set("cpuLevelProblem", cpu_level_env_problem());
   o.Set("threads", num_threads());
   return o;
 }

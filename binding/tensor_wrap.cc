@@ -142,7 +142,7 @@ Napi::Value TensorWrap::Read(const Napi::CallbackInfo& info) {
 Napi::Value TensorWrap::FirstNonFinite(const Napi::CallbackInfo& info) {
   check_live(info.Env());
   return read_then(info, tensor_, backend_, "indetail.tensor.firstNonFinite", [](const Tensor& host) -> Finish {
-    int64_t index = host.dtype() == indetail::DType::F32 ? first_non_finite(host.data<float>(), host.numel()) : -1;
+    int64_t index = first_non_finite(host);
     return [index](Napi::Env env) { return Napi::Number::New(env, (double)index); };
   });
 }

@@ -243,11 +243,11 @@ Tensor CudaBackend::download(const Tensor& t) {
   return to_f32_host(host);
 }
 
-Tensor CudaBackend::prepare_weight(const Tensor& host_f32, WeightUse use) {
-  check_dtype("prepare_weight", "weight", host_f32, DType::F32);
+Tensor CudaBackend::prepare_weight(const Tensor& host, WeightUse use) {
+  check_arg(is_float(host.dtype()), "prepare_weight: the weight must be F32, F16 or BF16, got ", host.describe());
   // Biases and norm parameters stay F32 (they feed F32 epilogues); matrices use the compute dtype.
   DType dt = use == WeightUse::Vector ? DType::F32 : compute_;
-  Tensor out = upload(host_f32, dt);
+  Tensor out = upload(host, dt);
   weight_bytes_ += out.nbytes();
   return out;
 }

@@ -30,7 +30,7 @@ class CudaBackend : public Backend {
   void upload_into(const Tensor& host, Tensor& dst) override;
   std::string recording_unsupported_reason() const override;
   std::unique_ptr<RecordedWork> record_work(const std::function<void()>& body, std::string& why) override;
-  Tensor prepare_weight(const Tensor& host_f32, WeightUse use) override;
+  Tensor prepare_weight(const Tensor& host, WeightUse use) override;
   void synchronize() override;
   MemoryStats memory_stats() const override;
   bool time_device(const std::function<void()>& run, int iterations, bool flush_l2,

@@ -142,10 +142,15 @@ class Backend {
   Tensor upload(const Tensor& host) { return upload(host, compute_dtype()); }
   // This backend -> new host F32 tensor (I32 tensors stay I32).
   virtual Tensor download(const Tensor& t) = 0;
-  // Converts a host F32 weight to what this backend's ops expect for `use` (dtype, layout).
-  virtual Tensor prepare_weight(const Tensor& host_f32, WeightUse use) = 0;
+  // Converts a host weight (F32, F16 or BF16) to what this backend's ops expect for `use`
+  // (dtype, layout). The result never shares memory with `host` (which may be a file mapping).
+  virtual Tensor prepare_weight(const Tensor& host, WeightUse use) = 0;
   virtual void synchronize() {}
   virtual MemoryStats memory_stats() const = 0;
+  // Returns the memory the allocator keeps for reuse (free blocks) to the system. Models that run
+  // once per image (the VAE) call it around their work, so that the denoising loop's cached
+  // blocks and theirs are never held at the same time. Default: nothing.
+  virtual void release_cached_memory() {}
   // Benchmarks: runs `run` (which enqueues ops on this backend) `iterations` times with no host
   // synchronisation in between and appends the device time of each call to `seconds`;
   // `flush_l2` evicts the device cache before every call, outside the timed span. Returns false
@@ -201,10 +206,12 @@ class Backend {
   // x, out: [N, H, W, C] (statistics per frame and group over H, W and C/groups); gamma, beta: [C]
   virtual void group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out,
                           const GroupNormParams& p) = 0;
-  // out = conv2d(group_norm(x, gamma, beta, gn)): the ResNet pattern norm (+SiLU) -> convolution,
-  // arguments as group_norm's and conv2d's. A backend may normalise while the convolution reads x
-  // so the normalised tensor never goes through memory (CUDA on compute capability 9.0). Default
-  // (the reference): group_norm into a temporary, then conv2d.
+  // out = conv2d(group_norm(x, gamma, beta, gn), w, bias, frame_bias, residual, p): the ResNet
+  // pattern GroupNorm (+SiLU when gn.silu) -> convolution, arguments as group_norm's (x: [N, H, W,
+  // Cin], gamma / beta: [Cin]) and conv2d's (bias may be null). A backend need not write the
+  // normalised tensor in fp32: it may normalise while the convolution reads x (CUDA on compute
+  // capability 9.0), or write it only in the convolution's operand type (the CPU's bf16 tier:
+  // straight to bf16). Default (the reference): group_norm into a temporary, then conv2d.
   virtual void group_norm_conv2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, const GroupNormParams& gn,
                                  const Tensor& w, const Tensor* bias, const Tensor* frame_bias, const Tensor* residual,
                                  Tensor& out, const Conv2dParams& p);

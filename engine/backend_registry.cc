@@ -11,7 +11,7 @@ namespace indetail {
 std::shared_ptr<Backend> create_cuda_backend(int device, const std::string& options_json);  // cuda/ or stub
 
 std::shared_ptr<Backend> create_backend(const std::string& name, const std::string& options_json) {
-  if (name == "cpu") return std::make_shared<CpuBackend>();
+  if (name == "cpu") return CpuBackend::create(options_json);
   if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
     int device = 0;
     if (name.size() > 5) {

@@ -14,29 +14,44 @@ const s = scratch();
 after(() => s.remove());
 
 let k = 0;
-/** A copy of the tiny model with one tensor of one component rewritten. */
-function modelWith(component, tensor, fill) {
+/** A copy of the tiny model with one tensor of one component rewritten (as `dtype`, default F32). */
+function modelWith(component, tensor, fill, dtype) {
   const model = copyTinyModel(s.dir, `model-${k++}`);
   const file = path.join(model, component, component === 'text_encoder' ? 'model.safetensors' : 'diffusion_pytorch_model.safetensors');
-  rewriteTensor(file, tensor, fill);
+  rewriteTensor(file, tensor, fill, dtype);
   return model;
 }
 
 const cli = (model, out) => runCli(['variation', '--model', model, '--image', inputImage, '--prompt', 'a cat', ...quick, '--out', out]);
 
-test('NaN or infinite weights are refused at load, naming the file and the tensor', LIMIT, async () => {
-  const cases = [
-    ['unet', 'conv_in.weight', (i) => (i === 5 ? Number.NaN : 0.01), /unet\/diffusion_pytorch_model\.safetensors: weight 'conv_in\.weight' holds nan at index 5/],
-    ['vae', 'decoder.conv_out.bias', (i) => (i === 2 ? Infinity : 0), /vae\/diffusion_pytorch_model\.safetensors: weight 'decoder\.conv_out\.bias' holds inf at index 2/],
-    ['text_encoder', 'text_model.final_layer_norm.weight', (i) => (i === 0 ? -Infinity : 1), /weight 'text_model\.final_layer_norm\.weight' holds -inf at index 0/],
-  ];
-  for (const [component, tensor, fill, re] of cases) {
-    const model = modelWith(component, tensor, fill);
+/** Each case's weight is refused by IndetailPipeline.load and by the CLI with a message matching its pattern. */
+async function assertRefusedAtLoad(cases) {
+  for (const [component, tensor, fill, re, dtype] of cases) {
+    const model = modelWith(component, tensor, fill, dtype);
     await assert.rejects(IndetailPipeline.load({ model, backend: 'cpu' }), (err) => err.code === 'ERR_INDETAIL_BAD_FILE' && re.test(err.message), tensor);
-    const out = path.join(s.dir, `out-${component}`);
+    const out = path.join(s.dir, `out-${component}-${k}`);
     assertUserError(assert, await cli(model, out), re, tensor);
     assert.ok(!existsSync(out), 'nothing written');
   }
+}
+
+test('NaN or infinite weights are refused at load, naming the file and the tensor', LIMIT, async () => {
+  await assertRefusedAtLoad([
+    ['unet', 'conv_in.weight', (i) => (i === 5 ? Number.NaN : 0.01), /unet\/diffusion_pytorch_model\.safetensors: weight 'conv_in\.weight' holds nan at index 5/],
+    ['vae', 'decoder.conv_out.bias', (i) => (i === 2 ? Infinity : 0), /vae\/diffusion_pytorch_model\.safetensors: weight 'decoder\.conv_out\.bias' holds inf at index 2/],
+    ['text_encoder', 'text_model.final_layer_norm.weight', (i) => (i === 0 ? -Infinity : 1), /weight 'text_model\.final_layer_norm\.weight' holds -inf at index 0/],
+  ]);
+});
+
+test('NaN or infinite F16 and BF16 weights are refused too (scanned in their stored dtype), naming the file, tensor and index', LIMIT, async () => {
+  // Indices are those of the stored (OIHW) layout; linears, convolutions and norms alike.
+  await assertRefusedAtLoad([
+    ['unet', 'conv_in.weight', (i) => (i === 7 ? Number.NaN : 0.5), /unet\/diffusion_pytorch_model\.safetensors: weight 'conv_in\.weight' holds nan at index 7/, 'F16'],
+    ['unet', 'down_blocks.0.resnets.0.conv1.weight', (i) => (i === 300 ? -Infinity : 0.25), /weight 'down_blocks\.0\.resnets\.0\.conv1\.weight' holds -inf at index 300/, 'F16'],
+    ['vae', 'decoder.conv_out.weight', (i) => (i === 11 ? Infinity : 0.125), /vae\/diffusion_pytorch_model\.safetensors: weight 'decoder\.conv_out\.weight' holds inf at index 11/, 'BF16'],
+    ['text_encoder', 'text_model.encoder.layers.0.mlp.fc1.weight', (i) => (i === 40 ? Number.NaN : 0.5), /weight 'text_model\.encoder\.layers\.0\.mlp\.fc1\.weight' holds nan at index 40/, 'BF16'],
+    ['text_encoder', 'text_model.final_layer_norm.bias', (i) => (i === 3 ? Infinity : 0), /weight 'text_model\.final_layer_norm\.bias' holds inf at index 3/, 'F16'],
+  ]);
 });
 
 test('finite weights that overflow stop the generation, naming the stage; no image is written', LIMIT, async () => {

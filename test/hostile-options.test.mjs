@@ -86,6 +86,9 @@ test('load options: unknown keys, wrong types (onWarning, onInfo, backend, kvCac
     assert.throws(() => validateLoadOptions({ model: tinyModel, ...extra }), invalid(re), String(re));
   }
   await assert.rejects(IndetailPipeline.load({ backend: 'cpu' }), invalid(/for model but received nothing/));
+  // A precision of the other backend is refused once the backend is known, before any weight is read.
+  await assert.rejects(IndetailPipeline.validateCall({ model: tinyModel, backend: 'cpu', precision: 'f16' }, 'variation', base), invalid(/Expected 'f32' or 'bf16' \(or 'auto'\) for precision on the cpu backend but received "f16"/));
+  await IndetailPipeline.validateCall({ model: tinyModel, backend: 'cpu', precision: 'bf16' }, 'variation', base);
 });
 
 test('CLI: a bad command line exits 1 with one message before any work, and writes nothing', LIMIT, async () => {
@@ -98,6 +101,8 @@ test('CLI: a bad command line exits 1 with one message before any work, and writ
     [['--size', '8'], /at least 64x64/],
     [['--size', '4096'], /would cost about .* --allow-large-size/],
     [['--seed', 'abc'], /for --seed/],
+    [['--backend', 'cpu', '--precision', 'f16'], /for precision on the cpu backend but received "f16"/],
+    [['--precision', 'fp8'], /Invalid values:[\s\S]*precision/],
   ];
   for (const [args, re] of cases) {
     const r = await run(...args);

@@ -47,7 +47,7 @@ test('backends() always has cpu; cuda only with a usable device, and devices() a
     assert.ok(info.cudaUnavailableReason.length > 0, 'a reason is given when CUDA is unusable');
   }
   assert.equal(info.napiVersion, 8);
-  assert.match(info.cpuFeatures, /^(generic|avx2|avx512)$/);
+  assert.match(info.cpuFeatures, /^(generic|avx2|avx512|avx512bf16|amx)$/);
 });
 
 test('INDETAIL_DISABLE_CUDA turns the CUDA backend off with a reason', () => {

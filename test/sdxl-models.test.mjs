@@ -5,11 +5,11 @@
 // precision rule, the structure-guided task refused by name, and the checks without weights
 // (validateLoadOptions, IndetailPipeline.validateCall, the cost limit at SDXL's full size).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { FAMILIES, IndetailPipeline, LOAD_OPTION_KEYS, locateModel, validateLoadOptions } from '../dist/index.js';
+import { FAMILIES, IndetailPipeline, LOAD_OPTION_KEYS, cpuHasBf16, locateModel, pipelinePrecisions, validateLoadOptions } from '../dist/index.js';
 import { reportRows, runPipelineCase } from './golden/kinds/pipeline.mjs';
 import { findCase, fixturePath, loadManifest, repoRoot } from './helpers/fixtures.mjs';
 import { sparseCheckpoint } from './helpers/sparse-checkpoint.mjs';
@@ -142,7 +142,35 @@ test('a separate VAE: the folder\'s vae/ or a checkpoint\'s first_stage_model gi
   assert.deepEqual(await run(single), own, 'the VAE tensors of a single file (first_stage_model.*, original names)');
   await assert.rejects(IndetailPipeline.load({ model: folder, backend: 'cpu', vae: path.join(dir, 'nope') }), refused('ERR_INDETAIL_IO', 'VAE not found', 'nope'));
   await assert.rejects(IndetailPipeline.load({ model: folder, backend: 'cpu', vae: path.join(folder, 'text_encoder', 'model.safetensors') }), refused('ERR_INDETAIL_UNSUPPORTED', 'not a VAE checkpoint'));
-  await assert.rejects(IndetailPipeline.load({ model: folder, backend: 'cpu', vaePrecision: 'f32' }), refused('ERR_INDETAIL_INVALID_ARGUMENT', 'vaePrecision'));
+  await assert.rejects(IndetailPipeline.load({ model: folder, backend: 'cpu', vaePrecision: 'f16' }), refused('ERR_INDETAIL_INVALID_ARGUMENT', "Expected 'f32' or 'bf16' (or 'auto') for vaePrecision on the cpu backend"));
+});
+
+test('one precision rule for every model: the VAE follows precision unless it overflows in f16 (then bf16) or vaePrecision says otherwise', async () => {
+  const channels = (dir) => JSON.parse(readFileSync(path.join(dir, 'unet', 'config.json'), 'utf8')).block_out_channels;
+  const full = channels(path.join(repoRoot, 'configs', 'sdxl'));
+  const tiny = channels(folder);
+  const rule = (device, requested, unet, vaeNeedsUpcast) => pipelinePrecisions(requested, device, { unetBlockOutChannels: unet, vaeNeedsUpcast });
+  assert.deepEqual(rule('cuda', {}, full, true), { models: 'f16', vae: 'bf16' }, "SDXL on CUDA: an f16 UNet, SDXL's VAE in bf16");
+  assert.deepEqual(rule('cuda', {}, full, false), { models: 'f16', vae: 'f16' }, 'an fp16-fixed VAE stays f16');
+  assert.deepEqual(rule('cuda', { precision: 'bf16' }, full, true), { models: 'bf16', vae: 'bf16' });
+  assert.deepEqual(rule('cuda', { vaePrecision: 'f16' }, full, true), { models: 'f16', vae: 'f16' }, 'vaePrecision overrides');
+  const cpuAuto = cpuHasBf16() ? 'bf16' : 'f32';
+  assert.deepEqual(rule('cpu', {}, full, true), { models: cpuAuto, vae: cpuAuto }, "on the CPU the VAE follows the models' 'auto'");
+  assert.deepEqual(rule('cpu', {}, tiny, true), { models: 'f32', vae: 'f32' }, 'tiny models run f32');
+  assert.deepEqual(rule('cpu', { precision: 'bf16', vaePrecision: 'f32' }, full, true), { models: 'bf16', vae: 'f32' });
+  assert.deepEqual(rule('cpu', { vaePrecision: 'auto' }, tiny, true), { models: 'f32', vae: 'f32' });
+  assert.throws(() => rule('cpu', { vaePrecision: 'f16' }, full, true), refused('ERR_INDETAIL_INVALID_ARGUMENT', 'for vaePrecision on the cpu backend'));
+  assert.throws(() => validateLoadOptions({ model: folder, vaePrecision: 'f8' }), refused('ERR_INDETAIL_INVALID_ARGUMENT', 'for vaePrecision but received "f8"'));
+  // A pipeline applies it: the VAE on an engine of its own when its precision differs.
+  const pipe = await IndetailPipeline.load({ model: folder, backend: 'cpu', vaePrecision: 'bf16', kvCache: false });
+  try {
+    assert.deepEqual([pipe.precision, pipe.vaePrecision], ['f32', 'bf16']);
+    assert.notEqual(pipe.parts.vae.engine, pipe.engine);
+    const r = await pipe.variation({ image, prompt: 'a cat', steps: 1, seed: 5 });
+    assert.equal(r.images.length, 1);
+  } finally {
+    pipe.dispose();
+  }
 });
 
 test('checks without weights: validateCall refuses what an SDXL call would (structure, a missing VAE), the load options vae and vaePrecision; the full-size default 1024x1024 passes the CPU cost limit', async () => {

@@ -5,6 +5,7 @@ import { addon, type NativeEngine, type NativeMemoryStats, type NativeTiming } f
 import { IndetailError, nativeAsync, nativeSync } from './errors.js';
 import { Tensor, type DType } from './tensor.js';
 import { resolveBackend } from './backend-select.js';
+import { resolvePrecision, type Precision } from './precision.js';
 import type { OpArguments, OpName } from './engine-ops.js';
 
 export type { OpActivation, OpArguments, OpAttentionMode, OpName } from './engine-ops.js';
@@ -22,8 +23,12 @@ export interface EngineOptions {
   backend?: 'auto' | BackendName;
   /** For 'auto': receives the CPU-fallback warning (default: process.emitWarning, once per process). */
   onWarning?: (message: string) => void;
-  /** CUDA storage type: 'f16' (default) or 'bf16'. Ignored on the CPU (always f32). */
-  precision?: 'f16' | 'bf16';
+  /**
+   * Numeric precision (see precision.ts): on the CPU 'f32' (default) or 'bf16' (bf16 weights and
+   * dot products, fp32 accumulation, norms and softmax statistics); on CUDA the storage type
+   * 'f16' (default) or 'bf16'. 'auto' = the device's default (pipelines also weigh the model).
+   */
+  precision?: Precision | 'auto';
 }
 
 function toNativeArgs<N extends OpName>(args: OpArguments[N]): Record<string, unknown> {
@@ -44,14 +49,15 @@ export class Engine implements Disposable {
         `Expected 'cpu', 'cuda' or 'cuda:<index>' for backend but received ${JSON.stringify(requested)} (or 'auto': CUDA when usable, else the CPU)`,
       );
     }
-    const precision = options.precision ?? 'f16';
-    if (precision !== 'f16' && precision !== 'bf16') {
-      throw new IndetailError('ERR_INDETAIL_INVALID_ARGUMENT', `Expected 'f16' or 'bf16' for precision but received ${JSON.stringify(precision)}`);
-    }
     const backend = resolveBackend(requested, options.onWarning ? { onWarning: options.onWarning } : {});
+    this.precision = resolvePrecision(options.precision === 'auto' ? undefined : options.precision, backend === 'cpu' ? 'cpu' : 'cuda');
     const Native = addon().Engine;
+    const precision = this.precision;
     this.native = nativeSync(() => new Native(backend, JSON.stringify({ precision })));
   }
+
+  /** The precision this engine computes in ('f32' / 'bf16' on the CPU, 'f16' / 'bf16' on CUDA). */
+  readonly precision: Precision;
 
   get backend(): string {
     return nativeSync(() => this.native.backend);

@@ -1,5 +1,6 @@
 // indetail: fine details of an image prompt in Stable Diffusion images, training-free
 // ("Devil is in the Detail", CVPR 2025), on a native CPU / CUDA engine.
+export { cpuHasBf16, isFullSizeModel, pipelinePrecisions, resolvePrecision, type PipelinePrecisions, type Precision, type PrecisionOption } from './precision.js';
 export { Engine, opNames, type BackendName, type EngineOptions, type MemoryStats, type OpActivation, type OpArguments, type OpAttentionMode, type OpName, type OpTiming, type WeightUse } from './engine.js';
 export { IndetailError, isUserError, type ErrorCode } from './errors.js';
 export { SafetensorsFile, openSafetensors, openSafetensorsSync, type SafetensorsEntry } from './safetensors.js';

@@ -169,7 +169,7 @@ convCase('conv2d odd 3x3 s1 p1 6x6 264->136 (split-K)', { n: 1, h: 6, w: 6, cin:
 convCase('conv2d 3x3 s2 pad (0,1) 128->128 64x64 (VAE downsampler)', { n: 1, h: 64, w: 64, cin: 128, cout: 128, stride: 2, pad: 0, padEnd: 1 });
 
 // group_norm_conv2d: conv2d(group_norm(x) (+ SiLU)), the ResNet norm -> conv pair (3x3, stride 1, pad 1)
-function groupNormConvCase(name, { n, h, w, cin, cout, groups = 32, silu = true, frameBias = false, residual = false, outScale = 1, sd = false }) {
+function groupNormConvCase(name, { n, h, w, cin, cout, groups = 32, eps = 1e-5, silu = true, frameBias = false, residual = false, outScale = 1, sd = false }) {
   add({
     name,
     op: 'group_norm_conv2d',
@@ -187,7 +187,7 @@ function groupNormConvCase(name, { n, h, w, cin, cout, groups = 32, silu = true,
       if (residual) tensors.residual = act(rng, [n, h, w, cout]);
       return {
         tensors,
-        params: { groups, eps: 1e-5, silu, stride: 1, pad: 1, padEnd: 1, outScale },
+        params: { groups, eps, silu, stride: 1, pad: 1, padEnd: 1, outScale },
         out: { name: 'out', shape: [n, h, w, cout] },
       };
     },
@@ -195,7 +195,9 @@ function groupNormConvCase(name, { n, h, w, cin, cout, groups = 32, silu = true,
 }
 groupNormConvCase('group_norm+silu+conv2d 3x3 320->320 64x64 b2 +bias +tbias', { n: 2, h: 64, w: 64, cin: 320, cout: 320, frameBias: true, sd: true });
 groupNormConvCase('group_norm+silu+conv2d 3x3 640->640 32x32 b2 +res /scale', { n: 2, h: 32, w: 32, cin: 640, cout: 640, residual: true, outScale: 0.5, sd: true });
+groupNormConvCase('group_norm+silu+conv2d 3x3 128->128 128x128 b1 +res (VAE decoder)', { n: 1, h: 128, w: 128, cin: 128, cout: 128, residual: true, eps: 1e-6, sd: true });
 groupNormConvCase('group_norm+silu+conv2d odd 3x3 8x8 64->40 g8 b3', { n: 3, h: 8, w: 8, cin: 64, cout: 40, groups: 8 });
+groupNormConvCase('group_norm+silu+conv2d odd 3x3 9x7 48->20 g8', { n: 2, h: 9, w: 7, cin: 48, cout: 20, groups: 8 });
 groupNormConvCase('group_norm+conv2d odd 3x3 6x10 32->24 g4 (width 10: composed)', { n: 2, h: 6, w: 10, cin: 32, cout: 24, groups: 4, silu: false });
 
 function geluGateCase(name, { lead, F, sd = false }) {

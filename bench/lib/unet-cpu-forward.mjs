@@ -1,14 +1,17 @@
 // One full-size UNet forward on the CPU with random weights from a shipped config, shared by the
-// unet-cpu suites: seconds per forward, GFLOP/s over the FLOPs of the graph counted from the
-// config (convolutions, linears, attention matmuls; norms and element-wise ops are not counted),
-// CPU time, peak RSS and the resident weights.
+// unet-cpu suites, in f32 and bf16 (each precision in its own process): seconds per forward,
+// GFLOP/s over the FLOPs of the graph counted from the config (convolutions, linears, attention
+// matmuls; norms and element-wise ops are not counted), CPU time, peak RSS and the resident
+// weights.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Engine, UNet, unetFlops } from '../../dist/index.js';
+import { Engine, UNet, buildInfo, unetFlops } from '../../dist/index.js';
+import { PRECISION_NOTE, benchPrecisions, runCaseInChild } from './precision-runs.mjs';
 import { lcgNoise } from './random.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const here = fileURLToPath(import.meta.url);
+const root = path.resolve(path.dirname(here), '..', '..');
 
 /**
  * SDXL's added conditions for `frames` rows of size × size latents (a pooled text embedding and
@@ -21,12 +24,9 @@ export function addedConditions(engine, cfg, frames, size) {
   return { textEmbeds: engine.tensor(lcgNoise(frames * pooled, 3), [frames, pooled]), timeIds };
 }
 
-/**
- * Loads the UNet of configs/<configName>/unet with random weights and times one forward per
- * batch size at size × size latents (two iterations at batch 1 unless quick).
- */
-export async function unetCpuForward({ configName, size, batches, quick = false }) {
-  const engine = new Engine();
+/** Times one forward per batch size at size × size latents in `precision`, in this process. */
+async function forwardRows(precision, { configName, size, batches, quick }) {
+  const engine = new Engine({ backend: 'cpu', precision });
   const config = JSON.parse(readFileSync(path.join(root, 'configs', configName, 'unet', 'config.json'), 'utf8'));
   let t0 = performance.now();
   const unet = await UNet.load(engine, { config, weights: { random: 1 } });
@@ -57,6 +57,7 @@ export async function unetCpuForward({ configName, size, batches, quick = false 
     const gflop = unetFlops(unet.config, { frames, height: size, width: size, contextLength }) / 1e9;
     rows.push({
       case: `batch ${frames}, ${size}x${size} latents`,
+      precision,
       iterations,
       seconds,
       'first s': times[0],
@@ -74,10 +75,35 @@ export async function unetCpuForward({ configName, size, batches, quick = false 
   }
   unet.dispose();
   engine.dispose();
+  return { rows, loadSeconds, weightsGiB, kernels: buildInfo().cpuFeatures };
+}
+
+// Child process entry: node unet-cpu-forward.mjs --case <precision> <options as JSON>
+if (process.argv[1] === here && process.argv[2] === '--case') {
+  const r = await forwardRows(process.argv[3], JSON.parse(process.argv[4]));
+  process.stdout.write(`${JSON.stringify(r)}\n`);
+}
+
+/**
+ * Loads the UNet of configs/<configName>/unet with random weights and times one forward per
+ * batch size at size × size latents (two iterations at batch 1 unless quick), once per precision
+ * (benchPrecisions), each in its own process.
+ */
+export async function unetCpuForward({ configName, size, batches, quick = false }) {
+  const rows = [];
+  const notes = [];
+  for (const precision of benchPrecisions()) {
+    const r = runCaseInChild(here, [precision, JSON.stringify({ configName, size, batches, quick })], `unet-cpu ${configName} ${precision}`);
+    rows.push(...r.rows);
+    notes.push(
+      `${precision}: configs/${configName}/unet with random weights: load ${r.loadSeconds.toFixed(1)} s, ${r.weightsGiB.toFixed(2)} GiB of prepared weights, kernels ${r.kernels}`,
+    );
+  }
   return {
     rows,
     notes: [
-      `configs/${configName}/unet with random weights: load ${loadSeconds.toFixed(1)} s (generating ${(weightsGiB * 2 ** 30 / 4 / 1e6).toFixed(0)} M values)`,
+      ...notes,
+      PRECISION_NOTE,
       'seconds = wall time of the fastest iteration; CPU s = user + system time of the process during it (on a shared machine GFLOP/CPU-s is the steadier figure)',
       'FLOPs counted from the config: convolutions, linears, attention matmuls (2 per multiply-add)',
     ],

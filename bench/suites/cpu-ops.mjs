@@ -1,5 +1,6 @@
 // CPU backend ops at Stable Diffusion 1.5 shapes: GFLOP/s of the big convolutions, a linear layer
-// and self-attention (plain, KV-concat and stratified), against the machine's fp32 FMA peak.
+// and self-attention (plain, KV-concat and stratified), in f32 and (where the CPU has
+// AVX512-BF16) bf16, against the machine's fp32 FMA peak and bf16 dot-product peak.
 //
 // The peak is measured natively (engine/cpu/peak.h via cpuPeak): an FMA loop with independent
 // accumulators on every thread, and the clock from a dependent integer-add chain (one add per
@@ -12,7 +13,7 @@ import { addon } from '../../dist/native/addon.js';
 import { lcgNoise } from '../lib/random.mjs';
 
 export const name = 'cpu-ops';
-export const description = 'CPU ops at SD1.5 shapes (GFLOP/s, best of N) vs the measured fp32 FMA peak';
+export const description = 'CPU ops at SD1.5 shapes, f32 and bf16 (GFLOP/s, best of N) vs the measured fp32 FMA and bf16 dot-product peaks';
 
 function randomTensor(engine, shape, seed) {
   return engine.tensor(lcgNoise(shape.reduce((a, b) => a * b, 1), seed), shape);
@@ -75,71 +76,99 @@ async function measure(engine, c, iterations) {
   return { best: t.min, median: t.seconds, cpuPerCall: ((cpu.user + cpu.system) * 1e-6) / iterations };
 }
 
+// Peaks of one precision: the whole machine and one core, per second of wall / CPU time.
+function peaks(peak) {
+  const units = Math.round(peak.fmaPerCycle);
+  const perCore = { f32: peak.ghz * units * peak.lanes * 2 };
+  if (peak.bf16) perCore.bf16 = peak.ghz * Math.round(peak.bf16.dpPerCycle) * 16 * 4;
+  const perCpuSecond = { f32: peak.gflopsPerCpuSecond, ...(peak.bf16 ? { bf16: peak.bf16.gflopsPerCpuSecond } : {}) };
+  return { units, perCore, perCpuSecond, machine: Object.fromEntries(Object.entries(perCore).map(([k, v]) => [k, v * peak.threads])) };
+}
+
+function row(c, precision, all, one, pk) {
+  const gflops = c.flops / all.best / 1e9;
+  const gflops1 = c.flops / one.best / 1e9;
+  const pct = (x, of) => (of ? (100 * x) / of : undefined);
+  return {
+    case: c.label,
+    precision,
+    shape: c.shape,
+    'ms (best)': all.best * 1e3,
+    'ms (median)': all.median * 1e3,
+    'GFLOP/s': gflops,
+    '% f32 peak': pct(gflops, pk.machine.f32),
+    '% bf16 peak': pct(gflops, pk.machine.bf16),
+    '1-thread GFLOP/s': gflops1,
+    '% core peak': pct(gflops1, pk.perCore[precision]),
+    '% core (CPU time)': pct(c.flops / all.cpuPerCall / 1e9, pk.perCpuSecond[precision]),
+  };
+}
+
 export async function run({ quick = false } = {}) {
-  const engine = new Engine({ backend: 'cpu' });
   const info = buildInfo();
   const threads = info.threads;
   const peak = await addon().cpuPeak(0.02);
-  const units = Math.round(peak.fmaPerCycle);
-  const perCore = peak.ghz * units * peak.lanes * 2;
-  const theoretical = peak.threads * perCore;
-
-  const cases = [
-    convCase(engine, 'conv3x3 320->320 64x64 b1', 1, 64, 64, 320, 320),
-    convCase(engine, 'conv3x3 320->320 64x64 b2', 2, 64, 64, 320, 320),
-    convCase(engine, 'conv3x3 1280->1280 8x8 b2', 2, 8, 8, 1280, 1280),
-    linearCase(engine, 'linear 4096x320 -> 2560', 4096, 320, 2560),
-    attentionCase(engine, 'self-attn 4096 keys', { tokens: 4096, heads: 8, d: 40 }),
-    attentionCase(engine, 'kv-concat 8192 keys', { tokens: 4096, heads: 8, d: 40, mode: 'concat', cache: true }),
-    attentionCase(engine, 'stratified 2x4096 keys', { tokens: 4096, heads: 8, d: 40, mode: 'stratified', cache: true }),
-  ];
+  const pk = peaks(peak);
+  // bf16 only where the CPU multiplies bf16 natively (elsewhere it is fp32 on rounded operands)
+  const precisions = peak.bf16 ? ['f32', 'bf16'] : ['f32'];
   const iterations = quick ? 3 : 8;
   const rows = [];
-  for (const c of cases) {
+  for (const precision of precisions) {
+    const engine = new Engine({ backend: 'cpu', precision });
+    const cases = [
+      convCase(engine, 'conv3x3 320->320 64x64 b1', 1, 64, 64, 320, 320),
+      convCase(engine, 'conv3x3 320->320 64x64 b2', 2, 64, 64, 320, 320),
+      convCase(engine, 'conv3x3 1280->1280 8x8 b2', 2, 8, 8, 1280, 1280),
+      convCase(engine, 'conv3x3 128->128 256x256 (VAE)', 1, 256, 256, 128, 128),
+      linearCase(engine, 'linear 4096x320 -> 2560', 4096, 320, 2560),
+      attentionCase(engine, 'self-attn 4096 keys', { tokens: 4096, heads: 8, d: 40 }),
+      attentionCase(engine, 'kv-concat 8192 keys', { tokens: 4096, heads: 8, d: 40, mode: 'concat', cache: true }),
+      attentionCase(engine, 'stratified 2x4096 keys', { tokens: 4096, heads: 8, d: 40, mode: 'stratified', cache: true }),
+    ];
+    for (const c of cases) {
+      setThreads(threads);
+      const all = await measure(engine, c, iterations);
+      setThreads(1);
+      const one = await measure(engine, c, quick ? 2 : 4);
+      rows.push(row(c, precision, all, one, pk));
+    }
     setThreads(threads);
-    const all = await measure(engine, c, iterations);
-    setThreads(1);
-    const one = await measure(engine, c, quick ? 2 : 4);
-    const gflops = c.flops / all.best / 1e9;
-    const gflops1 = c.flops / one.best / 1e9;
-    rows.push({
-      case: c.label,
-      shape: c.shape,
-      'ms (best)': all.best * 1e3,
-      'ms (median)': all.median * 1e3,
-      'GFLOP/s': gflops,
-      '% peak': (100 * gflops) / theoretical,
-      '1-thread GFLOP/s': gflops1,
-      '% core peak': (100 * gflops1) / perCore,
-      '% core (CPU time)': (100 * c.flops) / all.cpuPerCall / 1e9 / peak.gflopsPerCpuSecond,
-    });
+    engine.dispose();
   }
-  setThreads(threads);
-  rows.push({
-    case: 'FMA loop (measured)',
+  const loopRow = (label, precision, p) => ({
+    case: label,
+    precision,
     shape: `${peak.threads} threads`,
-    'GFLOP/s': peak.gflopsAllThreads,
-    '% peak': (100 * peak.gflopsAllThreads) / theoretical,
-    '1-thread GFLOP/s': peak.gflopsOneThread,
-    '% core peak': (100 * peak.gflopsOneThread) / perCore,
+    'GFLOP/s': p.gflopsAllThreads,
+    '% f32 peak': (100 * p.gflopsAllThreads) / pk.machine.f32,
+    '% bf16 peak': pk.machine.bf16 ? (100 * p.gflopsAllThreads) / pk.machine.bf16 : undefined,
+    '1-thread GFLOP/s': p.gflopsOneThread,
+    '% core peak': (100 * p.gflopsOneThread) / pk.perCore[precision],
     '% core (CPU time)': 100,
   });
-  engine.dispose();
+  rows.push(loopRow('FMA loop (measured)', 'f32', peak));
+  if (peak.bf16) rows.push(loopRow('vdpbf16ps loop (measured)', 'bf16', peak.bf16));
+  const notes = [
+    `kernels: ${info.cpuFeatures}, ${threads} threads (1-thread columns: setThreads(1))`,
+    `f32 peak = ${peak.threads} cores x ${peak.ghz.toFixed(2)} GHz x ${pk.units} FMA units x ${peak.lanes} lanes x 2 = ${pk.machine.f32.toFixed(1)} GFLOP/s; ` +
+      `one core ${pk.perCore.f32.toFixed(1)} GFLOP/s. GHz: a dependent integer-add chain per second of thread CPU time; ` +
+      `FMA units: ${peak.fmaPerCycle.toFixed(2)} vector FMAs per cycle measured by an assembly loop of 24 independent ` +
+      `vfmadd231ps (${peak.gflopsPerCpuSecond.toFixed(1)} GFLOP/s per CPU second; ${peak.gflopsPerCpuSecondAllThreads.toFixed(1)} ` +
+      'per CPU second of each thread when all run: the cores do not share FMA units)',
+    peak.bf16
+      ? `bf16 peak = ${peak.threads} cores x ${peak.ghz.toFixed(2)} GHz x ${Math.round(peak.bf16.dpPerCycle)} vdpbf16ps per cycle (measured ${peak.bf16.dpPerCycle.toFixed(2)}) x 16 lanes x 2 products x 2 = ` +
+        `${pk.machine.bf16.toFixed(1)} GFLOP/s (${peak.bf16.gflopsPerCpuSecond.toFixed(1)} per CPU second); bf16 rows: bf16 weights and operands, fp32 accumulation`
+      : 'no AVX512-BF16 at this INDETAIL_CPU_LEVEL: bf16 rows and peak skipped',
+    '% core peak and % core (CPU time) are against the peak of the row\'s precision',
+    'attention FLOPs = 4 x queries x keys x head_dim x heads (QK^T and PV); softmax not counted',
+    'wall times are the best of the iterations (the machine may be shared: then the all-thread wall numbers show the ' +
+      'share of the machine we got). % core (CPU time) = FLOPs per second of process CPU time / the loop per ' +
+      'second of thread CPU time: the kernels\' efficiency per core, unaffected by time slicing (idle waits are not counted)',
+  ];
   return {
     rows,
-    columns: ['case', 'shape', 'ms (best)', 'ms (median)', 'GFLOP/s', '% peak', '1-thread GFLOP/s', '% core peak', '% core (CPU time)'],
-    peak: { ...peak, fmaUnits: units, theoreticalGflops: theoretical, perCoreGflops: perCore },
-    notes: [
-      `kernels: ${info.cpuFeatures}, ${threads} threads (1-thread columns: setThreads(1))`,
-      `peak = ${peak.threads} cores x ${peak.ghz.toFixed(2)} GHz x ${units} FMA units x ${peak.lanes} lanes x 2 = ${theoretical.toFixed(1)} GFLOP/s; ` +
-        `one core ${perCore.toFixed(1)} GFLOP/s. GHz: a dependent integer-add chain per second of thread CPU time; ` +
-        `FMA units: ${peak.fmaPerCycle.toFixed(2)} vector FMAs per cycle measured by an assembly loop of 24 independent ` +
-        `vfmadd231ps (${peak.gflopsPerCpuSecond.toFixed(1)} GFLOP/s per CPU second; ${peak.gflopsPerCpuSecondAllThreads.toFixed(1)} ` +
-        'per CPU second of each thread when all run: the cores do not share FMA units)',
-      'attention FLOPs = 4 x queries x keys x head_dim x heads (QK^T and PV); softmax not counted',
-      'wall times are the best of the iterations (the machine may be shared: then the all-thread wall numbers show the ' +
-        'share of the machine we got). % core (CPU time) = FLOPs per second of process CPU time / the FMA loop per ' +
-        'second of thread CPU time: the kernels\' efficiency per core, unaffected by time slicing (idle waits are not counted)',
-    ],
+    columns: ['case', 'precision', 'shape', 'ms (best)', 'ms (median)', 'GFLOP/s', '% f32 peak', '% bf16 peak', '1-thread GFLOP/s', '% core peak', '% core (CPU time)'],
+    peak: { ...peak, fmaUnits: pk.units, theoreticalGflops: pk.machine.f32, perCoreGflops: pk.perCore.f32, theoreticalGflopsBf16: pk.machine.bf16, perCoreGflopsBf16: pk.perCore.bf16 },
+    notes,
   };
 }

@@ -12,7 +12,8 @@ export async function run({ quick = false } = {}) {
   const steps = quick ? 1 : 2;
   const backend = process.env.INDETAIL_BENCH_BACKEND ?? 'cpu';
   const t0 = performance.now();
-  const pipe = await IndetailPipeline.load({ model: 'sd15', controlnet: 'sd15', randomWeights: 1, backend });
+  const precision = process.env.INDETAIL_BENCH_PRECISION ?? 'auto';
+  const pipe = await IndetailPipeline.load({ model: 'sd15', controlnet: 'sd15', randomWeights: 1, backend, precision });
   const loadSeconds = (performance.now() - t0) / 1000;
   const rows = [];
   try {
@@ -40,5 +41,5 @@ export async function run({ quick = false } = {}) {
   } finally {
     pipe.dispose();
   }
-  return { rows, notes: [`backend ${backend}; model load (random weights) ${loadSeconds.toFixed(1)} s; denoising batch = 2·samples + 1 (conflict-free guidance drops the negative image-prompt frame)`] };
+  return { rows, notes: [`backend ${backend}, precision ${pipe.engine.precision} (INDETAIL_BENCH_PRECISION, default auto); model load (random weights) ${loadSeconds.toFixed(1)} s; denoising batch = 2·samples + 1 (conflict-free guidance drops the negative image-prompt frame)`] };
 }

@@ -1,26 +1,27 @@
 // VAE encode / decode on the CPU with the full-size SD1.5 AutoencoderKL (configs/sd15/vae,
-// seeded random weights): 512×512 encode and decode, and a tiled 1024×1024 decode (default
+// seeded random weights), in f32 and bf16 (INDETAIL_BENCH_PRECISION; bf16 where the CPU has
+// AVX512-BF16 or AMX): 512×512 encode and decode, and a tiled 1024×1024 decode (default
 // tiling: 512 px tiles, 128 px overlap, mid block on the whole latent). Each case runs in its own
 // process so its peak RSS (process.resourceUsage().maxRSS) is its own; one timed run per case
 // after loading (these take minutes on a small machine). --quick: 256×256 and a tiled 512×512.
 // Run it by name: node bench/run.mjs vae-cpu
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { benchPrecisions, runCaseInChild } from '../lib/precision-runs.mjs';
 
 export const name = 'vae-cpu';
-export const description = 'full-size SD1.5 VAE (random weights) encode/decode on the CPU: seconds and peak RSS';
+export const description = 'full-size SD1.5 VAE (random weights) encode/decode on the CPU, f32 and bf16: seconds and peak RSS';
 export const explicitOnly = true;
 
 const here = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(here), '..', '..');
 const MiB = 2 ** 20;
 
-async function runCase(kind, size, tileSize) {
+async function runCase(kind, size, tileSize, precision) {
   const { Engine, VAE, buildInfo } = await import(pathToFileURL(path.join(root, 'dist', 'index.js')).href);
   const config = JSON.parse(readFileSync(path.join(root, 'configs', 'sd15', 'vae', 'config.json'), 'utf8'));
-  const engine = new Engine({ backend: 'cpu' });
+  const engine = new Engine({ backend: 'cpu', precision });
   let t0 = performance.now();
   const tiling = tileSize ? { mode: 'always', tileSize, overlap: tileSize / 4 } : { mode: 'never' };
   const vae = await VAE.load(engine, { config, weights: { random: 1 }, tiling });
@@ -50,9 +51,9 @@ async function runCase(kind, size, tileSize) {
   };
 }
 
-// Child process entry: node vae-cpu.mjs --case <encode|decode> <size> <tile size, 0 = untiled>
+// Child process entry: node vae-cpu.mjs --case <encode|decode> <size> <tile size, 0 = untiled> <precision>
 if (process.argv[1] === here && process.argv[2] === '--case') {
-  const r = await runCase(process.argv[3], Number(process.argv[4]), Number(process.argv[5]));
+  const r = await runCase(process.argv[3], Number(process.argv[4]), Number(process.argv[5]), process.argv[6]);
   process.stdout.write(`${JSON.stringify(r)}\n`);
 }
 
@@ -61,12 +62,11 @@ export async function run({ quick = false } = {}) {
     ? [['encode', 256, 0], ['decode', 256, 0], ['decode', 512, 256]]
     : [['encode', 512, 0], ['decode', 512, 0], ['decode', 1024, 512]];
   const rows = [];
-  for (const [kind, size, tile] of cases) {
-    const p = spawnSync(process.execPath, [here, '--case', kind, String(size), String(tile)], { encoding: 'utf8' });
-    if (p.status !== 0) throw new Error(`vae-cpu ${kind} ${size}: child failed (${p.status}): ${p.stderr}`);
-    const r = JSON.parse(p.stdout.trim().split('\n').pop());
+  for (const precision of benchPrecisions()) for (const [kind, size, tile] of cases) {
+    const r = runCaseInChild(here, [kind, size, tile, precision], `vae-cpu ${kind} ${size} ${precision}`);
     rows.push({
       case: `${kind} ${size}x${size}${tile ? ` tiled (${tile} px tiles)` : ''}`,
+      precision,
       seconds: r.seconds,
       'CPU s': r.cpuSeconds,
       'peak RSS MiB': r.maxRssMiB,

@@ -39,6 +39,16 @@ struct BlockCache {
     if (p) cached -= cls;
     return p;
   }
+  // The smallest cached block of a class in [cls, max_cls], or nullptr; *got = its class.
+  void* take_fit(size_t cls, size_t max_cls, size_t* got) {
+    auto it = blocks.lower_bound(cls);
+    if (it == blocks.end() || it->first > max_cls) return nullptr;
+    void* p = it->second;
+    *got = it->first;
+    cached -= it->first;
+    blocks.erase(it);
+    return p;
+  }
   // Keeps a free block of class `cls` for reuse.
   void put(void* p, size_t cls) {
     blocks.emplace(cls, p);

@@ -201,19 +201,30 @@ Tensor SafetensorsFile::tensor(const std::string& name) const {
   return Tensor(data_, (size_t)e.begin, e.dtype, e.shape);
 }
 
-Tensor SafetensorsFile::tensor_f32(const std::string& name) const {
+Tensor SafetensorsFile::tensor_float(const std::string& name) const {
   Tensor t = tensor(name);
-  if (t.dtype() == DType::F32 && (reinterpret_cast<uintptr_t>(t.raw()) % 4) == 0) return t;
-  if (t.dtype() == DType::F32 || t.dtype() == DType::F16 || t.dtype() == DType::BF16) {
-    // Unaligned data is read through a byte copy first (safetensors does not promise alignment).
-    if ((reinterpret_cast<uintptr_t>(t.raw()) % dtype_size(t.dtype())) != 0) {
-      Tensor aligned = Tensor::host(t.dtype(), t.shape());
-      std::memcpy(aligned.raw(), t.raw(), t.nbytes());
-      return to_f32_host(aligned);
-    }
-    return to_f32_host(t);
-  }
-  fail(ErrorKind::InvalidArgument, path_, ": tensor '", name, "' is ", entry(name).dtype_name, ", not a float tensor");
+  if (!is_float(t.dtype()))
+    fail(ErrorKind::InvalidArgument, path_, ": tensor '", name, "' is ", entry(name).dtype_name, ", not a float tensor");
+  // Unaligned data is read through a byte copy (safetensors does not promise alignment).
+  if ((reinterpret_cast<uintptr_t>(t.raw()) % dtype_size(t.dtype())) == 0) return t;
+  Tensor aligned = Tensor::host_uninitialized(t.dtype(), t.shape());
+  std::memcpy(aligned.raw(), t.raw(), t.nbytes());
+  return aligned;
+}
+
+Tensor SafetensorsFile::tensor_f32(const std::string& name) const {
+  Tensor t = tensor_float(name);
+  return t.dtype() == DType::F32 ? t : to_f32_host(t);
+}
+
+void SafetensorsFile::release_pages(const std::string& name) const {
+  const SafetensorsEntry& e = entry(name);
+  if (e.end == e.begin) return;
+  const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  const uintptr_t base = reinterpret_cast<uintptr_t>(map_);
+  const uintptr_t begin = base + 8 + header_bytes_ + e.begin, end = base + 8 + header_bytes_ + e.end;
+  const uintptr_t b = begin / page * page, en = std::min<uintptr_t>((end + page - 1) / page * page, base + file_bytes_);
+  if (en > b) madvise(reinterpret_cast<void*>(b), en - b, MADV_DONTNEED);  // advice only: failure changes nothing
 }
 
 }  // namespace indetail

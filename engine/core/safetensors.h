@@ -42,6 +42,13 @@ class SafetensorsFile {
   Tensor tensor(const std::string& name) const;
   // The tensor converted to host F32 (a view when already F32, else a widened copy).
   Tensor tensor_f32(const std::string& name) const;
+  // A float tensor (F32, F16 or BF16) as stored: a view when its data is aligned to its element
+  // size, else an aligned copy.
+  Tensor tensor_float(const std::string& name) const;
+  // Drops the mapped pages under the tensor's bytes from this process (they stay in the page
+  // cache): once a weight is converted, its file data no longer counts towards the resident set.
+  // Views stay valid (a later read maps the pages again).
+  void release_pages(const std::string& name) const;
 
  private:
   SafetensorsFile() = default;

@@ -37,22 +37,36 @@ Tensor::Tensor(std::shared_ptr<Storage> storage, size_t byte_offset, DType dtype
 }
 
 namespace {
-constexpr size_t kMapped = 16u << 10;
-constexpr size_t kHuge = 2u << 20;
+constexpr size_t kMapped = 16u << 10;  // blocks from here on are mappings of their own
+constexpr size_t kHuge = 2u << 20;     // blocks of 2·kHuge and more: 2 MiB aligned, huge pages
+
+// The length of the mapping behind a mapped block of `bytes`.
+size_t mapped_length(size_t bytes) { return bytes >= 2 * kHuge ? (bytes + kHuge - 1) / kHuge * kHuge : bytes; }
 }  // namespace
 
 void* alloc_host_bytes(size_t bytes) {
   if (bytes < kMapped) return std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return nullptr;
-  if (bytes >= 2 * kHuge) madvise(p, bytes, MADV_HUGEPAGE);
+  if (bytes < 2 * kHuge) {
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? nullptr : p;
+  }
+  // Over-map by kHuge and trim both ends so the block starts on a 2 MiB boundary (transparent
+  // huge pages only back aligned 2 MiB ranges).
+  const size_t rounded = mapped_length(bytes);
+  void* m = mmap(nullptr, rounded + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return nullptr;
+  const uintptr_t base = reinterpret_cast<uintptr_t>(m), aligned = (base + kHuge - 1) / kHuge * kHuge;
+  if (aligned > base) munmap(m, aligned - base);
+  if (base + kHuge > aligned) munmap(reinterpret_cast<void*>(aligned + rounded), base + kHuge - aligned);
+  void* p = reinterpret_cast<void*>(aligned);
+  madvise(p, rounded, MADV_HUGEPAGE);
   return p;
 }
 
 void free_host_bytes(void* p, size_t bytes) {
   if (!p) return;
   if (bytes < kMapped) std::free(p);
-  else munmap(p, bytes);
+  else munmap(p, mapped_length(bytes));
 }
 
 Tensor Tensor::host(DType dtype, const Shape& shape) {

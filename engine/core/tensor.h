@@ -88,11 +88,12 @@ class Tensor {
   uint32_t layout_ = 0;
 };
 
-// Host memory for tensors: 64-byte aligned. Blocks of 64 KiB and more are mapped from the system
-// directly, so freeing them returns the memory at once (glibc would keep them in the arena of the
-// thread that allocated them: repeated model loads on worker threads then grow the process); blocks
-// of 4 MiB and more are marked for transparent huge pages (page faults on 4 KiB pages dominate
-// first-touch cost). Free with free_host_bytes and the same size.
+// Host memory for tensors: 64-byte aligned. Blocks of 16 KiB and more are mappings of their own,
+// so freeing them returns the memory at once (glibc would keep them in the arena of the thread
+// that allocated them, and raise its mmap threshold after freeing a large block: repeated model
+// loads on worker threads then grow the process); blocks of 4 MiB and more are 2 MiB aligned and
+// marked for transparent huge pages (page faults on 4 KiB pages dominate first-touch cost). Free
+// with free_host_bytes and the same byte count.
 void* alloc_host_bytes(size_t bytes);
 void free_host_bytes(void* p, size_t bytes);
 

@@ -7,10 +7,13 @@
 // K_r / V_r are frame r of k / v, or of k_ref / v_ref when given (a cache of Lr keys). When the
 // reference is the frame itself every mode reduces to plain attention, which is what is computed.
 // The work is split into tasks of (frame, head, block of queries), each run by the flash kernel
-// of attention_kernels.inc with per-worker scratch.
+// of attention_kernels.inc with per-worker scratch. In the bf16 precision Q, K, V and the softmax
+// probabilities are rounded to bf16 and multiplied with fp32 accumulation (softmax statistics
+// and the output stay fp32).
 #include <algorithm>
 #include <cmath>
 
+#include "../core/threadpool.h"
 #include "attention_kernels.h"
 #include "cpu_backend.h"
 #include "cpu_features.h"
@@ -21,9 +24,13 @@ namespace indetail {
 
 namespace cpu {
 const AttentionKernels& attention_kernels() {
-  static const AttentionKernels& k = cpu_level() == CpuLevel::AVX512 ? isa_avx512::attention_kernel_table()
-                                     : cpu_level() == CpuLevel::AVX2 ? isa_avx2::attention_kernel_table()
-                                                                      : isa_generic::attention_kernel_table();
+  static const AttentionKernels& k = kernels_for_level(isa_avx512::attention_kernel_table(), isa_avx2::attention_kernel_table(),
+                                      isa_generic::attention_kernel_table());
+  return k;
+}
+
+const AttentionKernels& attention_bf16_kernels() {
+  static const AttentionKernels& k = cpu_has_bf16_dot() ? isa_avx512bf16::attention_kernel_table() : attention_kernels();
   return k;
 }
 }  // namespace cpu
@@ -43,6 +50,39 @@ const char* mode_name(RefMode m) {
 void check_window(const char* arg, const Tensor& t, int64_t col, int64_t width) {
   check_arg(col >= 0 && col + width <= t.size(2), "attention: ", arg, " ", t.describe(), " has no columns [", col, ", ",
             col + width, ")");
+}
+
+// Keys and values of every frame: frame f, head h at k + f·len·k_ld + h·d (and likewise v).
+struct KvFrames {
+  const float* k;
+  const float* v;
+  int64_t k_ld, v_ld, len;
+};
+
+// The keys and values of KvFrames in the bf16 tiles of the kernel's run_bf16, per frame and head
+// (empty = not packed: the tasks pack their tiles themselves).
+struct PackedKv {
+  Tensor storage;
+  int64_t per_head = 0;  // bytes
+  const void* at(int64_t frame, int64_t head, int64_t heads) const {
+    return per_head ? static_cast<const char*>(storage.raw()) + (frame * heads + head) * per_head : nullptr;
+  }
+};
+
+PackedKv pack_kv16(Backend& be, const cpu::AttentionKernels& kern, const KvFrames& src, int64_t frames, int64_t heads,
+                   int64_t d) {
+  PackedKv r;
+  r.per_head = kern.kv16_bytes(src.len, d);
+  r.storage = be.empty(DType::U8, {std::max<int64_t>(1, frames * heads * r.per_head)});
+  char* out = static_cast<char*>(r.storage.raw());
+  parallel_for(frames * heads, 1, [&](int64_t u0, int64_t u1) {
+    for (int64_t u = u0; u < u1; ++u) {
+      const int64_t f = u / heads, h = u % heads;
+      kern.pack_bf16(src.k + f * src.len * src.k_ld + h * d, src.k_ld, src.v + f * src.len * src.v_ld + h * d, src.v_ld,
+                     src.len, d, out + u * r.per_head);
+    }
+  });
+  return r;
 }
 
 }  // namespace
@@ -111,7 +151,10 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, co
   check_arg(!use_ref || lr > 0 || std::all_of(p.ref.begin(), p.ref.end(), [](int32_t r) { return r < 0; }),
             "attention: k_ref ", kr.describe(), " has no keys");
 
-  const AttentionKernels& kern = attention_kernels();
+  // The bf16 precision multiplies bf16 pairs along the head dimension: even head dims only.
+  const bool bf16 = precision_ == GemmPrecision::BF16 && d % 2 == 0;
+  const AttentionKernels& kern = bf16 ? attention_bf16_kernels() : attention_kernels();
+  void (*run)(const AttnTask&) = bf16 ? kern.run_bf16 : kern.run;
   const int64_t qb = kern.max_queries(d);
   const int64_t q_blocks = ceil_div(lq, qb);
   const int64_t tasks = frames * heads * q_blocks;
@@ -126,6 +169,14 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, co
   const float* krd = kr.data<float>();
   const float* vrd = vr.data<float>();
   float* od = out.data<float>();
+
+  // bf16 dot products: every frame's keys and values (and the cache's) packed to bf16 tiles once,
+  // not once per query block.
+  PackedKv own16, ref16;
+  if (bf16 && kern.pack_bf16) {
+    own16 = pack_kv16(*this, kern, {kd + p.k_col, vd + p.v_col, k_ld, v_ld, lk}, frames, heads, d);
+    ref16 = k_ref ? pack_kv16(*this, kern, {krd + kr_col, vrd + vr_col, kr_ld, vr_ld, lr}, ref_frames, heads, d) : own16;
+  }
 
   parallel_tasks(tasks, [&](int64_t task, int worker) {
     const int64_t blk = task % q_blocks, h = (task / q_blocks) % heads, b = task / (q_blocks * heads);
@@ -148,6 +199,7 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, co
     own.v_ld = v_ld;
     own.len = lk;
     own.causal = p.causal;
+    own.kv16 = own16.at(b, h, heads);
 
     int32_t r = use_ref ? p.ref[b] : -1;
     if (!k_ref && r == b) r = -1;  // attending to itself: every mode is plain attention
@@ -161,6 +213,7 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, co
       ref.v = vrd + r * lr * vr_ld + vr_col + h * d;
       ref.v_ld = vr_ld;
       ref.len = lr;
+      ref.kv16 = ref16.at(r, h, heads);
       t.src[0] = ref;
       switch (p.mode) {
         case RefMode::Concat:
@@ -180,7 +233,7 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, co
           break;
       }
     }
-    kern.run(t);
+    run(t);
   });
 }
 

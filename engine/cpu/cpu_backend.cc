@@ -5,11 +5,32 @@
 
 #include "../core/threadpool.h"
 #include "../op_checks.h"
-#include "gemm.h"
+#include "../core/json.h"
+#include "gemm_weights.h"
 
 namespace indetail {
 
-CpuBackend::CpuBackend() : alloc_(std::make_shared<HostAllocator>()) {}
+CpuBackend::CpuBackend(cpu::GemmPrecision precision)
+    : alloc_(std::make_shared<HostAllocator>()), precision_(precision) {}
+
+std::shared_ptr<CpuBackend> CpuBackend::create(const std::string& options_json) {
+  cpu::GemmPrecision precision = cpu::GemmPrecision::F32;
+  if (!options_json.empty()) {
+    json::Value root;
+    std::string err;
+    check_arg(json::parse(options_json.data(), options_json.size(), &root, &err) && root.is_object(),
+              "cpu backend options must be a JSON object, got ", options_json, err.empty() ? "" : " (", err,
+              err.empty() ? "" : ")");
+    for (const auto& kv : root.members()) {
+      if (kv.first != "precision") fail(ErrorKind::InvalidArgument, "cpu backend: unknown option '", kv.first, "' (known: precision)");
+      const std::string p = kv.second.is_string() ? kv.second.as_string() : "";
+      check_arg(p == "f32" || p == "bf16", "cpu backend: precision must be 'f32' or 'bf16', got ",
+                kv.second.is_string() ? "'" + p + "'" : std::string(json::type_name(kv.second.type())));
+      precision = p == "bf16" ? cpu::GemmPrecision::BF16 : cpu::GemmPrecision::F32;
+    }
+  }
+  return std::make_shared<CpuBackend>(precision);
+}
 
 Tensor CpuBackend::empty(DType dtype, const Shape& shape) { return alloc_->allocate(dtype, shape); }
 
@@ -36,36 +57,27 @@ Tensor CpuBackend::download(const Tensor& t) {
     std::memcpy(out.raw(), t.raw(), t.nbytes());
     return out;
   }
-  if (int nr = cpu::packed_nr(t.layout())) {  // a prepared GEMM weight: back to [N, K] row-major
-    Tensor out = Tensor::host_uninitialized(DType::F32, t.shape());
-    int64_t n = t.size(0);
-    cpu::unpack_weight(t.data<float>(), n, n ? t.numel() / n : 0, nr, out.data<float>());
-    return out;
-  }
+  if (cpu::packed_nr(t.layout())) return cpu::unpack_gemm_weight(t);  // a prepared GEMM weight: [N, K] row-major
   return to_f32_host(t);  // always a fresh copy, never a view of an arena block
 }
 
 // Linear and conv weights ([N, K] and [Cout, KH, KW, Cin] = [N, K]) are packed once into the
-// GEMM's panel layout (tagged, see gemm.h); the ops also accept the plain layout. Other weights
-// are copied as they are.
-Tensor CpuBackend::prepare_weight(const Tensor& host_f32, WeightUse use) {
-  check_device("prepare_weight", "weight", host_f32, Device::CPU);
-  check_dtype("prepare_weight", "weight", host_f32, DType::F32);
+// GEMM's panel layout (gemm_weights.h) in the dtype of the backend's precision; the ops also
+// accept the plain fp32 layout. Other weights are fp32 copies.
+Tensor CpuBackend::prepare_weight(const Tensor& host, WeightUse use) {
+  check_device("prepare_weight", "weight", host, Device::CPU);
+  check_arg(is_float(host.dtype()) && host.layout() == 0, "prepare_weight: the weight must be a plain F32, F16 or BF16 tensor, got ",
+            host.describe());
+  Tensor out;
   if (use == WeightUse::Linear || use == WeightUse::Conv) {
-    check_arg(host_f32.dim() == (use == WeightUse::Linear ? 2 : 4), "prepare_weight: a ",
+    check_arg(host.dim() == (use == WeightUse::Linear ? 2 : 4), "prepare_weight: a ",
               use == WeightUse::Linear ? "linear weight must be [N, K]" : "conv weight must be [Cout, KH, KW, Cin]",
-              ", got ", host_f32.describe());
-    const int nr = cpu::gemm_kernels().nr;
-    const int64_t n = host_f32.size(0), k = n ? host_f32.numel() / n : 0;
-    const int64_t floats = cpu::packed_floats(n, k, nr);
-    Tensor storage = Tensor::host_uninitialized(DType::F32, {std::max<int64_t>(floats, 1)});
-    cpu::pack_weight(host_f32.data<float>(), n, k, nr, storage.data<float>());
-    weight_bytes_ += storage.nbytes();
-    return Tensor(storage.storage(), 0, DType::F32, host_f32.shape()).with_layout(cpu::packed_layout(nr));
+              ", got ", host.describe());
+    out = cpu::pack_gemm_weight(host, cpu::prepared_gemm_dtype(host.dtype(), precision_));
+  } else {
+    out = to_f32_host(host);  // always a copy, even of F32
   }
-  Tensor out = Tensor::host_uninitialized(DType::F32, host_f32.shape());
-  std::memcpy(out.raw(), host_f32.raw(), host_f32.nbytes());
-  weight_bytes_ += out.nbytes();
+  weight_bytes_ += out.storage()->bytes();
   return out;
 }
 

@@ -13,9 +13,8 @@ namespace indetail {
 
 namespace cpu {
 const ElementwiseKernels& elementwise_kernels() {
-  static const ElementwiseKernels& k = cpu_level() == CpuLevel::AVX512 ? isa_avx512::elementwise_kernel_table()
-                                       : cpu_level() == CpuLevel::AVX2 ? isa_avx2::elementwise_kernel_table()
-                                                                        : isa_generic::elementwise_kernel_table();
+  static const ElementwiseKernels& k = kernels_for_level(isa_avx512::elementwise_kernel_table(), isa_avx2::elementwise_kernel_table(),
+                                      isa_generic::elementwise_kernel_table());
   return k;
 }
 }  // namespace cpu

@@ -19,8 +19,12 @@ Tensor HostAllocator::allocate(DType dtype, const Shape& shape) {
   size_t cls = size_class(bytes ? bytes : 1);
   void* p = nullptr;
   {
+    // A cached block up to 1/4 larger serves too: the classes of a step's tensors vary (batch,
+    // resolution, bf16 copies), and exact-class reuse alone leaves blocks stranded in the cache.
     std::lock_guard<std::mutex> lk(m_);
-    p = cache_.take(cls);
+    size_t got = cls;
+    p = cache_.take_fit(cls, cls + cls / 4, &got);
+    cls = got;
     cache_.acquired(cls);
   }
   if (!p) {

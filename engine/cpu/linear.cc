@@ -2,6 +2,7 @@
 #include "../core/tensor.h"
 #include "cpu_backend.h"
 #include "gemm.h"
+#include "gemm_weights.h"
 #include "op_util.h"
 
 namespace indetail {
@@ -11,7 +12,7 @@ void CpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, co
   using namespace cpu;
   const char* op = "linear";
   check_f32(op, "x", x);
-  check_f32(op, "w", w);
+  check_gemm_weight(op, "w", w);
   check_f32(op, "out", out);
   check_arg(w.dim() == 2, "linear: w must be [N, K], got ", w.describe());
   check_arg(x.dim() >= 1, "linear: x must be [..., K], got ", x.describe());
@@ -41,7 +42,7 @@ void CpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias, co
   ep.bias = bias ? bias->data<float>() : nullptr;
   ep.residual = residual ? res.data<float>() : nullptr;
   ep.act = p.act;
-  cpu::gemm(*this, a, w.data<float>(), w.layout(), n, out.data<float>(), ep);
+  cpu::gemm(*this, precision_, a, gemm_weight(w), n, out.data<float>(), ep);
 }
 
 // The GEGLU projection with a · gelu(g) applied as the product is stored: the 2F-wide
@@ -50,7 +51,7 @@ void CpuBackend::linear_geglu(const Tensor& x, const Tensor& w, const Tensor* bi
   using namespace cpu;
   const char* op = "linear_geglu";
   check_f32(op, "x", x);
-  check_f32(op, "w", w);
+  check_gemm_weight(op, "w", w);
   check_f32(op, "out", out);
   check_arg(w.dim() == 2 && w.size(0) % 2 == 0, "linear_geglu: w must be [2F, K], got ", w.describe());
   check_arg(x.dim() >= 1, "linear_geglu: x must be [..., K], got ", x.describe());
@@ -69,7 +70,7 @@ void CpuBackend::linear_geglu(const Tensor& x, const Tensor& w, const Tensor* bi
   a.m = k ? x.numel() / k : (f ? out.numel() / f : 0);
   a.k = k;
   a.lda = k;
-  gemm_geglu(*this, a, w.data<float>(), w.layout(), f, bias ? bias->data<float>() : nullptr, out.data<float>());
+  gemm_geglu(*this, precision_, a, gemm_weight(w), f, bias ? bias->data<float>() : nullptr, out.data<float>());
 }
 
 }  // namespace indetail

@@ -13,6 +13,11 @@ struct NormKernels {
   // y = (x - center[c]) · scale[c] + shift[c], then SiLU when silu, for `pixels` rows of c channels.
   void (*affine)(const float* x, float* y, int64_t pixels, int64_t c, const float* center, const float* scale,
                  const float* shift, bool silu);
+  // The same, stored as bf16 (round to nearest even).
+  void (*affine_bf16)(const float* x, uint16_t* y, int64_t pixels, int64_t c, const float* center, const float* scale,
+                      const float* shift, bool silu);
+  // y = x rounded to bf16 (round to nearest even), n values.
+  void (*to_bf16)(const float* x, uint16_t* y, int64_t n);
   // LayerNorm of `rows` rows of c: sums shifted by the row's first value, variance from centred
   // squares, and the rounding of the float mean compensated (biased variance).
   void (*layer_norm_rows)(const float* x, float* y, int64_t rows, int64_t c, const float* gamma, const float* beta,

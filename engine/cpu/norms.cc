@@ -9,6 +9,7 @@
 #include "../core/threadpool.h"
 #include "cpu_backend.h"
 #include "cpu_features.h"
+#include "group_norm.h"
 #include "norm_kernels.h"
 #include "op_util.h"
 #include "parallel.h"
@@ -17,46 +18,45 @@ namespace indetail {
 
 namespace cpu {
 const NormKernels& norm_kernels() {
-  static const NormKernels& k = cpu_level() == CpuLevel::AVX512 ? isa_avx512::norm_kernel_table()
-                                : cpu_level() == CpuLevel::AVX2 ? isa_avx2::norm_kernel_table()
-                                                                 : isa_generic::norm_kernel_table();
+  static const NormKernels& k = kernels_for_level(isa_avx512::norm_kernel_table(), isa_avx2::norm_kernel_table(),
+                                      isa_generic::norm_kernel_table());
   return k;
 }
 }  // namespace cpu
 
-void CpuBackend::group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out,
-                            const GroupNormParams& p) {
-  using namespace cpu;
-  const char* op = "group_norm";
+namespace cpu {
+
+GroupNormCoefficients group_norm_coefficients(CpuBackend& be, const char* op, const Tensor& x, const Tensor& gamma,
+                                              const Tensor& beta, const GroupNormParams& p) {
   check_f32(op, "x", x);
   check_f32(op, "gamma", gamma);
   check_f32(op, "beta", beta);
-  check_f32(op, "out", out);
-  check_arg(x.dim() >= 2, "group_norm: x must be [N, H, W, C] (or [N, ..., C]), got ", x.describe());
-  check_same_shape(op, "x", x, "out", out);
+  check_arg(x.dim() >= 2, op, ": x must be [N, H, W, C] (or [N, ..., C]), got ", x.describe());
   const int64_t frames = x.size(0), c = x.size(-1);
   const int64_t pixels = frames ? x.numel() / (frames * std::max<int64_t>(c, 1)) : 0;
-  check_arg(p.groups >= 1 && c % p.groups == 0, "group_norm: groups ", p.groups, " must divide the ", c,
-            " channels of ", x.describe());
+  check_arg(p.groups >= 1 && c % p.groups == 0, op, ": groups ", p.groups, " must divide the ", c, " channels of ",
+            x.describe());
   check_shape(op, "gamma", gamma, {c});
   check_shape(op, "beta", beta, {c});
-  check_arg(p.eps >= 0 && std::isfinite(p.eps), "group_norm: eps must be a finite non-negative number, got ", p.eps);
-  if (x.numel() == 0) return;
+  check_arg(p.eps >= 0 && std::isfinite(p.eps), op, ": eps must be a finite non-negative number, got ", p.eps);
+  GroupNormCoefficients r;
+  r.pixels = pixels;
+  r.center = be.empty({frames, c});  // per channel: its group's mean, rounded to float
+  r.scale = be.empty({frames, c});   // rstd(group) · gamma
+  r.shift = be.empty({frames, c});   // beta, less what rounding the mean to float lost
+  if (x.numel() == 0) return r;
   const NormKernels& kern = norm_kernels();
   const int64_t groups = p.groups, cg = c / groups;
 
   // Tasks: (frame, chunk of pixels); each leaves per-channel double sums in its own row.
   const int64_t chunk = std::max<int64_t>(256, ceil_div(pixels, 64));
   const int64_t chunks = ceil_div(pixels, chunk), tasks = frames * chunks;
-  Tensor partial_t = empty(DType::I64, {tasks, c});  // doubles
+  Tensor partial_t = be.empty(DType::I64, {tasks, c});  // doubles
   double* partial = reinterpret_cast<double*>(partial_t.raw());
   const int workers = task_workers(tasks);
-  Tensor tmp_t = empty({(int64_t)workers, c});
-  Tensor center_t = empty({frames, c});  // per channel: its group's mean, rounded to float
-  Tensor scale_t = empty({frames, c});   // rstd(group) · gamma
-  Tensor shift_t = empty({frames, c});   // beta, less what rounding the mean to float lost
+  Tensor tmp_t = be.empty({(int64_t)workers, c});
   const float* xd = x.data<float>();
-  float* center = center_t.data<float>();
+  float* center = r.center.data<float>();
   std::vector<double> stats(frames * groups);
 
   // Σ over each group of (x - ref[c]) (squared), divided by the group's element count.
@@ -95,20 +95,49 @@ void CpuBackend::group_norm(const Tensor& x, const Tensor& gamma, const Tensor& 
       double rstd = 1.0 / std::sqrt(v + (double)p.eps);
       for (int64_t j = g * cg; j < (g + 1) * cg; ++j) {
         double sc = rstd * gm[j];
-        scale_t.data<float>()[f * c + j] = (float)sc;
-        shift_t.data<float>()[f * c + j] = (float)(bt[j] - delta * sc);
+        r.scale.data<float>()[f * c + j] = (float)sc;
+        r.shift.data<float>()[f * c + j] = (float)(bt[j] - delta * sc);
       }
     }
   }
+  return r;
+}
 
-  float* yd = out.data<float>();
-  const float* sd = scale_t.data<float>();
-  const float* hd = shift_t.data<float>();
-  parallel_tasks(tasks, [&](int64_t t, int) {
+void group_norm_apply(const GroupNormCoefficients& k, const Tensor& x, bool silu, void* out, bool bf16_out) {
+  const NormKernels& kern = norm_kernels();
+  const int64_t frames = x.size(0), c = x.size(-1), pixels = k.pixels;
+  if (x.numel() == 0) return;
+  const int64_t chunk = std::max<int64_t>(256, ceil_div(pixels, 64));
+  const int64_t chunks = ceil_div(pixels, chunk);
+  const float* xd = x.data<float>();
+  const float* cd = k.center.data<float>();
+  const float* sd = k.scale.data<float>();
+  const float* hd = k.shift.data<float>();
+  parallel_tasks(frames * chunks, [&](int64_t t, int) {
     int64_t f = t / chunks, p0 = (t % chunks) * chunk, np = std::min(chunk, pixels - p0);
     int64_t off = (f * pixels + p0) * c;
-    kern.affine(xd + off, yd + off, np, c, center + f * c, sd + f * c, hd + f * c, p.silu);
+    if (bf16_out)
+      kern.affine_bf16(xd + off, static_cast<uint16_t*>(out) + off, np, c, cd + f * c, sd + f * c, hd + f * c, silu);
+    else
+      kern.affine(xd + off, static_cast<float*>(out) + off, np, c, cd + f * c, sd + f * c, hd + f * c, silu);
   });
+}
+
+void store_bf16(const Tensor& x, uint16_t* out) {
+  const NormKernels& kern = norm_kernels();
+  const float* xd = x.data<float>();
+  parallel_for(x.numel(), 1 << 16, [&](int64_t b, int64_t e) { kern.to_bf16(xd + b, out + b, e - b); });
+}
+
+}  // namespace cpu
+
+void CpuBackend::group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out,
+                            const GroupNormParams& p) {
+  using namespace cpu;
+  check_f32("group_norm", "out", out);
+  check_same_shape("group_norm", "x", x, "out", out);
+  GroupNormCoefficients k = group_norm_coefficients(*this, "group_norm", x, gamma, beta, p);
+  group_norm_apply(k, x, p.silu, out.raw(), false);
 }
 
 void CpuBackend::layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& out, float eps) {

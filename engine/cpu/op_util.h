@@ -33,5 +33,12 @@ inline Tensor unaliased(Backend& be, const Tensor& t, const Tensor& out) {
 // The packed weights of gemm.h carry a layout tag; their data is no longer [N, K] row-major.
 inline bool is_plain(const Tensor& t) { return t.layout() == 0; }
 
+// The weight of a GEMM op: F32 (plain or prepared), or a prepared half-precision (BF16 / F16) one.
+inline void check_gemm_weight(const char* op, const char* arg, const Tensor& t) {
+  check_device(op, arg, t, Device::CPU);
+  check_arg(t.dtype() == DType::F32 || (!is_plain(t) && (t.dtype() == DType::BF16 || t.dtype() == DType::F16)), op,
+            ": ", arg, " must be F32 or a prepared weight, got ", t.describe());
+}
+
 }  // namespace cpu
 }  // namespace indetail

@@ -55,35 +55,22 @@ Rate rate(F fn, double seconds, double units_per_iter) {
   }
 }
 
-}  // namespace
-
-PeakFma measure_peak_fma(double seconds) {
-  PeakFma r;
-  CpuLevel level = cpu_level();
-  check_arg(level != CpuLevel::Generic, "cpu peak: needs AVX2+FMA or AVX-512 (this CPU / INDETAIL_CPU_LEVEL gives generic)");
-  r.isa = cpu_level_name(level);
-  r.lanes = level == CpuLevel::AVX512 ? 16 : 8;
-  double (*loop)(int64_t) = level == CpuLevel::AVX512 ? isa_avx512::fma_loop : isa_avx2::fma_loop;
-  const double flops_per_iter = loop(1);
-
-  // Best of many short runs (on a shared machine some of them get a core to themselves): clock,
-  // then one thread, then all threads.
+// The throughput of `loop` (flops_per_iter flops an iteration, vector instructions of
+// flops_per_instr flops): one thread, then every thread at once; best of `reps` runs each.
+PeakLoop measure_loop(double (*loop)(int64_t), double seconds, double hz, double flops_per_instr, int threads) {
   const int reps = 15;
-  double best_hz = 0, best_1 = 0, hz_cpu = 0, flops_cpu = 0;
+  const double flops_per_iter = loop(1);
+  PeakLoop r;
+  double best_1 = 0, flops_cpu = 0;
   for (int rep = 0; rep < reps; ++rep) {
-    Rate h = rate([](int64_t n) { add_chain(n); }, seconds, 8.0);
     Rate f = rate(loop, seconds, flops_per_iter);
-    best_hz = std::max(best_hz, h.wall);
     best_1 = std::max(best_1, f.wall);
-    hz_cpu = std::max(hz_cpu, h.cpu);
     flops_cpu = std::max(flops_cpu, f.cpu);
   }
-  r.ghz = hz_cpu / 1e9;
   r.gflops_1 = best_1 / 1e9;
   r.gflops_per_cpu_second = flops_cpu / 1e9;
-  r.fma_per_cycle = flops_cpu / (2.0 * r.lanes) / hz_cpu;
+  r.per_cycle = flops_cpu / flops_per_instr / hz;
 
-  r.threads = num_threads();
   double best_all = 0, best_all_cpu = 0;
   auto add = [](std::atomic<double>& a, double v) {
     double cur = a.load();
@@ -92,11 +79,11 @@ PeakFma measure_peak_fma(double seconds) {
   };
   for (int rep = 0; rep < reps; ++rep) {
     // Each thread runs the loop for about `seconds`; the total is flops / wall time, and per
-    // thread flops / its CPU time (lower than one thread alone when threads share FMA units).
+    // thread flops / its CPU time (lower than one thread alone when threads share units).
     int64_t iters = (int64_t)(best_1 / flops_per_iter * seconds);
     auto t0 = Clock::now();
     std::atomic<double> flops{0}, cpu{0};
-    parallel_for(r.threads, 1, [&](int64_t b, int64_t e) {
+    parallel_for(threads, 1, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
         double c0 = thread_cpu_seconds();
         add(flops, loop(iters));
@@ -108,6 +95,33 @@ PeakFma measure_peak_fma(double seconds) {
   }
   r.gflops_all = best_all / 1e9;
   r.gflops_per_cpu_second_all = best_all_cpu / 1e9;
+  return r;
+}
+
+}  // namespace
+
+PeakFma measure_peak_fma(double seconds) {
+  PeakFma r;
+  CpuLevel level = cpu_level();
+  check_arg(level != CpuLevel::Generic, "cpu peak: needs AVX2+FMA or AVX-512 (this CPU / INDETAIL_CPU_LEVEL gives generic)");
+  const bool avx512 = level >= CpuLevel::AVX512;
+  r.isa = avx512 ? "avx512" : "avx2";
+  r.lanes = avx512 ? 16 : 8;
+  r.threads = num_threads();
+  // The clock: best of many short runs (on a shared machine some of them get a core to themselves).
+  double hz_cpu = 0;
+  for (int rep = 0; rep < 15; ++rep) hz_cpu = std::max(hz_cpu, rate([](int64_t n) { add_chain(n); }, seconds, 8.0).cpu);
+  r.ghz = hz_cpu / 1e9;
+  PeakLoop fma = measure_loop(avx512 ? isa_avx512::fma_loop : isa_avx2::fma_loop, seconds, hz_cpu, 2.0 * r.lanes, r.threads);
+  r.fma_per_cycle = fma.per_cycle;
+  r.gflops_1 = fma.gflops_1;
+  r.gflops_per_cpu_second = fma.gflops_per_cpu_second;
+  r.gflops_all = fma.gflops_all;
+  r.gflops_per_cpu_second_all = fma.gflops_per_cpu_second_all;
+  if (level >= CpuLevel::AVX512BF16) {
+    r.has_bf16 = true;
+    r.bf16 = measure_loop(isa_avx512bf16::dp_loop, seconds, hz_cpu, 4.0 * 16, r.threads);
+  }
   return r;
 }
 

@@ -1,8 +1,9 @@
 // The vector type of one instruction set, for the CPU kernels written once and compiled per ISA.
 //
-// Include this only from kernel translation units (*_avx512.cc, *_avx2.cc, *_generic.cc): the
-// ISA is the one the file is compiled for, and everything lives in a namespace named after it
-// (isa_avx512 / isa_avx2 / isa_generic), so no function compiled with AVX-512 can be picked by
+// Include this only from kernel translation units (*_amx.cc, *_avx512bf16.cc, *_avx512.cc,
+// *_avx2.cc, *_generic.cc): the ISA is the one the file is compiled for, and everything lives in a
+// namespace named after it (isa_amx / isa_avx512bf16 / isa_avx512 / isa_avx2 / isa_generic; the
+// first two use the AVX-512 vector type), so no function compiled with AVX-512 can be picked by
 // the linker for a caller on a lesser CPU. Kernel files must not instantiate std:: templates
 // (containers, std::function) for the same reason; the drivers that thread and allocate live in
 // ordinary files and call the kernels through the tables of engine/cpu/*_kernels.h.
@@ -13,18 +14,26 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 #if defined(__AVX512F__)
-// GCC 12 reports the _mm512_undefined_ps() inside its own intrinsics as maybe-uninitialised.
+// GCC 12 reports the _mm512_undefined_ps() inside its own intrinsics as (maybe-)uninitialised.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 #define INDETAIL_KERNEL_INLINE static inline __attribute__((always_inline))
 
-#if defined(__AVX512F__)
+#if defined(__AMX_BF16__) && defined(__AVX512BF16__)
+#define INDETAIL_ISA isa_amx
+#define INDETAIL_ISA_NAME "amx"
+#elif defined(__AVX512BF16__)
+#define INDETAIL_ISA isa_avx512bf16
+#define INDETAIL_ISA_NAME "avx512bf16"
+#elif defined(__AVX512F__)
 #define INDETAIL_ISA isa_avx512
 #define INDETAIL_ISA_NAME "avx512"
 #elif defined(__AVX2__) && defined(__FMA__)
@@ -78,6 +87,17 @@ INDETAIL_KERNEL_INLINE V vselect_neg(V x, V a, V b) {
 // x == -inf ? a : b
 INDETAIL_KERNEL_INLINE V vselect_neginf(V x, V a, V b) {
   return {_mm512_mask_blend_ps(_mm512_cmp_ps_mask(x.v, _mm512_set1_ps(-INFINITY), _CMP_EQ_OQ), b.v, a.v)};
+}
+
+// The first n lanes of x stored as bf16: round to nearest even, NaN stays a quiet NaN (the
+// rounding of vcvtneps2bf16, in integer arithmetic).
+INDETAIL_KERNEL_INLINE void vstore_bf16_n(uint16_t* p, V x, int n) {
+  const __m512i b = _mm512_castps_si512(x.v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(b, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+  const __mmask16 nan = _mm512_cmp_ps_mask(x.v, x.v, _CMP_UNORD_Q);
+  r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(b, 16), _mm512_set1_epi32(0x40));
+  _mm256_mask_storeu_epi16(p, lane_mask(n), _mm512_cvtepi32_epi16(r));
 }
 
 // exp: Cephes polynomial on r = x - n ln2, |r| <= ln2/2, then scalef by 2^n (0 below -104,
@@ -242,6 +262,19 @@ INDETAIL_KERNEL_INLINE V vexp2(V a) { INDETAIL_LANES a.v[i_] = std::exp2(a.v[i_]
 #endif
 
 // Derived functions, the same on every ISA ------------------------------------------------------
+
+#if !defined(__AVX512F__)
+// The first n lanes of x stored as bf16 (round to nearest even, NaN stays a quiet NaN).
+INDETAIL_KERNEL_INLINE void vstore_bf16_n(uint16_t* p, V x, int n) {
+  float lanes[W];
+  vstore(lanes, x);
+  for (int i = 0; i < n; ++i) {
+    uint32_t b;
+    std::memcpy(&b, &lanes[i], 4);
+    p[i] = (b & 0x7fffffffu) > 0x7f800000u ? (uint16_t)((b >> 16) | 0x40) : (uint16_t)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+  }
+}
+#endif
 
 // erf(x) = ±(1 - erfc|x|) with the Chebyshev fit of Numerical Recipes (erfcc): erfc to a relative
 // 1.2e-7 everywhere, so erf to 1.2e-7 absolute, well inside float rounding of 1 + erf in GELU.

@@ -72,7 +72,7 @@ Tensor ConvLayer::after_group_norm(Backend& be, const NormLayer& norm, const Ten
   Tensor out = be.empty(out_shape(x.shape()));
   Conv2dParams q = p;
   q.out_scale = out_scale;
-  be.group_norm_conv2d(x, norm.gamma, norm.beta, gn, w, &b, frame_bias, residual, out, q);
+  be.group_norm_conv2d(x, norm.gamma, norm.beta, gn, w, b.defined() ? &b : nullptr, frame_bias, residual, out, q);
   return out;
 }
 

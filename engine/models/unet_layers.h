@@ -32,6 +32,8 @@ struct LinearLayer {
   Tensor operator()(Backend& be, const PreNorm& pre, const Tensor& x, const Tensor* residual = nullptr) const;
 };
 
+struct NormLayer;
+
 // A 2-D convolution on NHWC activations.
 struct ConvLayer {
   Tensor w, b;  // b undefined when the layer has no bias

@@ -59,6 +59,7 @@ Tensor VaeEncoder::features(Backend& b, const Tensor& x, const CancelToken* canc
     check_cancel(cancel, "VAE encoder down block ", i);
     for (const VaeResnet& r : d.resnets) h = r.forward(b, h);
     if (d.down) h = d.down->forward(b, h);
+    b.release_cached_memory();  // the next level's tensors are 4x smaller: these blocks would idle
   }
   return h;
 }
@@ -107,6 +108,7 @@ Tensor VaeDecoder::image(Backend& b, const Tensor& features, const CancelToken* 
     check_cancel(cancel, "VAE decoder up block ", i);
     for (const VaeResnet& r : u.resnets) h = r.forward(b, h);
     if (u.up) h = u.up->forward(b, h);
+    b.release_cached_memory();  // the next level's tensors are 4x larger: these blocks would idle
   }
   return conv_out_.after_group_norm(b, norm_out_, h, NormLayer::params(groups_, kVaeNormEps, true));
 }
@@ -130,9 +132,22 @@ void AutoencoderKL::check_tiling(const VaeTiling& t) const {
             " must be a multiple of ", f, " smaller than tileSize ", t.tile_size);
 }
 
+namespace {
+
+// The VAE runs once per image: the allocator's free blocks are handed back before it runs (the
+// denoising loop's) and after (its own), so that the two are never held at once.
+struct ReleaseCachedMemory {
+  Backend& b;
+  explicit ReleaseCachedMemory(Backend& be) : b(be) { b.release_cached_memory(); }
+  ~ReleaseCachedMemory() { b.release_cached_memory(); }
+};
+
+}  // namespace
+
 AutoencoderKL::Posterior AutoencoderKL::encode(const Tensor& image, const VaeTiling& tiling,
                                                const CancelToken* cancel) const {
   Backend& b = *backend_;
+  ReleaseCachedMemory release(b);
   const int64_t f = cfg_.factor(), c = cfg_.in_channels, l = cfg_.latent_channels;
   check_arg(image.dim() == 4 && image.size(3) == c, "VAE encode: image must be NHWC [N, H, W, ", c, "], got ",
             image.describe());
@@ -177,6 +192,7 @@ AutoencoderKL::Posterior AutoencoderKL::encode(const Tensor& image, const VaeTil
 
 Tensor AutoencoderKL::decode(const Tensor& latents, const VaeTiling& tiling, const CancelToken* cancel) const {
   Backend& b = *backend_;
+  ReleaseCachedMemory release(b);
   const int64_t l = cfg_.latent_channels;
   check_arg(latents.dim() == 4 && latents.size(3) == l, "VAE decode: latents must be NHWC [N, h, w, ", l, "], got ",
             latents.describe());

@@ -31,6 +31,10 @@ bool WeightSource::find(const std::string& name, Found* out) const {
   return false;
 }
 
+bool WeightSource::is_part(const Found& f) const {
+  return f.view.transpose || view_shape(f) != f.file->entry(f.view.key).shape;
+}
+
 Shape WeightSource::view_shape(const Found& f) const {
   const View& v = f.view;
   Shape s = f.file->entry(v.key).shape;
@@ -109,33 +113,59 @@ Shape WeightSource::shape(const std::string& name) const {
   return view_shape(f);
 }
 
-Tensor WeightSource::host_f32(const std::string& name, const Shape& expect) const {
-  std::string where = describe_files(), key = name;
-  Tensor t;
-  if (random_) {
-    t = random_tensor(name, expect);
-  } else {
-    Found f;
-    if (!find(name, &f)) fail(ErrorKind::BadFile, "weight '", name, "' is missing from ", describe_files());
-    t = read_f32(f, name, expect);
-    where = f.file->path();
-    key = f.view.key;
-  }
-  // Every weight is scanned once here (memory-bound, threaded): NaN/Inf weights would only show
-  // as black images much later.
-  const int64_t bad = first_non_finite(t.data<float>(), t.numel());
+Tensor WeightSource::host(const std::string& name, const Shape& expect) const {
+  if (random_) return random_tensor(name, expect);  // finite by construction
+  Found f;
+  if (!find(name, &f)) fail(ErrorKind::BadFile, "weight '", name, "' is missing from ", describe_files());
+  Tensor t = read_stored(f, name, expect);
+  // Every weight is scanned once here, in its stored dtype (memory-bound, threaded): NaN/Inf
+  // weights would only show as black images much later.
+  const int64_t bad = first_non_finite(t);
   if (bad >= 0) {
-    fail(ErrorKind::BadFile, where, ": weight '", key, "' holds ", t.data<float>()[bad], " at index ", bad,
+    fail(ErrorKind::BadFile, f.file->path(), ": weight '", f.view.key, "' holds ", host_value_f32(t, bad), " at index ",
+         stored_index(f, t.shape(), bad), is_part(f) ? " (in the part read as '" + name + "')" : "",
          " (NaN or infinite values): the checkpoint is corrupt, or was saved after its values overflowed");
   }
   return t;
 }
 
-Tensor WeightSource::read_f32(const Found& f, const std::string& name, const Shape& expect) const {
+int64_t WeightSource::stored_index(const Found& f, const Shape& view, int64_t i) const {
+  const View& v = f.view;
+  if (v.transpose) {  // view [c, r] of the cut [r, c]
+    const int64_t r = view[1], c = view[0];
+    i = (i % r) * c + i / r;
+  }
+  const Shape& stored = f.file->entry(v.key).shape;
+  const int64_t row = stored.empty() || stored[0] == 0 ? 0 : shape_numel(stored) / stored[0];
+  return i + v.row_begin * row;
+}
+
+Tensor WeightSource::host_f32(const std::string& name, const Shape& expect) const {
+  Tensor t = host(name, expect);
+  return t.dtype() == DType::F32 ? t : to_f32_host(t);
+}
+
+void WeightSource::release(const std::string& name) const {
+  Found f;
+  if (!random_ && find(name, &f)) f.file->release_pages(f.view.key);
+}
+
+namespace {
+
+// [r, c] -> [c, r] for elements of type T.
+template <typename T>
+void transpose_matrix(const T* src, T* dst, int64_t r, int64_t c) {
+  for (int64_t i = 0; i < r; ++i)
+    for (int64_t j = 0; j < c; ++j) dst[j * r + i] = src[i * c + j];
+}
+
+}  // namespace
+
+Tensor WeightSource::read_stored(const Found& f, const std::string& name, const Shape& expect) const {
   const View& v = f.view;
   const SafetensorsEntry& e = f.file->entry(v.key);
   const Shape shape = view_shape(f);
-  const bool is_view = shape != e.shape || v.transpose;
+  const bool is_view = is_part(f);
   if (!expect.empty() && shape != expect) {
     fail(ErrorKind::BadFile, f.file->path(), ": weight '", v.key, "'", is_view ? " (the part read as '" + name + "')" : "",
          " has shape ", shape_str(shape), " but the model config implies ", shape_str(expect),
@@ -143,19 +173,18 @@ Tensor WeightSource::read_f32(const Found& f, const std::string& name, const Sha
   }
   if (!e.dtype_supported || !is_float(e.dtype))
     fail(ErrorKind::BadFile, f.file->path(), ": weight '", v.key, "' has dtype ", e.dtype_name, ", expected F32, F16 or BF16");
-  Tensor t = f.file->tensor_f32(v.key);
+  Tensor t = f.file->tensor_float(v.key);
   if (!is_view) return t;
+  // A view is cut (and transposed) in the stored dtype: only the view is copied, never widened.
   if (v.rows >= 0) t = t.slice0(v.row_begin, v.rows);
-  Tensor out = Tensor::host_uninitialized(DType::F32, shape);
+  Tensor out = Tensor::host_uninitialized(t.dtype(), shape);
   if (!v.transpose) {
     std::memcpy(out.raw(), t.raw(), out.nbytes());
-    return out;
+  } else if (dtype_size(t.dtype()) == 4) {
+    transpose_matrix(t.data<uint32_t>(), out.data<uint32_t>(), t.size(0), t.size(1));
+  } else {
+    transpose_matrix(t.data<uint16_t>(), out.data<uint16_t>(), t.size(0), t.size(1));
   }
-  const int64_t r = t.size(0), c = t.size(1);
-  const float* src = t.data<float>();
-  float* dst = out.data<float>();
-  for (int64_t i = 0; i < r; ++i)
-    for (int64_t j = 0; j < c; ++j) dst[j * r + i] = src[i * c + j];
   return out;
 }
 
@@ -171,34 +200,53 @@ std::vector<std::string> WeightSource::names() const {
 WeightLoader::WeightLoader(const WeightSource& source, Backend& backend, std::string what)
     : source_(source), backend_(backend), what_(std::move(what)) {}
 
+Tensor WeightLoader::prepare(const std::string& name, const Tensor& host, WeightUse use) {
+  Tensor w = backend_.prepare_weight(host, use);
+  source_.release(name);
+  return w;
+}
+
 Tensor WeightLoader::linear(const std::string& name, int64_t n, int64_t k) {
   used_.insert(name);
   Shape s = source_.shape(name);
-  Tensor w = source_.host_f32(name, s.size() == 4 ? Shape{n, k, 1, 1} : Shape{n, k});
-  return backend_.prepare_weight(w.reshape({n, k}), WeightUse::Linear);
+  Tensor w = source_.host(name, s.size() == 4 ? Shape{n, k, 1, 1} : Shape{n, k});
+  return prepare(name, w.reshape({n, k}), WeightUse::Linear);
 }
+
+namespace {
+
+// OIHW [o, i, kh, kw] -> OHWI [o, kh, kw, i] for elements of type T.
+template <typename T>
+void oihw_to_ohwi(const T* s, T* d, int64_t cout, int64_t cin, int64_t kh, int64_t kw) {
+  parallel_for(cout, 1, [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o)
+      for (int64_t i = 0; i < cin; ++i)
+        for (int64_t y = 0; y < kh; ++y)
+          for (int64_t x = 0; x < kw; ++x) d[((o * kh + y) * kw + x) * cin + i] = s[((o * cin + i) * kh + y) * kw + x];
+  });
+}
+
+}  // namespace
 
 Tensor WeightLoader::conv(const std::string& name, int64_t cout, int64_t cin, int64_t kh, int64_t kw) {
   used_.insert(name);
-  Tensor w = source_.host_f32(name, {cout, cin, kh, kw});
-  Tensor ohwi = Tensor::host_uninitialized(DType::F32, {cout, kh, kw, cin});
-  const float* s = w.data<float>();
-  float* d = ohwi.data<float>();
-  for (int64_t o = 0; o < cout; ++o)
-    for (int64_t i = 0; i < cin; ++i)
-      for (int64_t y = 0; y < kh; ++y)
-        for (int64_t x = 0; x < kw; ++x) d[((o * kh + y) * kw + x) * cin + i] = s[((o * cin + i) * kh + y) * kw + x];
-  return backend_.prepare_weight(ohwi, WeightUse::Conv);
+  Tensor w = source_.host(name, {cout, cin, kh, kw});
+  Tensor ohwi = Tensor::host_uninitialized(w.dtype(), {cout, kh, kw, cin});
+  if (dtype_size(w.dtype()) == 4)
+    oihw_to_ohwi(w.data<uint32_t>(), ohwi.data<uint32_t>(), cout, cin, kh, kw);
+  else
+    oihw_to_ohwi(w.data<uint16_t>(), ohwi.data<uint16_t>(), cout, cin, kh, kw);
+  return prepare(name, ohwi, WeightUse::Conv);
 }
 
 Tensor WeightLoader::vector(const std::string& name, int64_t n) {
   used_.insert(name);
-  return backend_.prepare_weight(source_.host_f32(name, {n}), WeightUse::Vector);
+  return prepare(name, source_.host(name, {n}), WeightUse::Vector);
 }
 
 Tensor WeightLoader::table(const std::string& name, int64_t v, int64_t c) {
   used_.insert(name);
-  return backend_.prepare_weight(source_.host_f32(name, {v, c}), WeightUse::Table);
+  return prepare(name, source_.host(name, {v, c}), WeightUse::Table);
 }
 
 Tensor WeightLoader::host(const std::string& name, const Shape& shape) {

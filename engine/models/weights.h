@@ -40,9 +40,14 @@ class WeightSource {
   bool is_random() const { return random_; }
 
   bool has(const std::string& name) const;
-  // The tensor as host F32, checked against `expect` (empty = any shape) and scanned for NaN and
-  // infinite values. Errors name the model tensor, the file key and the file.
+  // The tensor as stored (host F32, F16 or BF16; a view of the file when aligned and not a
+  // View), checked against `expect` (empty = any shape) and scanned for NaN and infinite values
+  // in its stored dtype. Errors name the model tensor, the file key and the file.
+  Tensor host(const std::string& name, const Shape& expect) const;
+  // The same, widened to host F32.
   Tensor host_f32(const std::string& name, const Shape& expect) const;
+  // The tensor's file pages are no longer needed by this process (it was converted).
+  void release(const std::string& name) const;
   Shape shape(const std::string& name) const;  // throws when absent; {} for a random source
   std::string describe_files() const;          // for messages: "a.safetensors, b.safetensors"
   std::vector<std::string> names() const;      // every visible model name
@@ -54,9 +59,13 @@ class WeightSource {
   };
   // The view's shape given the stored shape; throws naming both when the view does not fit.
   Shape view_shape(const Found& f) const;
+  // Whether `f` reads less than, or other than, the whole stored tensor as it is stored.
+  bool is_part(const Found& f) const;
   bool find(const std::string& name, Found* out) const;
-  // The stored tensor of `f` widened to F32, cut and transposed when it is a view of one.
-  Tensor read_f32(const Found& f, const std::string& name, const Shape& expect) const;
+  // Index `i` of the view (of shape `view`) read through `f`, as an index of the stored tensor.
+  int64_t stored_index(const Found& f, const Shape& view, int64_t i) const;
+  // The stored tensor of `f` in its stored dtype, cut and transposed when it is a view of one.
+  Tensor read_stored(const Found& f, const std::string& name, const Shape& expect) const;
   struct FileEntry {
     std::shared_ptr<SafetensorsFile> file;
     std::string prefix;
@@ -68,6 +77,9 @@ class WeightSource {
   std::map<std::string, View> aliases_;
 };
 
+// Prepares the weights of one model for a backend. Each weight is read from the source in its
+// stored dtype, prepared (the backend converts and packs it: the only copy that stays), and its
+// file pages are released, so loading never holds a weight twice.
 class WeightLoader {
  public:
   // `what` names the model in messages ("UNet", "VAE", ...).
@@ -75,7 +87,8 @@ class WeightLoader {
 
   // [n, k] for x·wᵀ. Also accepts [n, k, 1, 1] (a 1×1 convolution used as a projection).
   Tensor linear(const std::string& name, int64_t n, int64_t k);
-  // A convolution stored OIHW [cout, cin, kh, kw] in the checkpoint, prepared as OHWI.
+  // A convolution stored OIHW [cout, cin, kh, kw] in the checkpoint, prepared as OHWI (the
+  // transpose is done in the stored dtype).
   Tensor conv(const std::string& name, int64_t cout, int64_t cin, int64_t kh, int64_t kw);
   // A 1-D parameter (bias, norm scale/shift) of length n.
   Tensor vector(const std::string& name, int64_t n);
@@ -91,6 +104,8 @@ class WeightLoader {
   const std::string& what() const { return what_; }
 
  private:
+  Tensor prepare(const std::string& name, const Tensor& host, WeightUse use);
+
   const WeightSource& source_;
   Backend& backend_;
   std::string what_;

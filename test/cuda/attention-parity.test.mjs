@@ -14,6 +14,7 @@ import { maxAbsError } from '../helpers/compare.mjs';
 import { addon } from '../../dist/native/addon.js';
 import { cudaSkipReason } from '../helpers/backends.mjs';
 import { mulberry32 } from '../helpers/random.mjs';
+import { rounder, storageUlp } from '../helpers/low-precision.mjs';
 
 const skip = cudaSkipReason();
 if (skip) console.log(skip);
@@ -30,28 +31,6 @@ function gaussian(seed, n, sd = 1) {
   }
   return out;
 }
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-function roundBF16(x) {
-  f32[0] = x;
-  const b = u32[0];
-  u32[0] = (b + 0x7fff + ((b >>> 16) & 1)) & 0xffff0000;
-  return f32[0];
-}
-function roundF16(x) {
-  if (!Number.isFinite(x) || x === 0) return x;
-  const a = Math.abs(x);
-  if (a >= 65520) return Math.sign(x) * Infinity;
-  const e = Math.max(Math.floor(Math.log2(a)), -14);
-  const ulp = 2 ** (e - 10);
-  const q = a / ulp;
-  let r = Math.round(q);
-  if (Math.abs(q - Math.trunc(q) - 0.5) < 1e-12) r = 2 * Math.round(q / 2); // ties to even
-  return Math.sign(x) * r * ulp;
-}
-const rounder = { f16: roundF16, bf16: roundBF16 };
-const storageUlp = { f16: 2 ** -10, bf16: 2 ** -7 };
 
 function maxAbs(a) {
   let m = 0;

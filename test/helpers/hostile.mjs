@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fixturePath, repoRoot } from './fixtures.mjs';
+import { bf16Bits, f16Bits } from './low-precision.mjs';
 
 export const cli = path.join(repoRoot, 'dist', 'cli', 'main.js');
 export const tinyModel = fixturePath('tiny-sd15');
@@ -82,10 +83,11 @@ export function copyTinyModel(dir, name = 'model') {
 }
 
 /**
- * Rewrites one tensor of a safetensors file as F32 with the values `fill(i, old)` returns (an
- * independent writer: the header and offsets are rebuilt here, not by the package).
+ * Rewrites one tensor of a safetensors file as `dtype` (F32, or F16 / BF16: the values must be
+ * representable) with the values `fill(i)` returns (an independent writer: the header and offsets
+ * are rebuilt here, not by the package).
  */
-export function rewriteTensor(file, name, fill) {
+export function rewriteTensor(file, name, fill, dtype = 'F32') {
   const buf = readFileSync(file);
   const n = Number(buf.readBigUInt64LE(0));
   const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
@@ -97,15 +99,11 @@ export function rewriteTensor(file, name, fill) {
   for (const [key, info] of Object.entries(header)) {
     if (key === '__metadata__') continue;
     let data = buf.subarray(base + info.data_offsets[0], base + info.data_offsets[1]);
-    let dtype = info.dtype;
     if (key === name) {
       const count = info.shape.reduce((a, b) => a * b, 1);
-      const f = new Float32Array(count);
-      for (let i = 0; i < count; i++) f[i] = fill(i);
-      data = Buffer.from(f.buffer);
-      dtype = 'F32';
+      data = encodeFloats(Array.from({ length: count }, (_, i) => fill(i)), dtype);
     }
-    out[key] = { dtype, shape: info.shape, data_offsets: [offset, offset + data.length] };
+    out[key] = { dtype: key === name ? dtype : info.dtype, shape: info.shape, data_offsets: [offset, offset + data.length] };
     chunks.push(data);
     offset += data.length;
   }
@@ -113,6 +111,14 @@ export function rewriteTensor(file, name, fill) {
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(h.length));
   writeFileSync(file, Buffer.concat([len, h, ...chunks]));
+}
+
+/** `values` as little-endian F32, F16 or BF16 bytes (F16 / BF16 values must be representable). */
+export function encodeFloats(values, dtype) {
+  if (dtype === 'F32') return Buffer.from(Float32Array.from(values).buffer);
+  const bits = { F16: f16Bits, BF16: bf16Bits }[dtype];
+  if (!bits) throw new Error(`encodeFloats: dtype ${dtype} not handled`);
+  return Buffer.from(Uint16Array.from(values, bits).buffer);
 }
 
 /** Resident set size of this process in bytes (from /proc, not the V8 heap). */

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { probeCuda } from '../backend-select.js';
 import { packageRoot } from '../native/addon.js';
+import { cpuHasBf16 } from '../precision.js';
 import { buildInfo, backends, devices } from '../system.js';
 import { version } from '../version.js';
 
@@ -22,7 +23,7 @@ export interface DoctorReport {
   environment: Record<string, string>;
 }
 
-const ENVIRONMENT = ['INDETAIL_DISABLE_CUDA', 'INDETAIL_FORCE_CUDA_PROBE_FAILURE', 'INDETAIL_THREADS', 'CUDA_VISIBLE_DEVICES', 'INDETAIL_PREBUILD', 'PREBUILDS_ONLY'];
+const ENVIRONMENT = ['INDETAIL_DISABLE_CUDA', 'INDETAIL_FORCE_CUDA_PROBE_FAILURE', 'INDETAIL_THREADS', 'INDETAIL_CPU_LEVEL', 'CUDA_VISIBLE_DEVICES', 'INDETAIL_PREBUILD', 'PREBUILDS_ONLY'];
 
 function addonFile(): DoctorReport['addon'] {
   const require = createRequire(import.meta.url);
@@ -57,7 +58,7 @@ export function formatDoctor(r: DoctorReport): string {
     `indetail ${r.version} on node ${r.node} (${r.platform})`,
     `addon: ${r.addon.path} (${r.addon.kind})`,
     `backends: ${r.backends.join(', ')}`,
-    `cpu: ${r.build.threads} threads, kernels: ${r.build.cpuFeatures}`,
+    `cpu: ${r.build.threads} threads, kernels: ${r.build.cpuFeatures}${r.build.cpuLevelDetected !== r.build.cpuFeatures ? ` (the CPU offers ${r.build.cpuLevelDetected})` : ''}, precision 'auto' for full-size models: ${cpuHasBf16() ? 'bf16' : 'f32'}`,
     `cuda: ${r.build.cudaCompiled ? `compiled (runtime ${r.build.cudaRuntimeVersion ?? '?'}, ${r.build.cudaArchitectures ?? '?'})` : 'not compiled'}`,
   ];
   if (r.devices.length === 0) {
@@ -73,6 +74,7 @@ export function formatDoctor(r: DoctorReport): string {
       ? `backend 'auto' uses: cuda (device query and self-test kernel passed on ${r.devices.length === 1 ? 'the GPU' : `all ${r.devices.length} GPUs`})`
       : `backend 'auto' uses: cpu — ${r.auto.reason}`,
   );
+  if (r.build.cpuLevelProblem) lines.push(`warning: ${r.build.cpuLevelProblem}`);
   const env = Object.entries(r.environment);
   if (env.length > 0) lines.push(`environment: ${env.map(([k, v]) => `${k}=${v}`).join(' ')}`);
   return lines.join('\n');

@@ -11,6 +11,7 @@ import type { AttentionVariant, GuidanceMode } from '../pipeline/layout.js';
 import { parseSize } from './generate.js';
 import { watchInterrupts } from './interrupt.js';
 import { modelFlags, modelSource, type ModelFlagArgs } from './model-flags.js';
+import { precisionFlag, precisionOption } from './precision-flag.js';
 import { evalProgressPrinter } from './progress.js';
 
 interface EvalArgs extends ModelFlagArgs {
@@ -31,6 +32,7 @@ interface EvalArgs extends ModelFlagArgs {
   samples?: number;
   size?: string;
   backend: string;
+  precision?: string;
   'kv-cache'?: boolean;
   json?: boolean;
 }
@@ -90,6 +92,7 @@ function builder(y: Argv) {
     .option('samples', { type: 'number', describe: 'images per generation (default 4, as the paper reports)' })
     .option('size', { type: 'string', describe: 'generation size N or WxH (default: the model\'s)' })
     .option('backend', { choices: ['auto', 'cpu', 'cuda'] as const, default: 'auto', describe: 'where to run' })
+    .option('precision', precisionFlag)
     .option('kv-cache', { type: 'boolean', describe: 'reuse the image-prompt cache between calls (faster; timings then depend on the order)' })
     .option('json', { type: 'boolean', describe: 'print the report JSON on stdout instead of the table' })
     .example('$0 eval --model ./sd15 --prompts prompts.json --clip ./clip-vit-large-patch14 --dino ./dino-vitb8 --attention stratified,concat --out eval/', '')
@@ -106,6 +109,7 @@ async function handler(a: EvalArgs): Promise<void> {
     const r = await runEvaluation({
       ...modelSource(a),
       backend: a.backend as 'auto' | 'cpu' | 'cuda',
+      ...precisionOption(a.precision),
       prompts,
       configurations: configs,
       ...(a.clip ? { clip: a.clip } : {}),

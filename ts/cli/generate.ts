@@ -10,6 +10,7 @@ import { validateCallOptions, type PipelineCallOptions } from '../pipeline/optio
 import { IndetailPipeline, type PipelineLoadOptions } from '../pipeline/pipeline.js';
 import { watchInterrupts, type Interrupt } from './interrupt.js';
 import { modelFlags, modelSource, type ModelFlagArgs } from './model-flags.js';
+import { precisionFlag, precisionOption } from './precision-flag.js';
 import { prepareOutDir, writeImagesOrKeep, type KeptImagesError, type OutputImage } from './outputs.js';
 import { progressPrinter } from './progress.js';
 
@@ -87,6 +88,7 @@ function builder(task: Task) {
     for (const [flag, [, option]] of Object.entries(callFlags(task))) b = b.option(flag, option);
     b = b
       .option('backend', { choices: ['auto', 'cpu', 'cuda'] as const, default: 'auto', describe: 'where to run' })
+      .option('precision', precisionFlag)
       .option('out', { type: 'string', default: '.', describe: 'output folder (created if missing; must be writable)' })
       .option('overwrite', { type: 'boolean', describe: 'replace files of the same name instead of numbering this run\'s files (name_2.png, ...)' })
       .option('json', { type: 'boolean', describe: 'print a JSON summary on stdout' });
@@ -106,7 +108,7 @@ function callOptions(task: Task, a: Args): PipelineCallOptions {
 }
 
 function loadOptions(a: Args): PipelineLoadOptions {
-  return { ...modelSource(a), backend: a.backend as 'auto' | 'cpu' | 'cuda' };
+  return { ...modelSource(a), backend: a.backend as 'auto' | 'cpu' | 'cuda', ...precisionOption(a.precision) };
 }
 
 /** Runs a check whose messages name call options ("for stratifiedSteps") and names the flags instead. */

@@ -2,10 +2,12 @@
 import type { Argv, CommandModule } from 'yargs';
 import { IndetailError } from '../errors.js';
 import { modelFlags, modelSource, type ModelFlagArgs } from './model-flags.js';
+import { precisionFlag, precisionOption } from './precision-flag.js';
 import { deployment, deploymentOptions, logger, parseBytes, parseDuration, untilSignal, type DeploymentArgs } from './deployment.js';
 
 interface WorkerArgs extends DeploymentArgs, ModelFlagArgs {
   backend: string;
+  precision?: string;
   'cache-bytes'?: string;
   id?: string;
   'lock-duration'?: string;
@@ -18,6 +20,7 @@ interface WorkerArgs extends DeploymentArgs, ModelFlagArgs {
 function builder(y: Argv) {
   return modelFlags(deploymentOptions(y), { required: false, describe: 'ControlNet folder or .safetensors (for structure-guided jobs)' })
     .option('backend', { type: 'string', default: 'auto', describe: 'auto, cpu, cuda or cuda:N (one worker per GPU)' })
+    .option('precision', precisionFlag)
     .option('cache-bytes', { type: 'string', describe: 'image-prompt K/V cache budget, e.g. 8GiB (0 disables; default: the pipeline\'s)' })
     .option('id', { type: 'string', describe: 'stable worker name (default <host>-<pid>); a restarted worker with the same id takes its queue back' })
     .option('lock-duration', { type: 'string', describe: 'job lock duration; a dead worker\'s job is recovered after it (default 30s)' })
@@ -48,6 +51,7 @@ async function handler(a: WorkerArgs): Promise<void> {
     ...deployment(a),
     ...modelSource(a),
     backend: a.backend as 'auto',
+    ...precisionOption(a.precision),
     ...(cacheBytes !== undefined ? { cacheBytes } : {}),
     ...(a.id ? { id: a.id } : {}),
     recovery: {

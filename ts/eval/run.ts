@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackendName } from '../engine.js';
+import type { PrecisionOption } from '../precision.js';
 import { IndetailError } from '../errors.js';
 import { loadImage, readImage, writeFileAtomic, type RgbImage, type TargetSize } from '../image/index.js';
 import { QualityMetrics } from '../metrics/quality.js';
@@ -26,6 +27,8 @@ import { aggregate, type EvalReport, type UnitMetrics, type UnitRecord } from '.
 /** The model (`model`, `config`, `vae`, `predictionType`, `controlnet`: structure prompts need one) is ignored when `pipeline` is given. */
 export interface EvalOptions extends ModelSource {
   backend?: 'auto' | BackendName;
+  /** The pipeline's precision (see IndetailPipeline.load; default 'auto'). */
+  precision?: PrecisionOption;
   /** Run on this pipeline instead of loading one (it is not disposed). */
   pipeline?: IndetailPipeline;
   prompts: readonly EvalPrompt[];
@@ -272,6 +275,7 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
     (await IndetailPipeline.load({
       ...modelSourceOptions(o),
       backend: o.backend ?? 'auto',
+      ...(o.precision !== undefined ? { precision: o.precision } : {}),
       ...(o.onInfo ? { onInfo: o.onInfo } : {}),
       ...(o.onWarning ? { onWarning: o.onWarning } : {}),
     }));

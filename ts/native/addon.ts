@@ -79,7 +79,14 @@ export interface NativeBuildInfo {
   cudaArchitectures?: string;
   cudaRuntimeVersion?: string;
   cudaUnavailableReason: string;
+  /** CPU kernels in use: generic | avx2 | avx512 | avx512bf16 | amx (capped by INDETAIL_CPU_LEVEL). */
   cpuFeatures: string;
+  /** The bf16 GEMM kernels of the CPU precision 'bf16' ('avx512bf16', 'amx'; '' = fp32 kernels on bf16-rounded operands). */
+  cpuBf16Kernels: string;
+  /** What the CPU offers, whatever INDETAIL_CPU_LEVEL says. */
+  cpuLevelDetected: string;
+  /** Set when INDETAIL_CPU_LEVEL holds something that is not a level (it is then ignored). */
+  cpuLevelProblem?: string;
   threads: number;
 }
 

@@ -4,6 +4,7 @@ import type { BackendName } from '../engine.js';
 import { checkPredictionType } from '../models/family/prediction-type.js';
 import type { PredictionType } from '../scheduler/index.js';
 import { checkKnownKeys, keyTable } from '../known-keys.js';
+import { checkPrecisionOption, type PrecisionOption } from '../precision.js';
 import { invalid, show } from '../validate.js';
 
 export interface PipelineLoadOptions {
@@ -27,8 +28,11 @@ export interface PipelineLoadOptions {
   randomWeights?: number;
   /** 'auto' (default: CUDA when a usable GPU is present, else CPU), 'cpu', 'cuda' or 'cuda:<index>'. */
   backend?: 'auto' | BackendName;
-  /** CUDA storage precision (default 'f16'). */
-  precision?: 'f16' | 'bf16';
+  /**
+   * 'auto' (default): bf16 on a CPU with AVX512-BF16 or AMX for full-size models, f32 on other
+   * CPUs and for tiny models, f16 on CUDA. CPU: 'f32' | 'bf16'; CUDA: 'f16' | 'bf16' (see precision.ts).
+   */
+  precision?: PrecisionOption;
   /**
    * A VAE to use instead of the model's: a diffusers AutoencoderKL folder (e.g. SDXL's
    * fp16-fixed VAE, whose config says force_upcast false), or a .safetensors VAE file (diffusers
@@ -36,10 +40,11 @@ export interface PipelineLoadOptions {
    */
   vae?: string;
   /**
-   * CUDA precision of the VAE (default: the engine's, except bf16 for a VAE that overflows in fp16:
-   * SDXL's, whose config has force_upcast). Ignored on the CPU (f32).
+   * Precision of the VAE, with the values of `precision` ('auto' = default: the models'
+   * precision, except bf16 instead of f16 for a VAE that overflows in fp16: SDXL's, whose config
+   * has force_upcast; see precision.ts).
    */
-  vaePrecision?: 'f16' | 'bf16';
+  vaePrecision?: PrecisionOption;
   /** Called with one-line notes (which backend was chosen and why). */
   onInfo?: (message: string) => void;
   /**
@@ -105,8 +110,7 @@ export function validateLoadOptions(options: PipelineLoadOptions): void {
   }
   checkPath('vae', options.vae, 'a VAE folder or .safetensors file');
   for (const name of ['precision', 'vaePrecision'] as const) {
-    const p = options[name];
-    if (p !== undefined && p !== 'f16' && p !== 'bf16') invalid(`Expected 'f16' or 'bf16' for ${name} but received ${show(p)}`);
+    if (options[name] !== undefined) checkPrecisionOption(options[name], name);
   }
   for (const name of ['onInfo', 'onWarning'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') invalid(`Expected a function for ${name} but received ${show(options[name])}`);

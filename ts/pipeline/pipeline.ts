@@ -19,6 +19,7 @@ import { VAE } from '../models/vae.js';
 import { DDIMScheduler, referenceDdimConfig, type PredictionType } from '../scheduler/index.js';
 import { probeCuda, resolveBackend } from '../backend-select.js';
 import { devices } from '../system.js';
+import { pipelinePrecisions, type PipelinePrecisions, type Precision } from '../precision.js';
 import { version } from '../version.js';
 import type { Task } from './defaults.js';
 import { generate } from './generate.js';
@@ -107,19 +108,20 @@ async function vaeFiles(files: ModelFiles, options: PipelineLoadOptions): Promis
   return { ...(await locateVae(options.vae, files.vae.config)), name: options.vae };
 }
 
+/** The precisions of the pipeline's models on `device`, by the one rule of precision.ts. */
+function precisionsFor(options: PipelineLoadOptions, device: 'cpu' | 'cuda', unet: UNetConfig, family: ModelFamily, vae: ComponentFiles): PipelinePrecisions {
+  return pipelinePrecisions(options, device, { unetBlockOutChannels: unet.block_out_channels, vaeNeedsUpcast: family.vaeNeedsUpcast(vae.config) });
+}
+
 /**
- * The VAE, on an engine of its own precision where it needs one: on CUDA a VAE whose family says
- * it overflows in fp16 (SDXL's force_upcast) runs in bf16, and options.vaePrecision overrides; on
- * the CPU everything is f32. Pushes what it loads onto `loaded`.
+ * The VAE in `precision`: on `engine` when that is its precision, else on an engine of its own on
+ * the same device (SDXL's VAE in bf16 next to an f16 UNet). Pushes what it loads onto `loaded`.
  */
-async function loadVae(engine: Engine, family: ModelFamily, source: ComponentFiles & { name: string }, options: PipelineLoadOptions, loaded: Array<{ dispose(): void }>): Promise<VAE> {
+async function loadVae(engine: Engine, source: ComponentFiles & { name: string }, precision: Precision, loaded: Array<{ dispose(): void }>): Promise<VAE> {
   let vaeEngine = engine;
-  if (engine.device === 'cuda') {
-    const want = options.vaePrecision ?? (family.vaeNeedsUpcast(source.config) ? 'bf16' : engine.computeDtype);
-    if (want !== engine.computeDtype) {
-      vaeEngine = new Engine({ backend: engine.backend as BackendName, precision: want as 'f16' | 'bf16' });
-      loaded.push(vaeEngine);
-    }
+  if (precision !== engine.precision) {
+    vaeEngine = new Engine({ backend: engine.backend as BackendName, precision });
+    loaded.push(vaeEngine);
   }
   const vae = await VAE.load(vaeEngine, { config: source.config, weights: source.weights, source: `${source.name} VAE config` });
   loaded.push(vae);
@@ -175,7 +177,7 @@ export class IndetailPipeline implements Disposable {
     const requested = load.backend ?? 'auto';
     const device = requested === 'auto' ? ((await probeCuda()) === '' ? 'cuda' : 'cpu') : requested === 'cpu' ? 'cpu' : 'cuda';
     if (load.controlnet !== undefined) refuseUnsupportedTask(files, 'structure');
-    if (load.vae !== undefined) await vaeFiles(files, load);
+    precisionsFor(load, device, unet, files.family, await vaeFiles(files, load));
     resolveForModel(task, options, { files, unet, device, hasControlNet: load.controlnet !== undefined });
   }
 
@@ -185,14 +187,17 @@ export class IndetailPipeline implements Disposable {
     const files = await modelFiles(options);
     if (options.controlnet !== undefined) refuseUnsupportedTask(files, 'structure');
     const vaeSource = await vaeFiles(files, options);
-    const engine = new Engine({ backend: await chooseBackend(options), ...(options.precision ? { precision: options.precision } : {}) });
+    const backend = await chooseBackend(options);
+    const unetConfig = normalizeUNetConfig(files.unet.config, `${files.path} UNet config`);
+    const precision = precisionsFor(options, backend === 'cpu' ? 'cpu' : 'cuda', unetConfig, files.family, vaeSource);
+    const engine = new Engine({ backend, precision: precision.models });
     const loaded: Array<{ dispose(): void }> = [engine];
     try {
       const conditioner = await files.family.conditioning.load(engine, files.textEncoders);
       loaded.push(conditioner);
       const unet = await UNet.load(engine, { config: files.unet.config, weights: files.unet.weights, source: `${files.path} UNet config` }, { cudaGraphs: options.cudaGraphs ?? true });
       loaded.push(unet);
-      const vae = await loadVae(engine, files.family, vaeSource, options, loaded);
+      const vae = await loadVae(engine, vaeSource, precision.vae, loaded);
       let controlnet: ControlNet | undefined;
       if (options.controlnet !== undefined && options.randomWeights !== undefined) {
         const config = await readConfigFile(path.join(options.controlnet === 'sd15' ? shippedControlNetConfigDir : options.controlnet, 'config.json'));
@@ -216,6 +221,16 @@ export class IndetailPipeline implements Disposable {
 
   get backend(): string {
     return this.engine.backend;
+  }
+
+  /** The precision the text encoders, UNet and ControlNet compute in ('f32' / 'bf16' on the CPU, 'f16' / 'bf16' on CUDA). */
+  get precision(): Precision {
+    return this.engine.precision;
+  }
+
+  /** The precision the VAE computes in (precision.ts: the models', or bf16 for a VAE that overflows in f16). */
+  get vaePrecision(): Precision {
+    return this.parts.vae.engine.precision;
   }
 
   /** The image-prompt cache: budget, bytes held, entries, hits, misses, evictions, steps reused. */

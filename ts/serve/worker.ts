@@ -11,6 +11,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import type { BackendName } from '../engine.js';
+import type { PrecisionOption } from '../precision.js';
 import { IndetailError, isUserError } from '../errors.js';
 import { modelSourceOptions, type ModelSource } from '../pipeline/load-options.js';
 import { IndetailPipeline } from '../pipeline/pipeline.js';
@@ -32,6 +33,8 @@ export interface WorkerOptions extends ModelSource {
   /** The store directory shared with the server. */
   store: string;
   backend?: 'auto' | BackendName;
+  /** The pipeline's precision (see IndetailPipeline.load; default 'auto'). */
+  precision?: PrecisionOption;
   /** Byte budget of the image-prompt K/V cache (0 disables it; default: the pipeline's). */
   cacheBytes?: number;
   /** A stable name for this worker (default <host>-<pid>); a restarted worker with the same id takes its queue back. */
@@ -373,6 +376,7 @@ export async function createWorker(options: WorkerOptions): Promise<IndetailWork
   const pipeline = await IndetailPipeline.load({
     ...modelSourceOptions(options),
     backend: options.backend ?? 'auto',
+    ...(options.precision !== undefined ? { precision: options.precision } : {}),
     ...(options.cacheBytes !== undefined ? { kvCache: { maxBytes: options.cacheBytes } } : {}),
     onInfo: (m) => log.info(m),
     onWarning: (m) => log.warn(m),

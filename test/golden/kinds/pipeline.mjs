@@ -25,11 +25,15 @@ const COMPARED = [
 const NOT_TRACED = ['input_ids', 'input_ids_2', 'inversion_input_ids', 'inversion_input_ids_2', 'inversion_noise_preds', 'step_noise_preds', 'step_latents_before_callback'];
 const pipelines = new Map();
 
-// One pipeline per model (default: the manifest's diffusers folder), ControlNet and backend.
-async function pipelineFor(ctx, controlnet, backend, model = { model: modelDir(ctx, 'diffusers') }) {
-  const key = JSON.stringify([model, controlnet ?? '', backend]);
+/** The largest |x| of a golden tensor (the scale of its error bound in reduced precision). */
+const maxMagnitude = (a) => a.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+
+// One pipeline per model (default: the manifest's diffusers folder), ControlNet, backend and
+// precision (default: the pipeline's 'auto').
+async function pipelineFor(ctx, controlnet, backend, model = { model: modelDir(ctx, 'diffusers') }, precision) {
+  const key = JSON.stringify([model, controlnet ?? '', backend, precision ?? '']);
   if (!pipelines.has(key)) {
-    pipelines.set(key, IndetailPipeline.load({ ...model, backend, ...(controlnet ? { controlnet: path.join(ctx.root, controlnet) } : {}) }));
+    pipelines.set(key, IndetailPipeline.load({ ...model, backend, ...(precision ? { precision } : {}), ...(controlnet ? { controlnet: path.join(ctx.root, controlnet) } : {}) }));
   }
   return pipelines.get(key);
 }
@@ -109,14 +113,15 @@ function checkAgainstPipeline(c, pipe, trace, latentSize) {
 }
 
 /**
- * Runs the case on `backend` and returns the comparisons (name, max abs error, bound, violations).
- * `model`: the load options of another form of the same model (e.g. its single file).
+ * Runs the case on `backend` (in `precision`, default the pipeline's 'auto') and returns the
+ * comparisons (name, max abs error, largest golden magnitude, bound, violations). `model`: the
+ * load options of another form of the same model (e.g. its single file).
  */
-export async function runPipelineCase(c, ctx, { backend = 'cpu', bounds, model } = {}) {
+export async function runPipelineCase(c, ctx, { backend = 'cpu', precision, bounds, model } = {}) {
   checkSupported(c);
   const g = await openSafetensors(ctx.file);
   const [n, ch, h, w] = g.tensor('initial_noise').shape;
-  const pipe = await pipelineFor(ctx, c.parameters.controlnet, backend, model);
+  const pipe = await pipelineFor(ctx, c.parameters.controlnet, backend, model, precision);
   const trace = {};
   const { task, options } = pipelineCall(c, g, trace);
   await pipe[task](options);
@@ -132,7 +137,7 @@ export async function runPipelineCase(c, ctx, { backend = 'cpu', bounds, model }
   const compare = (name, got, wantNchw, shape, bound) => {
     const want = nchwToNhwc(wantNchw, shape);
     const s = closeness(got, want, bound, name);
-    rows.push({ name, maxAbs: s.maxAbs, violations: s.violations, bound });
+    rows.push({ name, maxAbs: s.maxAbs, scale: maxMagnitude(want), violations: s.violations, bound });
   };
   rows.push(...compareTextInputs(c, g, trace, latent));
   compare('z0', trace.z0, g.tensor('z0').readSync(), [1, ch, h, w], latent);
@@ -150,7 +155,7 @@ export async function runPipelineCase(c, ctx, { backend = 'cpu', bounds, model }
   const u8 = floatToU8(trace.decoded);
   const u8Bound = bounds?.u8 ?? tol.output_u8_abs;
   const q = closeness(u8, g.tensor('output_images_u8').readSync(), { atol: u8Bound, rtol: 0 }, 'output_images_u8');
-  rows.push({ name: 'output_images_u8', maxAbs: q.maxAbs, violations: q.violations, bound: { atol: u8Bound } });
+  rows.push({ name: 'output_images_u8', maxAbs: q.maxAbs, scale: 255, violations: q.violations, bound: { atol: u8Bound } });
   return { rows, trace };
 }
 
@@ -162,7 +167,7 @@ function compareTextInputs(c, g, trace, bound) {
   const out = [];
   const push = (name, got, want, b = bound) => {
     const s = closeness(got, want, b, name);
-    out.push({ name, maxAbs: s.maxAbs, violations: s.violations, bound: b });
+    out.push({ name, maxAbs: s.maxAbs, scale: maxMagnitude(want), violations: s.violations, bound: b });
   };
   const table = trace.promptTable;
   const batch = [...trace.prompts.uncond, ...trace.prompts.cond];

@@ -52,7 +52,8 @@ export interface ModelFamily {
   unsupportedTasks: Partial<Record<Task, string>>;
   /**
    * Whether its VAE needs more range than fp16 (SDXL's overflows: diffusers' force_upcast, true
-   * by default in its config); on CUDA the VAE then runs in bf16 whatever the engine's precision.
+   * by default in its config); the VAE then never runs in f16 but in bf16 (pipelinePrecisions,
+   * precision.ts).
    */
   vaeNeedsUpcast(vaeConfig: RawConfig): boolean;
   /** model_index.json `_class_name`s of its diffusers folders. */
