@@ -120,12 +120,17 @@ export class JobBook {
   async status(id: string, owner: string | undefined): Promise<JobStatus | undefined> {
     const found = await this.find(id, owner);
     if (!found) return undefined;
-    const { index, job } = found;
+    const { index } = found;
+    let { job } = found;
     if (!job) {
       if (!index.cancelledAt) return undefined;
       return { id, task: index.task, state: 'cancelled', progress: null, attempts: 0, createdAt: new Date(index.createdAt).toISOString(), finishedAt: new Date(index.cancelledAt).toISOString(), timings: {} };
     }
-    const state = mapState(await job.getState(), job.failedReason);
+    const raw = await job.getState();
+    // The job was read before its state: one that ended in between is read again, so that its
+    // failure reason (a cancellation is a failure with CANCELLED_REASON) and result match the state.
+    if (raw === 'completed' || raw === 'failed') job = (await this.queue(index.queue).getJob(id)) ?? job;
+    const state = mapState(raw, job.failedReason);
     if (!state) return undefined;
     const result = state === 'completed' ? await this.store.readResult(id) : undefined;
     if (result && result.expiresAt <= Date.now()) return undefined;
