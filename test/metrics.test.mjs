@@ -181,3 +181,17 @@ test('configurations are checked with the pipeline\'s own rules and named by wha
   assert.throws(() => checkConfiguration({ seeds: [1, 1] }, 'c'), /repeat/);
   assert.throws(() => checkConfiguration({ colour: 'red' }, 'c'), /unknown field 'colour'/);
 });
+
+test('a disposed metric model says so, and refuses calls by name', async () => {
+  const own = await ViTModel.load(engine, { dir: dinoDir });
+  const input = dinoPreprocess(picture(24, 24, 5));
+  const pixels = engine.tensor(input.pixels, [1, input.height, input.width, 3]);
+  assert.equal(own.disposed, false);
+  const [k] = await own.keys(pixels, [0]);
+  k.dispose();
+  own.dispose();
+  assert.equal(own.disposed, true);
+  await assert.rejects(own.keys(pixels, [0]), /VitModel is disposed/);
+  await assert.rejects(own.selfSimilarity(pixels, 0), /VitModel is disposed/);
+  pixels.dispose();
+});
