@@ -210,7 +210,7 @@ export async function sd15SingleFileF16(dir = path.join(root, 'bench', 'out')) {
   const unmapped = Object.keys(full).filter((n) => !n.startsWith('text_model.') && !components.some((c) => c.map[n]));
   if (unmapped.length) throw new Error(`no LDM keys for ${unmapped.join(', ')}`);
   // The text encoder keeps its Hugging Face names after the prefix (12 layers, the tiny file has 3).
-  const prefix = info.textEncoder.map['text_model.embeddings.position_ids'].replace('text_model.embeddings.position_ids', '');
+  const prefix = info.textEncoders[0].map['text_model.embeddings.position_ids'].replace('text_model.embeddings.position_ids', '');
   tiny.close();
   for (const [name, s] of Object.entries(full)) if (name.startsWith('text_model.')) add(name, prefix + name, 'F16', s);
   add('text_model.embeddings.position_ids', `${prefix}text_model.embeddings.position_ids`, 'I64', [1, config('text_encoder').max_position_embeddings]);
