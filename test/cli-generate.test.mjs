@@ -23,6 +23,8 @@ test('indetail variation writes the samples and prints a JSON summary', async ()
   assert.deepEqual(summary.files.map((f) => path.basename(f)), ['variation-42-1.png', 'variation-42-2.png']);
   assert.equal(summary.backend, 'cpu');
   assert.equal(summary.parameters.seed, '42');
+  // One call per command: no image-prompt cache is recorded (it would only cost memory).
+  assert.deepEqual(summary.kvCache, { status: 'off', reusedSteps: 0, recordedSteps: 0, entryBytes: 0 });
   const text = await readPngText(summary.files[0]);
   assert.equal(JSON.parse(text.parameters).prompt, 'a cat');
 });
