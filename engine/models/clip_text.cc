@@ -6,37 +6,26 @@
 
 #include "../core/error.h"
 #include "config_reader.h"
+#include "transformer_config.h"
 
 namespace indetail {
 
 ClipTextConfig ClipTextConfig::from_json(const std::string& json_text) {
   ConfigReader r(json_text, "CLIP text encoder config");
   ClipTextConfig c;
-  auto positive = [&](const char* key) {
-    int64_t v = r.integer(key);
-    if (v <= 0) fail(ErrorKind::InvalidArgument, "CLIP text encoder config: '", key, "' must be a positive integer, found ", v);
-    return v;
-  };
-  c.hidden_size = positive("hidden_size");
-  c.intermediate_size = positive("intermediate_size");
-  c.num_attention_heads = positive("num_attention_heads");
-  c.num_hidden_layers = positive("num_hidden_layers");
-  c.max_position_embeddings = positive("max_position_embeddings");
-  c.vocab_size = positive("vocab_size");
+  c.hidden_size = r.positive_integer("hidden_size");
+  c.intermediate_size = r.positive_integer("intermediate_size");
+  c.num_attention_heads = r.positive_integer("num_attention_heads");
+  c.num_hidden_layers = r.positive_integer("num_hidden_layers");
+  c.max_position_embeddings = r.positive_integer("max_position_embeddings");
+  c.vocab_size = r.positive_integer("vocab_size");
   c.eos_token_id = r.integer("eos_token_id", 2);
   c.projection_dim = r.integer("projection_dim", 0);
   if (c.projection_dim < 0)
     fail(ErrorKind::InvalidArgument, "CLIP text encoder config: 'projection_dim' must not be negative, found ", c.projection_dim);
-  double eps = r.number("layer_norm_eps");
-  if (!(eps > 0)) fail(ErrorKind::InvalidArgument, "CLIP text encoder config: 'layer_norm_eps' must be positive, found ", eps);
-  c.layer_norm_eps = (float)eps;
-  std::string act = r.string("hidden_act");
-  if (act == "quick_gelu") c.hidden_act = Activation::QuickGELU;
-  else if (act == "gelu") c.hidden_act = Activation::GELU;
-  else fail(ErrorKind::Unsupported, "CLIP text encoder config: hidden_act '", act, "' is not supported (supported: quick_gelu, gelu)");
-  if (c.hidden_size % c.num_attention_heads != 0)
-    fail(ErrorKind::InvalidArgument, "CLIP text encoder config: hidden_size ", c.hidden_size, " is not divisible by num_attention_heads ",
-         c.num_attention_heads);
+  c.layer_norm_eps = (float)r.positive_number("layer_norm_eps");
+  c.hidden_act = read_hidden_act(r);
+  check_heads_divide(r, c.hidden_size, c.num_attention_heads);
   return c;
 }
 

@@ -34,6 +34,18 @@ int64_t ConfigReader::integer(const std::string& key) const {
 
 int64_t ConfigReader::integer(const std::string& key, int64_t def) const { return has(key) ? integer(key) : def; }
 
+int64_t ConfigReader::positive_integer(const std::string& key) const {
+  int64_t v = integer(key);
+  if (v <= 0) fail(ErrorKind::InvalidArgument, what_, ": '", key, "' must be a positive integer, found ", v);
+  return v;
+}
+
+double ConfigReader::positive_number(const std::string& key) const {
+  double v = number(key);
+  if (!(v > 0)) fail(ErrorKind::InvalidArgument, what_, ": '", key, "' must be positive, found ", v);
+  return v;
+}
+
 double ConfigReader::number(const std::string& key) const {
   const json::Value& v = need(key);
   if (!v.is_number()) fail(ErrorKind::InvalidArgument, what_, ": '", key, "' must be a number, found ", json::type_name(v.type()));

@@ -21,6 +21,9 @@ class ConfigReader {
   int64_t integer(const std::string& key, int64_t def) const;
   double number(const std::string& key) const;
   double number(const std::string& key, double def) const;
+  // The same, refused unless > 0 (sizes, counts, epsilons).
+  int64_t positive_integer(const std::string& key) const;
+  double positive_number(const std::string& key) const;
   bool boolean(const std::string& key, bool def) const;
   std::string string(const std::string& key) const;
   std::string string(const std::string& key, const std::string& def) const;
@@ -29,6 +32,7 @@ class ConfigReader {
   // An int or a list of ints: a single value is repeated `n` times.
   std::vector<int64_t> integers_or_repeat(const std::string& key, size_t n) const;
   const json::Value& root() const { return root_; }
+  const std::string& what() const { return what_; }
 
  private:
   const json::Value& need(const std::string& key) const;

@@ -4,34 +4,23 @@
 #include <cstring>
 
 #include "../core/error.h"
+#include "transformer_config.h"
 #include "vit_positions.h"
 
 namespace indetail {
 
 VitConfig VitConfig::read(const ConfigReader& r, const std::string& what) {
   VitConfig c;
-  auto positive = [&](const char* key) {
-    int64_t v = r.integer(key);
-    if (v <= 0) fail(ErrorKind::InvalidArgument, what, ": '", key, "' must be a positive integer, found ", v);
-    return v;
-  };
-  c.hidden_size = positive("hidden_size");
-  c.intermediate_size = positive("intermediate_size");
-  c.num_attention_heads = positive("num_attention_heads");
-  c.num_hidden_layers = positive("num_hidden_layers");
-  c.image_size = positive("image_size");
-  c.patch_size = positive("patch_size");
-  c.num_channels = positive("num_channels");
-  double eps = r.number("layer_norm_eps");
-  if (!(eps > 0)) fail(ErrorKind::InvalidArgument, what, ": 'layer_norm_eps' must be positive, found ", eps);
-  c.layer_norm_eps = (float)eps;
-  std::string act = r.string("hidden_act");
-  if (act == "quick_gelu") c.hidden_act = Activation::QuickGELU;
-  else if (act == "gelu") c.hidden_act = Activation::GELU;
-  else fail(ErrorKind::Unsupported, what, ": hidden_act '", act, "' is not supported (supported: quick_gelu, gelu)");
-  if (c.hidden_size % c.num_attention_heads != 0)
-    fail(ErrorKind::InvalidArgument, what, ": hidden_size ", c.hidden_size, " is not divisible by num_attention_heads ",
-         c.num_attention_heads);
+  c.hidden_size = r.positive_integer("hidden_size");
+  c.intermediate_size = r.positive_integer("intermediate_size");
+  c.num_attention_heads = r.positive_integer("num_attention_heads");
+  c.num_hidden_layers = r.positive_integer("num_hidden_layers");
+  c.image_size = r.positive_integer("image_size");
+  c.patch_size = r.positive_integer("patch_size");
+  c.num_channels = r.positive_integer("num_channels");
+  c.layer_norm_eps = (float)r.positive_number("layer_norm_eps");
+  c.hidden_act = read_hidden_act(r);
+  check_heads_divide(r, c.hidden_size, c.num_attention_heads);
   if (c.image_size % c.patch_size != 0)
     fail(ErrorKind::InvalidArgument, what, ": image_size ", c.image_size, " is not a multiple of patch_size ", c.patch_size);
   return c;
